@@ -1,0 +1,546 @@
+//! The cryptography of the envelope, and nothing else: AES-CBC, RSA PKCS#1 v1.5 signatures,
+//! key generation from a seed, and the key formats Alipay's console and SDKs use.
+//!
+//! This module knows nothing of scenarios, rules or HTTP. Every operation is deterministic:
+//! the same key and input give the same bytes, which is what makes the known-answer vectors
+//! (and repeatable fixtures) possible.
+
+use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::Engine as _;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
+use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
+use sha2::{Digest, Sha256};
+
+/// AES block size; also the length of the (all-zero) IV the platform uses.
+pub const BLOCK: usize = 16;
+/// The IV Alipay uses for every envelope.
+pub const ZERO_IV: [u8; BLOCK] = [0; BLOCK];
+/// Modulus size of every key this crate generates (Alipay requires 2048 bits for new apps).
+pub const RSA_BITS: usize = 2048;
+
+/// What went wrong with a key or a cryptographic input. Messages name the problem in terms a
+/// backend developer recognises.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("{what} is not valid standard base64 ({detail})")]
+    Base64 { what: &'static str, detail: String },
+    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes")]
+    AesKeyLength(usize),
+    #[error("ciphertext length {0} is not a positive multiple of 16 bytes")]
+    CiphertextLength(usize),
+    #[error("PKCS#7 padding is invalid (wrong AES key, IV or padding)")]
+    Padding,
+    #[error("this is a PKCS#1 RSAPublicKey; Alipay public keys are X.509 SubjectPublicKeyInfo (the console's one-line MIIBIj... form), which both official SDKs require")]
+    Pkcs1PublicKey,
+    #[error("{what} is not a valid RSA key ({detail})")]
+    Key { what: &'static str, detail: String },
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// The two signature types of the Alipay open platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum SignType {
+    /// PKCS#1 v1.5 with SHA-256: the mini-program default.
+    #[serde(rename = "RSA2")]
+    Rsa2,
+    /// PKCS#1 v1.5 with SHA-1: legacy apps.
+    #[serde(rename = "RSA")]
+    Rsa,
+}
+
+impl SignType {
+    /// The name used by the console, the SDKs and envelopes: `RSA2` or `RSA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignType::Rsa2 => "RSA2",
+            SignType::Rsa => "RSA",
+        }
+    }
+}
+
+impl std::str::FromStr for SignType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "RSA2" => Ok(SignType::Rsa2),
+            "RSA" => Ok(SignType::Rsa),
+            other => Err(format!("unknown sign type {other:?}: expected RSA2 or RSA")),
+        }
+    }
+}
+
+impl std::fmt::Display for SignType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The hash inside a PKCS#1 v1.5 signature. Separate from [`SignType`] because a deliberately
+/// wrong envelope can carry a SHA-1 signature for an RSA2 app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureHash {
+    Sha256,
+    Sha1,
+}
+
+impl From<SignType> for SignatureHash {
+    fn from(sign_type: SignType) -> Self {
+        match sign_type {
+            SignType::Rsa2 => SignatureHash::Sha256,
+            SignType::Rsa => SignatureHash::Sha1,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base64
+
+/// Standard base64 with `=` padding and no line breaks, as the platform emits.
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// URL-safe base64 (`-` and `_`), padding kept. Only used to build deliberately wrong envelopes.
+pub fn b64_url_safe(bytes: &[u8]) -> String {
+    URL_SAFE.encode(bytes)
+}
+
+/// Strict standard base64 decoding: rejects URL-safe characters, missing padding, whitespace.
+pub fn unb64(what: &'static str, text: &str) -> Result<Vec<u8>, CryptoError> {
+    STANDARD.decode(text).map_err(|e| CryptoError::Base64 {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// AES
+
+/// An AES key of 128, 192 or 256 bits. The console issues 128-bit keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AesKey(Vec<u8>);
+
+impl AesKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        match bytes.len() {
+            16 | 24 | 32 => Ok(AesKey(bytes.to_vec())),
+            n => Err(CryptoError::AesKeyLength(n)),
+        }
+    }
+
+    /// Parses the console's form: standard base64 (24 characters ending `==` for AES-128).
+    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
+        Self::from_bytes(&unb64("AES key", text.trim())?)
+    }
+
+    /// A key of `len` bytes drawn from a seeded generator (deterministic).
+    pub fn from_rng(rng: &mut ChaCha20Rng, len: usize) -> Self {
+        use rand_chacha::rand_core::RngCore;
+        let mut bytes = vec![0u8; len];
+        rng.fill_bytes(&mut bytes);
+        AesKey(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn to_base64(&self) -> String {
+        b64(&self.0)
+    }
+}
+
+impl std::fmt::Debug for AesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AesKey({} bits)", self.0.len() * 8)
+    }
+}
+
+/// PKCS#7 padding to a whole number of blocks (a full block when already aligned).
+pub fn pkcs7_pad(data: &[u8]) -> Vec<u8> {
+    let pad = BLOCK - data.len() % BLOCK;
+    let mut out = Vec::with_capacity(data.len() + pad);
+    out.extend_from_slice(data);
+    out.resize(data.len() + pad, pad as u8);
+    out
+}
+
+/// Removes PKCS#7 padding, checking every padding byte.
+pub fn pkcs7_unpad(data: &[u8]) -> Result<&[u8], CryptoError> {
+    let pad = *data.last().ok_or(CryptoError::Padding)? as usize;
+    if pad == 0 || pad > BLOCK || pad > data.len() {
+        return Err(CryptoError::Padding);
+    }
+    let (body, padding) = data.split_at(data.len() - pad);
+    if padding.iter().any(|&b| b as usize != pad) {
+        return Err(CryptoError::Padding);
+    }
+    Ok(body)
+}
+
+/// AES-CBC over data that is already a whole number of blocks (no padding added).
+pub fn aes_cbc_encrypt_blocks(key: &AesKey, iv: &[u8; BLOCK], blocks: &[u8]) -> Vec<u8> {
+    assert_eq!(blocks.len() % BLOCK, 0, "caller pads to whole blocks");
+    fn run<C>(key: &[u8], iv: &[u8; BLOCK], blocks: &[u8]) -> Vec<u8>
+    where
+        cbc::Encryptor<C>: KeyIvInit + BlockEncryptMut,
+        C: aes::cipher::BlockCipher + aes::cipher::BlockEncrypt,
+    {
+        cbc::Encryptor::<C>::new_from_slices(key, iv)
+            .expect("AesKey guarantees a valid key length")
+            .encrypt_padded_vec_mut::<NoPadding>(blocks)
+    }
+    match key.0.len() {
+        16 => run::<aes::Aes128>(&key.0, iv, blocks),
+        24 => run::<aes::Aes192>(&key.0, iv, blocks),
+        _ => run::<aes::Aes256>(&key.0, iv, blocks),
+    }
+}
+
+/// AES-CBC decryption without removing padding.
+pub fn aes_cbc_decrypt_blocks(
+    key: &AesKey,
+    iv: &[u8; BLOCK],
+    ciphertext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    if ciphertext.is_empty() || ciphertext.len() % BLOCK != 0 {
+        return Err(CryptoError::CiphertextLength(ciphertext.len()));
+    }
+    fn run<C>(key: &[u8], iv: &[u8; BLOCK], data: &[u8]) -> Vec<u8>
+    where
+        cbc::Decryptor<C>: KeyIvInit + BlockDecryptMut,
+        C: aes::cipher::BlockCipher + aes::cipher::BlockDecrypt,
+    {
+        cbc::Decryptor::<C>::new_from_slices(key, iv)
+            .expect("AesKey guarantees a valid key length")
+            .decrypt_padded_vec_mut::<NoPadding>(data)
+            .expect("length checked to be whole blocks")
+    }
+    Ok(match key.0.len() {
+        16 => run::<aes::Aes128>(&key.0, iv, ciphertext),
+        24 => run::<aes::Aes192>(&key.0, iv, ciphertext),
+        _ => run::<aes::Aes256>(&key.0, iv, ciphertext),
+    })
+}
+
+/// The platform's encryption: AES-CBC, zero IV, PKCS#7, standard base64.
+pub fn aes_encrypt(key: &AesKey, plaintext: &[u8]) -> String {
+    b64(&aes_cbc_encrypt_blocks(
+        key,
+        &ZERO_IV,
+        &pkcs7_pad(plaintext),
+    ))
+}
+
+/// The strict inverse of [`aes_encrypt`]: standard base64, whole blocks, valid PKCS#7.
+pub fn aes_decrypt(key: &AesKey, ciphertext_b64: &str) -> Result<Vec<u8>, CryptoError> {
+    let ciphertext = unb64("ciphertext", ciphertext_b64)?;
+    let padded = aes_cbc_decrypt_blocks(key, &ZERO_IV, &ciphertext)?;
+    Ok(pkcs7_unpad(&padded)?.to_vec())
+}
+
+// ---------------------------------------------------------------------------------------------
+// RSA
+
+/// An RSA private key that signs. RSA2 (SHA-256) signatures go through aws-lc-rs, about seven
+/// times faster than the pure-Rust `rsa` crate; aws-lc-rs cannot sign with SHA-1, so RSA (SHA-1)
+/// signatures go through `rsa`. Both produce the same deterministic PKCS#1 v1.5 bytes.
+pub struct SigningKey {
+    fast: aws_lc_rs::signature::RsaKeyPair,
+    portable: RsaPrivateKey,
+    public: PublicKey,
+}
+
+impl SigningKey {
+    fn from_rsa(portable: RsaPrivateKey) -> Result<Self, CryptoError> {
+        let pkcs8 = portable.to_pkcs8_der().map_err(|e| CryptoError::Key {
+            what: "private key",
+            detail: e.to_string(),
+        })?;
+        let fast = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(pkcs8.as_bytes()).map_err(|e| {
+            CryptoError::Key {
+                what: "private key",
+                detail: e.to_string(),
+            }
+        })?;
+        let public = PublicKey(portable.to_public_key());
+        Ok(SigningKey {
+            fast,
+            portable,
+            public,
+        })
+    }
+
+    /// A fresh 2048-bit key drawn from a seeded generator: the same seed gives the same key on
+    /// any machine (ChaCha20 and the `rsa` crate's prime search are both platform-independent).
+    pub fn generate(rng: &mut ChaCha20Rng) -> Result<Self, CryptoError> {
+        let key = RsaPrivateKey::new(rng, RSA_BITS).map_err(|e| CryptoError::Key {
+            what: "generated key",
+            detail: e.to_string(),
+        })?;
+        Self::from_rsa(key)
+    }
+
+    /// Reads a private key in PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`)
+    /// PEM, or as bare base64 of either DER form (as Alipay's key tool prints them).
+    pub fn from_pem_or_base64(text: &str) -> Result<Self, CryptoError> {
+        let text = text.trim();
+        let key = if text.contains("BEGIN RSA PRIVATE KEY") {
+            RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| e.to_string())
+        } else if text.contains("BEGIN PRIVATE KEY") {
+            RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| e.to_string())
+        } else {
+            let der = unb64("private key", &strip_whitespace(text))?;
+            RsaPrivateKey::from_pkcs8_der(&der)
+                .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
+                .map_err(|e| e.to_string())
+        }
+        .map_err(|detail| CryptoError::Key {
+            what: "private key",
+            detail,
+        })?;
+        Self::from_rsa(key)
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// PKCS#1 v1.5 signature over `message`, base64-encoded.
+    pub fn sign(&self, hash: SignatureHash, message: &[u8]) -> Result<String, CryptoError> {
+        let signature = match hash {
+            SignatureHash::Sha256 => {
+                let mut out = vec![0u8; self.fast.public_modulus_len()];
+                // PKCS#1 v1.5 consumes no randomness; the generator is only part of the API.
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                self.fast
+                    .sign(
+                        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                        &rng,
+                        message,
+                        &mut out,
+                    )
+                    .map_err(|e| CryptoError::Sign(e.to_string()))?;
+                out
+            }
+            SignatureHash::Sha1 => {
+                let digest = sha1::Sha1::digest(message);
+                self.portable
+                    .sign(Pkcs1v15Sign::new::<sha1::Sha1>(), &digest)
+                    .map_err(|e| CryptoError::Sign(e.to_string()))?
+            }
+        };
+        Ok(b64(&signature))
+    }
+
+    /// PKCS#8 PEM (`BEGIN PRIVATE KEY`): what Java wants, and Node with `keyType: 'PKCS8'`.
+    pub fn to_pkcs8_pem(&self) -> String {
+        self.portable
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("a valid key encodes")
+            .to_string()
+    }
+
+    /// PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`): what Python's SDK and Node's default want.
+    pub fn to_pkcs1_pem(&self) -> String {
+        self.portable
+            .to_pkcs1_pem(LineEnding::LF)
+            .expect("a valid key encodes")
+            .to_string()
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({})", self.public.to_base64())
+    }
+}
+
+/// An RSA public key: the "Alipay public key" a backend verifies with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey(RsaPublicKey);
+
+impl PublicKey {
+    /// The console's form: one line of base64 of the DER SubjectPublicKeyInfo (`MIIBIjANBg...`).
+    pub fn to_base64(&self) -> String {
+        b64(self
+            .0
+            .to_public_key_der()
+            .expect("a valid key encodes")
+            .as_bytes())
+    }
+
+    /// The same SubjectPublicKeyInfo as PEM (`BEGIN PUBLIC KEY`, 64-character lines).
+    pub fn to_pem(&self) -> String {
+        self.0
+            .to_public_key_pem(LineEnding::LF)
+            .expect("a valid key encodes")
+    }
+
+    /// Reads the console's one-line base64 or a `BEGIN PUBLIC KEY` PEM. A PKCS#1
+    /// `RSAPublicKey` is refused, as both official SDKs refuse it.
+    pub fn parse(text: &str) -> Result<Self, CryptoError> {
+        let text = text.trim();
+        if text.contains("BEGIN RSA PUBLIC KEY") {
+            return Err(CryptoError::Pkcs1PublicKey);
+        }
+        if text.contains("-----BEGIN") {
+            return RsaPublicKey::from_public_key_pem(text)
+                .map(PublicKey)
+                .map_err(|e| CryptoError::Key {
+                    what: "Alipay public key",
+                    detail: e.to_string(),
+                });
+        }
+        let der = unb64("Alipay public key", &strip_whitespace(text))?;
+        match RsaPublicKey::from_public_key_der(&der) {
+            Ok(key) => Ok(PublicKey(key)),
+            Err(e) => {
+                use rsa::pkcs1::DecodeRsaPublicKey;
+                if RsaPublicKey::from_pkcs1_der(&der).is_ok() {
+                    Err(CryptoError::Pkcs1PublicKey)
+                } else {
+                    Err(CryptoError::Key {
+                        what: "Alipay public key",
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Checks a base64 PKCS#1 v1.5 signature over `message` with the given hash.
+    pub fn verify(&self, hash: SignatureHash, message: &[u8], signature_b64: &str) -> bool {
+        let Ok(signature) = STANDARD.decode(signature_b64) else {
+            return false;
+        };
+        match hash {
+            SignatureHash::Sha256 => self
+                .0
+                .verify(
+                    Pkcs1v15Sign::new::<Sha256>(),
+                    &Sha256::digest(message),
+                    &signature,
+                )
+                .is_ok(),
+            SignatureHash::Sha1 => self
+                .0
+                .verify(
+                    Pkcs1v15Sign::new::<sha1::Sha1>(),
+                    &sha1::Sha1::digest(message),
+                    &signature,
+                )
+                .is_ok(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({})", self.to_base64())
+    }
+}
+
+fn strip_whitespace(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A ChaCha20 generator for one purpose of one seed. Each purpose gets its own stream, so adding
+/// a new derived value never changes the existing ones.
+pub fn seeded_rng(seed: u64, purpose: &str) -> ChaCha20Rng {
+    let mut hasher = Sha256::new();
+    hasher.update(b"alipay-sim/v1/");
+    hasher.update(purpose.as_bytes());
+    hasher.update(b"/");
+    hasher.update(seed.to_be_bytes());
+    ChaCha20Rng::from_seed(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkcs7_round_trip_and_rejects_bad_padding() {
+        for len in 0..40 {
+            let data: Vec<u8> = (0..len as u8).collect();
+            let padded = pkcs7_pad(&data);
+            assert_eq!(padded.len() % BLOCK, 0);
+            assert!(padded.len() > data.len());
+            assert_eq!(pkcs7_unpad(&padded).unwrap(), &data[..]);
+        }
+        let mut bad = pkcs7_pad(b"hello");
+        let last = bad.len() - 2;
+        bad[last] ^= 1;
+        assert_eq!(pkcs7_unpad(&bad), Err(CryptoError::Padding));
+        assert_eq!(pkcs7_unpad(&[0u8; 16]), Err(CryptoError::Padding));
+    }
+
+    #[test]
+    fn aes_round_trip_for_all_key_sizes() {
+        for len in [16, 24, 32] {
+            let key = AesKey::from_rng(&mut seeded_rng(1, "test"), len);
+            let ct = aes_encrypt(&key, "手机号 13800000000".as_bytes());
+            assert_eq!(
+                aes_decrypt(&key, &ct).unwrap(),
+                "手机号 13800000000".as_bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn aes_key_lengths_are_checked() {
+        assert_eq!(
+            AesKey::from_base64("AAECAwQFBgcICQoL").unwrap_err(),
+            CryptoError::AesKeyLength(12)
+        );
+        assert!(matches!(
+            AesKey::from_base64("not base64!"),
+            Err(CryptoError::Base64 { .. })
+        ));
+    }
+
+    #[test]
+    fn decryption_is_strict_about_encoding() {
+        let key = AesKey::from_rng(&mut seeded_rng(2, "test"), 16);
+        let ct = aes_encrypt(&key, b"0123456789abcdef0123");
+        assert!(matches!(
+            aes_decrypt(&key, &ct[..ct.len() - 2]),
+            Err(CryptoError::Base64 { .. })
+        ));
+        let url_safe = ct.replace('+', "-").replace('/', "_");
+        if url_safe != ct {
+            assert!(matches!(
+                aes_decrypt(&key, &url_safe),
+                Err(CryptoError::Base64 { .. })
+            ));
+        }
+        assert_eq!(
+            aes_decrypt(&key, &b64(&[0u8; 20])),
+            Err(CryptoError::CiphertextLength(20))
+        );
+    }
+
+    #[test]
+    fn seeded_rngs_differ_by_purpose_and_seed() {
+        use rand_chacha::rand_core::RngCore;
+        let a = seeded_rng(1, "x").next_u64();
+        assert_eq!(a, seeded_rng(1, "x").next_u64());
+        assert_ne!(a, seeded_rng(2, "x").next_u64());
+        assert_ne!(a, seeded_rng(1, "y").next_u64());
+    }
+
+    #[test]
+    fn sign_types_parse_by_console_name() {
+        assert_eq!("RSA2".parse::<SignType>(), Ok(SignType::Rsa2));
+        assert_eq!("RSA".parse::<SignType>(), Ok(SignType::Rsa));
+        assert!("rsa256".parse::<SignType>().unwrap_err().contains("RSA2"));
+    }
+}

@@ -1,0 +1,117 @@
+//! # alipay-sim
+//!
+//! A simulator of the Alipay open platform's "get the member's phone number" flow
+//! (`my.getPhoneNumber`). It plays the console's configuration, the platform and the user, and
+//! produces exactly what the mini program's front end receives: an envelope signed and
+//! encrypted correctly, or deliberately wrongly, for every documented outcome. Each result
+//! carries its oracle: what a strict, correct backend must conclude from it, and why.
+//!
+//! Use only throwaway keys with it: never load real Alipay or merchant keys.
+//!
+//! ## A scenario from the catalogue
+//!
+//! ```
+//! use alipay_sim::{catalogue, AppKeys, Verdict};
+//!
+//! // All keys of an app follow from a seed: a backend configured with
+//! // `alipay-sim keys --seed 7` can check every envelope made with seed 7.
+//! let keys = AppKeys::for_seed(7)?;
+//! let fixture = catalogue().get("success")?.run(&keys, None)?;
+//!
+//! assert_eq!(fixture.delivery.callback.as_str(), "success");
+//! let envelope = fixture.delivery.envelope().unwrap();
+//! assert!(envelope.starts_with(r#"{"response":""#));
+//! assert_eq!(fixture.delivery.expect.verdict, Verdict::Accept);
+//! assert_eq!(fixture.delivery.expect.plaintext.unwrap()["mobile"], "13800000000");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Your own situation, checked as a backend would
+//!
+//! ```
+//! use alipay_sim::model::Application;
+//! use alipay_sim::oracle::{verify, BackendKeys};
+//! use alipay_sim::{get_phone_number, AppKeys, Call, Fault, Verdict};
+//!
+//! let keys = AppKeys::for_seed(7)?;
+//! let mut call = Call::default();
+//! call.console.phone_application = Application::Pending;
+//! let delivery = get_phone_number(&call, &keys, 0)?;
+//! assert_eq!(delivery.expect.rule, "console.phone-application-not-approved");
+//! assert_eq!(delivery.expect.plaintext.as_ref().unwrap()["code"], "40006");
+//!
+//! // The same call with a deliberate mistake: the oracle says the backend must refuse it.
+//! call.fault = Some(Fault::FlipCiphertextByte);
+//! call.console.phone_application = Application::Approved;
+//! let tampered = get_phone_number(&call, &keys, 0)?;
+//! assert_eq!(tampered.expect.verdict, Verdict::RejectSignature);
+//!
+//! // `oracle::verify` is that strict backend, and explains its conclusion.
+//! let backend = BackendKeys {
+//!     alipay_public_key: keys.alipay_key().public_key().clone(),
+//!     aes_key: Some(keys.aes_key().clone()),
+//!     sign_type: alipay_sim::SignType::Rsa2,
+//! };
+//! let conclusion = verify(tampered.envelope().unwrap(), &backend);
+//! assert_eq!(conclusion.verdict, Verdict::RejectSignature);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## How it is organised
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! model (console, platform, user, action) --rules--> outcome --envelope + fault--> Delivery
+//!                                                                       \--> oracle::Expect
+//! ```
+//!
+//! - [`crypto`]: AES-CBC, RSA signatures, key formats; nothing else.
+//! - [`keys`]: the keys of an app, derived from a seed.
+//! - [`model`]: the inputs of a call.
+//! - [`rules`]: the documented rules, in order, each with its source.
+//! - [`outcome`]: what the rules decide.
+//! - [`fault`] and [`envelope`]: the envelope's bytes, correct or deliberately wrong.
+//! - [`oracle`]: verdicts, and the strict backend that reaches them.
+//! - [`scenario`]: the embedded catalogue.
+//! - [`simulate`]: one call end to end.
+
+pub mod crypto;
+pub mod envelope;
+pub mod fault;
+pub mod keys;
+pub mod model;
+pub mod oracle;
+pub mod outcome;
+pub mod rules;
+pub mod scenario;
+pub mod simulate;
+
+pub use crypto::{CryptoError, SignType};
+pub use fault::Fault;
+pub use keys::{AppKeys, PublishedKeys};
+pub use oracle::{Expect, Verdict};
+pub use scenario::{catalogue, Catalogue, Fixture, Scenario};
+pub use simulate::{get_phone_number, Call, Delivery};
+
+/// Everything that can go wrong. Messages name the bad value and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("fault {fault} cannot apply: it needs {needs}, but this call produces {got}")]
+    FaultNotApplicable {
+        fault: Fault,
+        needs: &'static str,
+        got: String,
+    },
+    #[error("unknown scenario {0:?}; `alipay-sim scenarios` lists the catalogue")]
+    UnknownScenario(String),
+    #[error("scenario file {file}: {message}")]
+    ScenarioFile { file: String, message: String },
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}

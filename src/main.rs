@@ -1,0 +1,236 @@
+//! The `alipay-sim` command line: the catalogue, envelopes, keys, fixture files, and a verifier.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use alipay_sim::crypto::{AesKey, PublicKey};
+use alipay_sim::model::Mobile;
+use alipay_sim::oracle::{self, BackendKeys};
+use alipay_sim::{catalogue, AppKeys, SignType, Verdict};
+
+/// A simulator of Alipay's my.getPhoneNumber flow: envelopes for every documented outcome,
+/// each with the verdict a correct backend must reach. Throwaway keys only.
+#[derive(Parser)]
+#[command(name = "alipay-sim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the scenario catalogue.
+    Scenarios {
+        /// Print a JSON array of {name, title, verdict, rule} instead of one line each.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print what the front end receives for one scenario, with the keys and the oracle.
+    Envelope {
+        /// Scenario name, as `alipay-sim scenarios` lists it.
+        #[arg(long)]
+        scenario: String,
+        /// Seed of the app's keys; the same seed gives the same output.
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        seed: u64,
+        /// Bound mobile instead of the scenario's: 11 mainland digits, `国家码-号码`, or "".
+        #[arg(long)]
+        mobile: Option<Mobile>,
+    },
+    /// Print the app's keys for a seed, to configure a backend.
+    Keys {
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        seed: u64,
+        /// Print JSON instead of labelled text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every scenario as DIR/NAME.json, plus DIR/index.json and DIR/keys.json.
+    Fixtures {
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        seed: u64,
+    },
+    /// Read an envelope on stdin and say what a strict backend concludes, and why.
+    /// Exits 0 when it accepts, 1 when it does not.
+    Verify {
+        /// Alipay public key: the console's one-line base64, or a PEM `BEGIN PUBLIC KEY` block.
+        #[arg(long, env = "ALIPAY_SIM_ALIPAY_PUBLIC_KEY", allow_hyphen_values = true)]
+        alipay_public_key: String,
+        /// AES key, base64 (needed for encrypted content).
+        #[arg(long, env = "ALIPAY_SIM_AES_KEY")]
+        aes_key: Option<String>,
+        /// The app's sign type.
+        #[arg(long, default_value = "RSA2")]
+        sign_type: SignType,
+        /// Print the conclusion as JSON {verdict, plaintext, reason}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(), // --help, --version
+        Err(error) => {
+            // One line, like every other error of ours; `--help` shows the usage.
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            eprintln!("alipay-sim: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("alipay-sim: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Scenarios { json } => {
+            let catalogue = catalogue();
+            if json {
+                let list: Vec<_> = catalogue
+                    .iter()
+                    .map(|s| json!({"name": s.name, "title": s.title, "verdict": s.expect.verdict, "rule": s.expect.rule}))
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+            } else {
+                let width = catalogue.iter().map(|s| s.name.len()).max().unwrap_or(0);
+                for s in catalogue.iter() {
+                    writeln!(
+                        out,
+                        "{:width$}  {:16}  {}",
+                        s.name,
+                        s.expect.verdict.as_str(),
+                        s.title
+                    )?;
+                }
+            }
+        }
+        Command::Envelope {
+            scenario,
+            seed,
+            mobile,
+        } => {
+            let scenario = catalogue().get(&scenario)?;
+            let keys = AppKeys::for_seed(seed)?;
+            let fixture = scenario.run(&keys, mobile.as_ref())?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&fixture)?)?;
+        }
+        Command::Keys { seed, json } => {
+            let keys = AppKeys::for_seed(seed)?.published();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "# Throwaway keys for seed {seed}. Never use real keys with alipay-sim."
+                )?;
+                writeln!(out, "app_id: {}", keys.app_id)?;
+                writeln!(
+                    out,
+                    "alipay_public_key (one line, as the console shows it):\n{}\n",
+                    keys.alipay_public_key
+                )?;
+                writeln!(
+                    out,
+                    "alipay_public_key (PEM):\n{}",
+                    keys.alipay_public_key_pem
+                )?;
+                writeln!(
+                    out,
+                    "alipay_private_key (PKCS#8 PEM; the simulator signs with it):\n{}",
+                    keys.alipay_private_key_pkcs8_pem
+                )?;
+                writeln!(out, "aes_key (base64): {}", keys.aes_key)?;
+            }
+        }
+        Command::Fixtures { out: dir, seed } => {
+            let written = write_fixtures(&dir, seed)?;
+            writeln!(
+                out,
+                "wrote {written} scenario fixtures, index.json and keys.json to {}",
+                dir.display()
+            )?;
+        }
+        Command::Verify {
+            alipay_public_key,
+            aes_key,
+            sign_type,
+            json,
+        } => {
+            let keys = BackendKeys {
+                alipay_public_key: PublicKey::parse(&alipay_public_key)
+                    .context("--alipay-public-key")?,
+                aes_key: aes_key
+                    .map(|k| AesKey::from_base64(&k))
+                    .transpose()
+                    .context("--aes-key")?,
+                sign_type,
+            };
+            let mut envelope = String::new();
+            std::io::stdin()
+                .read_to_string(&mut envelope)
+                .context("reading the envelope from stdin (it must be UTF-8 text)")?;
+            if envelope.trim().is_empty() {
+                bail!("no envelope on stdin: pipe in the text of res.response");
+            }
+            let conclusion = oracle::verify(&envelope, &keys);
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&conclusion)?)?;
+            } else {
+                writeln!(out, "{}: {}", conclusion.verdict, conclusion.reason)?;
+                if let Some(plaintext) = &conclusion.plaintext {
+                    writeln!(out, "plaintext: {plaintext}")?;
+                }
+            }
+            if conclusion.verdict != Verdict::Accept {
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let keys = AppKeys::for_seed(seed)?;
+    let write = |name: &str, value: &serde_json::Value| -> Result<()> {
+        let path = dir.join(name);
+        let text = serde_json::to_string_pretty(value)? + "\n";
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    let mut index = Vec::new();
+    for scenario in catalogue().iter() {
+        let fixture = scenario
+            .run(&keys, None)
+            .with_context(|| format!("scenario {}", scenario.name))?;
+        let file = format!("{}.json", scenario.name);
+        index.push(json!({
+            "name": scenario.name,
+            "title": scenario.title,
+            "verdict": fixture.delivery.expect.verdict,
+            "rule": fixture.delivery.expect.rule,
+            "callback": fixture.delivery.callback,
+            "file": file,
+        }));
+        write(&file, &serde_json::to_value(&fixture)?)?;
+    }
+    write("index.json", &serde_json::Value::Array(index.clone()))?;
+    write("keys.json", &serde_json::to_value(keys.published())?)?;
+    Ok(index.len())
+}

@@ -1,0 +1,123 @@
+//! What the rules decide a call produces, before any bytes are made: a front-end failure, or
+//! an envelope described by its plaintext, its form and whether it is signed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::crypto::SignType;
+use crate::rules::Rule;
+
+/// The callback of the mini-program page that receives the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Callback {
+    /// `my.getPhoneNumber`'s `success(res)`: `res.response` is the envelope text.
+    #[serde(rename = "success")]
+    Success,
+    /// `my.getPhoneNumber`'s `fail(err)`: `{error?, errorMessage?}`.
+    #[serde(rename = "fail")]
+    Fail,
+    /// The button's `onError(e)`: `e.detail = {type, errorMessage}`.
+    #[serde(rename = "onError")]
+    OnError,
+    /// `my.canIUse(...)` is false: the page cannot offer the flow at all.
+    #[serde(rename = "unsupported")]
+    Unsupported,
+}
+
+impl Callback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Callback::Success => "success",
+            Callback::Fail => "fail",
+            Callback::OnError => "onError",
+            Callback::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// The decrypted content of an envelope. Fields serialise in the platform's order (code, msg,
+/// then subCode/subMsg or mobile), compact, non-ASCII unescaped: these are the signed bytes of
+/// a plain envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plaintext {
+    pub code: String,
+    pub msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_msg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<String>,
+}
+
+impl Plaintext {
+    pub fn success(mobile: &str) -> Self {
+        Plaintext {
+            code: "10000".into(),
+            msg: "Success".into(),
+            sub_code: None,
+            sub_msg: None,
+            mobile: Some(mobile.into()),
+        }
+    }
+
+    pub fn error(code: &str, msg: &str, sub_code: &str, sub_msg: &str) -> Self {
+        Plaintext {
+            code: code.into(),
+            msg: msg.into(),
+            sub_code: Some(sub_code.into()),
+            sub_msg: Some(sub_msg.into()),
+            mobile: None,
+        }
+    }
+
+    /// The exact text the platform emits.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain strings serialise")
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("plain strings serialise")
+    }
+}
+
+/// The envelope a rule calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvelopePlan {
+    pub plaintext: Plaintext,
+    /// AES-encrypted (`"response":"<base64>"`) or plain (`"response":{...}`).
+    pub encrypted: bool,
+    /// The signature type, or `None` when the envelope carries no `sign`.
+    pub signing: Option<SignType>,
+    /// The rule that decided the content.
+    pub rule: &'static Rule,
+    /// The rule that dropped `sign`, when one did.
+    pub unsigned_by: Option<&'static Rule>,
+}
+
+/// What the front end gets when no envelope is produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrontEndFailure {
+    pub callback: Callback,
+    /// Exactly what the callback receives.
+    pub payload: Value,
+    pub rule: &'static Rule,
+}
+
+/// The decision of the rules for one call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    FrontEnd(FrontEndFailure),
+    Envelope(EnvelopePlan),
+}
+
+impl Outcome {
+    /// The rule that decided this outcome.
+    pub fn rule(&self) -> &'static Rule {
+        match self {
+            Outcome::FrontEnd(f) => f.rule,
+            Outcome::Envelope(e) => e.rule,
+        }
+    }
+}

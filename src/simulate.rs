@@ -1,0 +1,120 @@
+//! One `my.getPhoneNumber` call, end to end: rules, then envelope and faults, then what the
+//! front end receives and what a backend must conclude.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::crypto::{self, SignType};
+use crate::fault::Fault;
+use crate::keys::AppKeys;
+use crate::model::{Action, AesKeySetting, Busy, Console, Platform, User};
+use crate::oracle::{Expect, Verdict};
+use crate::outcome::{Callback, Outcome};
+use crate::{envelope, rules, Error};
+
+/// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
+/// user on a recent phone, no fault.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Call {
+    pub console: Console,
+    pub platform: Platform,
+    pub user: User,
+    pub action: Action,
+    pub fault: Option<Fault>,
+}
+
+impl Call {
+    /// Checks what the types cannot: a probability within `[0, 1]`.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Busy::Probability(p) = self.platform.busy {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::Invalid {
+                    field: "platform.busy.probability",
+                    message: format!("{p} is not between 0 and 1"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the front end receives from one call, with the keys a backend needs and the oracle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub app_id: String,
+    /// One-line base64 SubjectPublicKeyInfo; `None` when the app has no signing method.
+    pub alipay_public_key: Option<String>,
+    /// Base64 AES key a backend decrypts with; `None` when the app has no AES key.
+    pub aes_key: Option<String>,
+    pub sign_type: Option<SignType>,
+    pub callback: Callback,
+    /// Exactly what the callback receives; for `success`, `{"response": "<envelope text>"}`.
+    pub payload: Value,
+    pub expect: Expect,
+}
+
+impl Delivery {
+    /// The envelope text, when the front end got one.
+    pub fn envelope(&self) -> Option<&str> {
+        (self.callback == Callback::Success)
+            .then(|| self.payload["response"].as_str())
+            .flatten()
+    }
+}
+
+/// Runs one call with the app's `keys`. `call_index` numbers the app's calls, so a busy
+/// probability gives the same sequence of answers for the same seed.
+pub fn get_phone_number(call: &Call, keys: &AppKeys, call_index: u64) -> Result<Delivery, Error> {
+    call.validate()?;
+    let draw = busy_draw(keys, call_index);
+    let outcome = rules::evaluate(call, draw);
+    let sign_type = call.console.signing.sign_type();
+    let app_aes_key =
+        (call.console.aes_key != AesKeySetting::NotSet).then(|| keys.aes_key().to_base64());
+    let mut delivery = Delivery {
+        app_id: keys.app_id().to_string(),
+        alipay_public_key: sign_type.map(|_| keys.alipay_key().public_key().to_base64()),
+        aes_key: app_aes_key,
+        sign_type,
+        callback: Callback::Success,
+        payload: Value::Null,
+        expect: Expect {
+            verdict: Verdict::FrontEnd,
+            plaintext: None,
+            rule: outcome.rule().id.to_string(),
+            reason: String::new(),
+        },
+    };
+    match outcome {
+        Outcome::FrontEnd(failure) => {
+            if let Some(fault) = call.fault {
+                return Err(Error::FaultNotApplicable {
+                    fault,
+                    needs: fault.needs().describe(),
+                    got: format!("a front-end failure ({})", failure.rule.id),
+                });
+            }
+            delivery.callback = failure.callback;
+            delivery.payload = failure.payload;
+            delivery.expect.reason =
+                format!("no envelope reaches the backend: {}", failure.rule.summary);
+        }
+        Outcome::Envelope(plan) => {
+            let produced = envelope::produce(&plan, keys, call.fault)?;
+            if let Some(key) = produced.aes_key {
+                delivery.aes_key = Some(key.to_base64());
+            }
+            delivery.payload = json!({ "response": produced.text });
+            delivery.expect = produced.expect;
+        }
+    }
+    Ok(delivery)
+}
+
+/// A number in `[0, 1)` fixed by the app's keys and the call's index.
+fn busy_draw(keys: &AppKeys, call_index: u64) -> f64 {
+    use rand_chacha::rand_core::RngCore;
+    let mut rng = crypto::seeded_rng(call_index, &format!("busy/{}", keys.app_id()));
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}

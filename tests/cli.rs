@@ -1,0 +1,358 @@
+//! The `alipay-sim` binary, run as a user runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_alipay-sim");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The binary may reject its arguments before reading stdin: a broken pipe is fine then.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "failed: {}", stderr(output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A failure a user can act on: non-zero exit, exactly one line on stderr naming `needle`.
+fn assert_clear_error(output: &Output, needle: &str) {
+    assert!(!output.status.success());
+    let err = stderr(output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.contains(needle), "{err:?} does not name {needle:?}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["scenarios", "envelope", "keys", "fixtures", "verify"] {
+        let output = run(&[command, "--help"]);
+        assert!(output.status.success(), "{command} --help");
+        assert!(stdout(&output).contains("Usage: alipay-sim"), "{command}");
+    }
+    let top = stdout(&run(&["--help"]));
+    for command in ["scenarios", "envelope", "keys", "fixtures", "verify"] {
+        assert!(top.contains(command), "--help does not list {command}");
+    }
+}
+
+#[test]
+fn scenarios_lists_the_catalogue_as_text_and_json() {
+    let list = json(&run(&["scenarios", "--json"]));
+    let list = list.as_array().unwrap();
+    assert!(list.len() >= 25);
+    for entry in list {
+        for field in ["name", "title", "verdict"] {
+            assert!(entry[field].is_string(), "{entry} lacks {field}");
+        }
+    }
+    let text = stdout(&run(&["scenarios"]));
+    assert_eq!(text.lines().count(), list.len());
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("success ") && l.contains("accept")));
+}
+
+#[test]
+fn envelope_prints_the_documented_object_and_repeats_with_the_seed() {
+    let a = json(&run(&["envelope", "--scenario", "success", "--seed", "42"]));
+    let fields: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        [
+            "scenario",
+            "app_id",
+            "alipay_public_key",
+            "aes_key",
+            "sign_type",
+            "callback",
+            "payload",
+            "expect"
+        ]
+    );
+    assert_eq!(a["callback"], "success");
+    assert!(a["payload"]["response"]
+        .as_str()
+        .unwrap()
+        .starts_with("{\"response\":\""));
+    let expect_fields: Vec<&str> = a["expect"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(expect_fields, ["verdict", "plaintext", "rule", "reason"]);
+    assert_eq!(
+        run(&["envelope", "--scenario", "success", "--seed", "42"]).stdout,
+        serde_json::to_string_pretty(&a)
+            .unwrap()
+            .into_bytes()
+            .into_iter()
+            .chain(*b"\n")
+            .collect::<Vec<u8>>()
+    );
+    let other = json(&run(&["envelope", "--scenario", "success", "--seed", "43"]));
+    assert_ne!(a["payload"], other["payload"]);
+
+    let front_end = json(&run(&["envelope", "--scenario", "ide-simulator"]));
+    assert_eq!(front_end["callback"], "fail");
+    assert_eq!(
+        front_end["payload"],
+        serde_json::json!({"error": 1, "errorMessage": "该接口暂不支持"})
+    );
+    assert_eq!(front_end["expect"]["verdict"], "front-end");
+
+    let no_aes = json(&run(&["envelope", "--scenario", "aes-key-not-set"]));
+    assert!(no_aes["aes_key"].is_null());
+}
+
+#[test]
+fn envelope_takes_another_mobile() {
+    let overseas = json(&run(&[
+        "envelope",
+        "--scenario",
+        "success",
+        "--mobile",
+        "852-61234567",
+    ]));
+    assert_eq!(overseas["expect"]["plaintext"]["mobile"], "852-61234567");
+    let output = run(&[
+        "envelope",
+        "--scenario",
+        "success",
+        "--mobile",
+        "+8613800000000",
+    ]);
+    assert_clear_error(&output, "+8613800000000");
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    assert_clear_error(&run(&["envelope", "--scenario", "sucess"]), "sucess");
+    assert_clear_error(
+        &run(&["envelope", "--scenario", "success", "--seed=-1"]),
+        "--seed",
+    );
+    assert_clear_error(
+        &run_with_stdin(&["verify", "--alipay-public-key", "not-a-key"], "{}"),
+        "--alipay-public-key",
+    );
+    let keys = json(&run(&["keys", "--json"]));
+    let public_key = keys["alipay_public_key"].as_str().unwrap();
+    assert_clear_error(
+        &run_with_stdin(
+            &[
+                "verify",
+                "--alipay-public-key",
+                public_key,
+                "--aes-key",
+                "AAAA",
+            ],
+            "{}",
+        ),
+        "AES key must decode to 16, 24 or 32 bytes",
+    );
+    assert_clear_error(
+        &run_with_stdin(
+            &[
+                "verify",
+                "--alipay-public-key",
+                public_key,
+                "--sign-type",
+                "SHA256",
+            ],
+            "{}",
+        ),
+        "SHA256",
+    );
+    assert_clear_error(
+        &run_with_stdin(&["verify", "--alipay-public-key", public_key], " \n"),
+        "no envelope",
+    );
+}
+
+#[test]
+fn keys_prints_what_a_backend_needs_and_matches_the_envelopes() {
+    let keys = json(&run(&["keys", "--seed", "42", "--json"]));
+    for field in [
+        "app_id",
+        "alipay_public_key",
+        "alipay_public_key_pem",
+        "alipay_private_key_pkcs8_pem",
+        "aes_key",
+    ] {
+        assert!(keys[field].is_string(), "keys lacks {field}");
+    }
+    assert!(keys["alipay_public_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("MIIBIjAN"));
+    assert!(keys["alipay_private_key_pkcs8_pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
+    let envelope = json(&run(&["envelope", "--scenario", "success", "--seed", "42"]));
+    assert_eq!(envelope["alipay_public_key"], keys["alipay_public_key"]);
+    assert_eq!(envelope["aes_key"], keys["aes_key"]);
+    assert_eq!(envelope["app_id"], keys["app_id"]);
+
+    let text = stdout(&run(&["keys", "--seed", "42"]));
+    assert!(text.contains(keys["alipay_public_key"].as_str().unwrap()));
+    assert!(text.contains("-----BEGIN PUBLIC KEY-----"));
+    assert!(text.contains(keys["aes_key"].as_str().unwrap()));
+}
+
+#[test]
+fn fixtures_writes_every_scenario_an_index_and_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "fixtures",
+        "--seed",
+        "42",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap()
+    };
+    let index = read("index.json");
+    let listed = json(&run(&["scenarios", "--json"]));
+    assert_eq!(
+        index.as_array().unwrap().len(),
+        listed.as_array().unwrap().len()
+    );
+    for entry in index.as_array().unwrap() {
+        let fixture = read(entry["file"].as_str().unwrap());
+        assert_eq!(fixture["scenario"], entry["name"]);
+        assert_eq!(fixture["expect"]["verdict"], entry["verdict"]);
+    }
+    assert_eq!(
+        read("keys.json"),
+        json(&run(&["keys", "--seed", "42", "--json"]))
+    );
+    // A fixture file holds the same object `envelope` prints.
+    for name in ["success", "no-user-consent", "user-refused"] {
+        let printed = json(&run(&["envelope", "--scenario", name, "--seed", "42"]));
+        assert_eq!(read(&format!("{name}.json")), printed, "{name}");
+    }
+}
+
+#[test]
+fn fixtures_reports_an_unwritable_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    assert_clear_error(
+        &run(&["fixtures", "--out", file.to_str().unwrap()]),
+        "a-file",
+    );
+}
+
+#[test]
+fn verify_explains_what_a_backend_concludes() {
+    let fixture = |name: &str| json(&run(&["envelope", "--scenario", name, "--seed", "5"]));
+    let ok = fixture("success");
+    let public_key = ok["alipay_public_key"].as_str().unwrap();
+    let aes_key = ok["aes_key"].as_str().unwrap();
+    let args = [
+        "verify",
+        "--alipay-public-key",
+        public_key,
+        "--aes-key",
+        aes_key,
+    ];
+    let envelope = |f: &Value| f["payload"]["response"].as_str().unwrap().to_string();
+
+    let accepted = run_with_stdin(&args, &envelope(&ok));
+    assert_eq!(accepted.status.code(), Some(0), "{}", stderr(&accepted));
+    assert!(stdout(&accepted).starts_with("accept: "));
+    assert!(stdout(&accepted).contains("\"mobile\":\"13800000000\""));
+
+    for (scenario, verdict, hint) in [
+        ("flip-ciphertext-byte", "reject-signature", "altered"),
+        (
+            "sign-bare-ciphertext",
+            "reject-signature",
+            "bare ciphertext",
+        ),
+        ("sha1-under-rsa2", "reject-signature", "SHA-1"),
+        ("url-safe-base64", "reject-decrypt", "URL-safe"),
+        ("wrong-aes-key", "reject-decrypt", "AES key"),
+        ("missing-sign", "unsigned", "no \"sign\""),
+        ("non-json-text", "reject-parse", "res.response"),
+    ] {
+        let output = run_with_stdin(&args, &envelope(&fixture(scenario)));
+        assert_eq!(output.status.code(), Some(1), "{scenario}");
+        let text = stdout(&output);
+        assert!(
+            text.starts_with(&format!("{verdict}: ")),
+            "{scenario}: {text}"
+        );
+        assert!(text.contains(hint), "{scenario}: {text} lacks {hint:?}");
+    }
+
+    // The PEM form of the key works too, and --json gives the conclusion as data.
+    let keys = json(&run(&["keys", "--seed", "5", "--json"]));
+    let pem = keys["alipay_public_key_pem"].as_str().unwrap();
+    let output = run_with_stdin(
+        &[
+            "verify",
+            "--json",
+            "--alipay-public-key",
+            pem,
+            "--aes-key",
+            aes_key,
+        ],
+        &envelope(&ok),
+    );
+    let conclusion = json(&output);
+    assert_eq!(conclusion["verdict"], "accept");
+    assert_eq!(conclusion["plaintext"], ok["expect"]["plaintext"]);
+
+    // Verifying an RSA2 envelope as RSA names the mismatch.
+    let output = run_with_stdin(
+        &[
+            "verify",
+            "--alipay-public-key",
+            public_key,
+            "--aes-key",
+            aes_key,
+            "--sign-type",
+            "RSA",
+        ],
+        &envelope(&ok),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("SHA-256 (RSA2)"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the two official SDKs the interop checkers run on: npm alipay-sdk (node/) and
+# PyPI alipay-sdk-python (python/.venv). Idempotent and quick when already done: each step
+# is skipped while a stamp holding the hash of its lock/requirements file still matches.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+hash_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Node: npm ci wipes node_modules, so only run it when the lock changed since the last run.
+node_dir="$here/node"
+node_stamp="$node_dir/node_modules/.interop-stamp"
+want="$(hash_of "$node_dir/package-lock.json")"
+if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$want" ]]; then
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" >"$node_stamp"
+fi
+
+# Python: a private venv, so the pinned versions never touch the system Python.
+py_dir="$here/python"
+venv="$py_dir/.venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+  rm -rf "$venv"  # a half-made venv (ensurepip missing) would otherwise stick around
+  if ! python3 -m venv "$venv"; then
+    rm -rf "$venv"
+    echo "setup.sh: 'python3 -m venv' failed; on Debian/Ubuntu install the python3-venv package (apt-get install python3-venv)" >&2
+    exit 1
+  fi
+fi
+py_stamp="$venv/.interop-stamp"
+want="$(hash_of "$py_dir/requirements.txt")"
+if [[ ! -f "$py_stamp" || "$(cat "$py_stamp")" != "$want" ]]; then
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$py_dir/requirements.txt"
+  echo "$want" >"$py_stamp"
+fi
