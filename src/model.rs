@@ -302,10 +302,18 @@ impl From<Mobile> for String {
     }
 }
 
-/// A dotted version number such as `10.1.35`; compared part by part.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A dotted version number such as `10.1.35`; compared part by part, missing parts as 0.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Version(Vec<u32>);
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Version {}
 
 impl Version {
     pub fn new(parts: &[u32]) -> Self {
