@@ -70,23 +70,9 @@ pub fn get_phone_number(call: &Call, keys: &AppKeys, call_index: u64) -> Result<
     let draw = busy_draw(keys, call_index);
     let outcome = rules::evaluate(call, draw);
     let sign_type = call.console.signing.sign_type();
-    let app_aes_key =
+    let mut aes_key =
         (call.console.aes_key != AesKeySetting::NotSet).then(|| keys.aes_key().to_base64());
-    let mut delivery = Delivery {
-        app_id: keys.app_id().to_string(),
-        alipay_public_key: sign_type.map(|_| keys.alipay_key().public_key().to_base64()),
-        aes_key: app_aes_key,
-        sign_type,
-        callback: Callback::Success,
-        payload: Value::Null,
-        expect: Expect {
-            verdict: Verdict::FrontEnd,
-            plaintext: None,
-            rule: outcome.rule().id.to_string(),
-            reason: String::new(),
-        },
-    };
-    match outcome {
+    let (callback, payload, expect) = match outcome {
         Outcome::FrontEnd(failure) => {
             if let Some(fault) = call.fault {
                 return Err(Error::FaultNotApplicable {
@@ -95,21 +81,32 @@ pub fn get_phone_number(call: &Call, keys: &AppKeys, call_index: u64) -> Result<
                     got: format!("a front-end failure ({})", failure.rule.id),
                 });
             }
-            delivery.callback = failure.callback;
-            delivery.payload = failure.payload;
-            delivery.expect.reason =
-                format!("no envelope reaches the backend: {}", failure.rule.summary);
+            let expect = Expect {
+                verdict: Verdict::FrontEnd,
+                plaintext: None,
+                rule: failure.rule.id.to_string(),
+                reason: format!("no envelope reaches the backend: {}", failure.rule.summary),
+            };
+            (failure.callback, failure.payload, expect)
         }
         Outcome::Envelope(plan) => {
             let produced = envelope::produce(&plan, keys, call.fault)?;
             if let Some(key) = produced.aes_key {
-                delivery.aes_key = Some(key.to_base64());
+                aes_key = Some(key.to_base64());
             }
-            delivery.payload = json!({ "response": produced.text });
-            delivery.expect = produced.expect;
+            let payload = json!({ "response": produced.text });
+            (Callback::Success, payload, produced.expect)
         }
-    }
-    Ok(delivery)
+    };
+    Ok(Delivery {
+        app_id: keys.app_id().to_string(),
+        alipay_public_key: sign_type.map(|_| keys.alipay_key().public_key().to_base64()),
+        aes_key,
+        sign_type,
+        callback,
+        payload,
+        expect,
+    })
 }
 
 /// A number in `[0, 1)` fixed by the app's keys and the call's index.

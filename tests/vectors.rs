@@ -155,3 +155,15 @@ fn pkcs1_public_keys_are_refused_as_the_sdks_refuse_them() {
         assert!(err.contains("PKCS#1"), "{err}");
     }
 }
+
+/// Backends are configured once with `alipay-sim keys --seed N`: the keys of a seed must never
+/// change between machines or releases. These were recorded when seeds were introduced.
+#[test]
+fn seeded_keys_are_stable_across_machines_and_releases() {
+    let keys = AppKeys::for_seed(0).unwrap().published();
+    assert_eq!(keys.app_id, "2021186075770127");
+    assert_eq!(keys.aes_key, "XfS13WIhXQyjU5b74BpFUw==");
+    assert!(keys
+        .alipay_public_key
+        .starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0zHrs46Ewq6CSiYMp/aiRnFfp3S+aNvD1oe0kyi/yBDZeHidmekFpepPBUx6Cs+Xq9PS63AxlPQU"));
+}
