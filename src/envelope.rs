@@ -5,6 +5,9 @@
 //! object as `response`), compact, in that order; the signature covers the quoted ciphertext or
 //! the object's exact text (spec §2).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde_json::Value;
 
 use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK, ZERO_IV};
@@ -155,6 +158,53 @@ pub fn produce(
         expect: predict(plan, effective_fault, fault_had_no_effect),
         aes_key: plan.encrypted.then_some(backend_aes_key),
     })
+}
+
+/// Envelopes already made for one app's keys, by their inputs. Making an envelope is
+/// deterministic, so an identical call reuses the bytes instead of signing again. Belongs to one
+/// set of keys: make a new cache when the keys change.
+#[derive(Debug, Default)]
+pub struct EnvelopeCache {
+    entries: Mutex<HashMap<String, Produced>>,
+}
+
+impl EnvelopeCache {
+    /// Enough for every scenario and fault many times over; past it the cache starts afresh.
+    const CAPACITY: usize = 4096;
+
+    /// [`produce`], answered from the cache when the same plan and fault were seen before.
+    pub fn produce(
+        &self,
+        plan: &EnvelopePlan,
+        keys: &AppKeys,
+        fault: Option<Fault>,
+    ) -> Result<Produced, Error> {
+        let key = format!(
+            "{}|{}|{:?}|{}|{:?}|{:?}",
+            plan.plaintext.to_json(),
+            plan.encrypted,
+            plan.signing,
+            plan.rule.id,
+            plan.unsigned_by.map(|r| r.id),
+            fault
+        );
+        if let Some(hit) = self.lock().get(&key) {
+            return Ok(hit.clone());
+        }
+        let produced = produce(plan, keys, fault)?;
+        let mut entries = self.lock();
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(key, produced.clone());
+        Ok(produced)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Produced>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The oracle for an envelope made from `plan` with `fault`.

@@ -8,6 +8,44 @@
 //!
 //! Use only throwaway keys with it: never load real Alipay or merchant keys.
 //!
+//! ## A simulator in your tests
+//!
+//! [`Simulator`] runs the simulator's HTTP server on its own thread, on a free port of
+//! 127.0.0.1, for as long as the value lives. Each test creates its own app, so tests running in
+//! parallel never see each other's state. Point the code under test at [`Simulator::uri`], or
+//! use the app handle directly:
+//!
+//! ```
+//! use alipay_sim::{Simulator, Verdict};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::builder().seed(7).start().await; // or Simulator::start_blocking()
+//! let app = sim.create_app();
+//!
+//! // Configure your backend with these, as you would with the console's.
+//! let (alipay_public_key, aes_key) = (app.alipay_public_key(), app.aes_key());
+//! assert!(alipay_public_key.starts_with("MIIBIjAN") && aes_key.ends_with("=="));
+//!
+//! // What the mini program's `my.getPhoneNumber` success callback would receive:
+//! let result = app.get_phone_number(Default::default())?;
+//! let envelope = result.delivery.envelope().expect("a success callback");
+//! assert!(envelope.starts_with(r#"{"response":""#));
+//! // ...post `envelope` to your backend here; it must conclude what the oracle says:
+//! assert_eq!(result.delivery.expect.verdict, Verdict::Accept);
+//! assert_eq!(result.delivery.expect.plaintext.unwrap()["mobile"], "13800000000");
+//!
+//! // Any catalogue scenario: the backend must refuse this one.
+//! app.apply_scenario("flip-signature-byte")?;
+//! let tampered = app.get_phone_number(Default::default())?;
+//! assert_eq!(tampered.delivery.expect.verdict, Verdict::RejectSignature);
+//! assert_eq!(app.journal().len(), 2);
+//!
+//! // The same server speaks HTTP, for backends and front ends in other processes.
+//! assert!(sim.uri().starts_with("http://127.0.0.1:"));
+//! # Ok(()) }
+//! ```
+//!
 //! ## A scenario from the catalogue
 //!
 //! ```
@@ -75,7 +113,10 @@
 //! - [`oracle`]: verdicts, and the strict backend that reaches them.
 //! - [`scenario`]: the embedded catalogue.
 //! - [`simulate`]: one call end to end.
+//! - [`state`] and [`store`]: apps, journal and their durable storage.
+//! - [`api`] and [`server`]: the HTTP API over that state, and the test fixture.
 
+pub mod api;
 pub mod crypto;
 pub mod envelope;
 pub mod fault;
@@ -85,13 +126,17 @@ pub mod oracle;
 pub mod outcome;
 pub mod rules;
 pub mod scenario;
+pub mod server;
 pub mod simulate;
+pub mod state;
+pub mod store;
 
 pub use crypto::{CryptoError, SignType};
 pub use fault::Fault;
 pub use keys::{AppKeys, PublishedKeys};
 pub use oracle::{Expect, Verdict};
 pub use scenario::{catalogue, Catalogue, Fixture, Scenario};
+pub use server::{AppHandle, Simulator, SimulatorBuilder};
 pub use simulate::{get_phone_number, Call, Delivery};
 
 /// Everything that can go wrong. Messages name the bad value and what was expected.

@@ -17,13 +17,36 @@ use alipay_sim::{catalogue, AppKeys, SignType, Verdict};
 /// each with the verdict a correct backend must reach. Throwaway keys only.
 #[derive(Parser)]
 #[command(name = "alipay-sim", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a command, alipay-sim serves (the options of `serve`).
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on. Keep it on loopback unless you mean to share the simulator.
+    #[arg(long, env = "ALIPAY_SIM_ADDR", default_value = "127.0.0.1:8086")]
+    addr: std::net::SocketAddr,
+    /// Where apps, console settings and keys are kept [default: the user data directory,
+    /// e.g. ~/.local/share/alipay-sim].
+    #[arg(long, env = "ALIPAY_SIM_DATA_DIR", conflicts_with = "ephemeral")]
+    data_dir: Option<PathBuf>,
+    /// Keep everything in memory only; nothing is read or written.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Make new apps' keys deterministic: the first app gets the keys of `alipay-sim keys --seed N`.
+    #[arg(long, env = "ALIPAY_SIM_SEED")]
+    seed: Option<u64>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the simulator server (what a bare `alipay-sim` does).
+    Serve(ServeArgs),
     /// List the scenario catalogue.
     Scenarios {
         /// Print a JSON array of {name, title, verdict, rule} instead of one line each.
@@ -88,7 +111,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli.command) {
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    match run(command) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("alipay-sim: {error:#}");
@@ -100,6 +124,10 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
+        Command::Serve(args) => {
+            drop(out);
+            serve(args)?;
+        }
         Command::Scenarios { json } => {
             let catalogue = catalogue();
             if json {
@@ -233,4 +261,71 @@ fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
     write("index.json", &serde_json::Value::Array(index.clone()))?;
     write("keys.json", &serde_json::to_value(keys.published())?)?;
     Ok(index.len())
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("alipay_sim=info,tower_http=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    let data_dir = if args.ephemeral {
+        None
+    } else {
+        match args.data_dir {
+            Some(dir) => Some(dir),
+            None => Some(
+                dirs::data_dir()
+                    .context(
+                        "no user data directory on this system: give --data-dir or --ephemeral",
+                    )?
+                    .join("alipay-sim"),
+            ),
+        }
+    };
+    let state = alipay_sim::state::SimState::open(alipay_sim::state::StateConfig {
+        seed: args.seed,
+        data_dir,
+    })?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let mut stdout = std::io::stdout();
+        write!(stdout, "{}", alipay_sim::server::banner(&url, &state))?;
+        stdout.flush()?;
+        tracing::info!(%url, "ready");
+        alipay_sim::server::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -70,7 +70,7 @@ impl Scenario {
             call.user.mobile = mobile.clone();
         }
         Ok(Fixture {
-            scenario: self.name.clone(),
+            scenario: Some(self.name.clone()),
             delivery: get_phone_number(&call, keys, 0)?,
         })
     }
@@ -80,7 +80,8 @@ impl Scenario {
 /// `{scenario, app_id, alipay_public_key, aes_key, sign_type, callback, payload, expect}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fixture {
-    pub scenario: String,
+    /// The catalogue scenario, when one decided the call.
+    pub scenario: Option<String>,
     #[serde(flatten)]
     pub delivery: Delivery,
 }

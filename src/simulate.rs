@@ -5,12 +5,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::crypto::{self, SignType};
+use crate::envelope::{self, EnvelopeCache};
 use crate::fault::Fault;
 use crate::keys::AppKeys;
 use crate::model::{Action, AesKeySetting, Busy, Console, Platform, User};
 use crate::oracle::{Expect, Verdict};
 use crate::outcome::{Callback, Outcome};
-use crate::{envelope, rules, Error};
+use crate::{rules, Error};
 
 /// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
 /// user on a recent phone, no fault.
@@ -66,6 +67,25 @@ impl Delivery {
 /// Runs one call with the app's `keys`. `call_index` numbers the app's calls, so a busy
 /// probability gives the same sequence of answers for the same seed.
 pub fn get_phone_number(call: &Call, keys: &AppKeys, call_index: u64) -> Result<Delivery, Error> {
+    run(call, keys, call_index, None)
+}
+
+/// [`get_phone_number`], reusing envelopes from `cache` (which must belong to `keys`).
+pub fn get_phone_number_cached(
+    call: &Call,
+    keys: &AppKeys,
+    call_index: u64,
+    cache: &EnvelopeCache,
+) -> Result<Delivery, Error> {
+    run(call, keys, call_index, Some(cache))
+}
+
+fn run(
+    call: &Call,
+    keys: &AppKeys,
+    call_index: u64,
+    cache: Option<&EnvelopeCache>,
+) -> Result<Delivery, Error> {
     call.validate()?;
     let draw = busy_draw(keys, call_index);
     let outcome = rules::evaluate(call, draw);
@@ -90,7 +110,10 @@ pub fn get_phone_number(call: &Call, keys: &AppKeys, call_index: u64) -> Result<
             (failure.callback, failure.payload, expect)
         }
         Outcome::Envelope(plan) => {
-            let produced = envelope::produce(&plan, keys, call.fault)?;
+            let produced = match cache {
+                Some(cache) => cache.produce(&plan, keys, call.fault)?,
+                None => envelope::produce(&plan, keys, call.fault)?,
+            };
             if let Some(key) = produced.aes_key {
                 aes_key = Some(key.to_base64());
             }
@@ -107,6 +130,12 @@ pub fn get_phone_number(call: &Call, keys: &AppKeys, call_index: u64) -> Result<
         payload,
         expect,
     })
+}
+
+/// The outcome call number `call_index` would have, without making an envelope: what a
+/// dashboard shows as the app's state at a glance.
+pub fn preview(call: &Call, keys: &AppKeys, call_index: u64) -> Outcome {
+    rules::evaluate(call, busy_draw(keys, call_index))
 }
 
 /// A number in `[0, 1)` fixed by the app's keys and the call's index.

@@ -7,71 +7,17 @@
 //! The checkers live in `tests/interop/`; `tests/interop/setup.sh` installs the pinned SDKs
 //! into ignored folders there (run here, so plain `cargo test` works too).
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
+use common::{run_json, sdk_verdicts, BIN};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_alipay-sim");
-
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
-}
-
-fn set_up_sdks() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let status = Command::new("bash")
-            .arg(interop_dir().join("setup.sh"))
-            .status()
-            .expect("bash runs");
-        assert!(
-            status.success(),
-            "tests/interop/setup.sh failed: it needs node, npm and python3 with venv"
-        );
-    });
-}
-
-fn run_json(command: &mut Command) -> Value {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{command:?} printed no JSON: {e}"))
-}
-
-/// The verdicts an SDK checker reaches on a directory of fixtures, by scenario.
-fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
-    let mut command = match sdk {
-        "node" => {
-            let mut c = Command::new("node");
-            c.arg(interop_dir().join("node/check.mjs"));
-            c
-        }
-        _ => {
-            let mut c = Command::new(interop_dir().join("python/.venv/bin/python"));
-            c.arg(interop_dir().join("python/check.py"));
-            c
-        }
-    };
-    let rows = run_json(command.arg(dir));
-    rows.as_array()
-        .expect("an array")
-        .iter()
-        .map(|row| (row["scenario"].as_str().unwrap().to_string(), row.clone()))
-        .collect()
-}
 
 /// Compares both SDKs with the oracle on every fixture in `dir`.
 fn assert_sdks_agree(dir: &Path, fixtures: &BTreeMap<String, Value>) {
-    set_up_sdks();
     let node = sdk_verdicts("node", dir);
     let python = sdk_verdicts("python", dir);
     assert_eq!(node.len(), fixtures.len());

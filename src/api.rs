@@ -1,0 +1,430 @@
+//! The JSON API under `/api/v1`: a thin layer over [`SimState`].
+//!
+//! Every error is `{"error": {"code": "...", "message": "..."}}` with a 4xx status that says
+//! what kind of mistake it was (400 malformed JSON, 404 unknown app, scenario or route, 405 wrong
+//! method, 409 app exists, 413 body over 64 KiB, 422 a field with a bad or unknown name or
+//! value); the message names the field or value. The OpenAPI document of all routes is served
+//! at `/api/v1/openapi.json`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::state::{NewApp, PhoneNumberRequest, SimState, StateError, VerifyRequest};
+use crate::{catalogue, Error};
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The header that applies a catalogue scenario to one `getPhoneNumber` call.
+pub const SCENARIO_HEADER: &str = "x-alipay-sim-scenario";
+/// The OpenAPI 3 document of every route.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Every route: method, path, handler. The router is built from this table, and a test checks
+/// it against the OpenAPI document.
+fn routes() -> Vec<(&'static str, &'static str, MethodRouter<SimState>)> {
+    vec![
+        ("GET", "/healthz", get(healthz)),
+        ("GET", "/api/v1/openapi.json", get(openapi)),
+        ("GET", "/api/v1/apps", get(list_apps)),
+        ("POST", "/api/v1/apps", post(create_app)),
+        ("GET", "/api/v1/apps/{app_id}", get(read_app)),
+        ("PATCH", "/api/v1/apps/{app_id}", patch(patch_app)),
+        ("DELETE", "/api/v1/apps/{app_id}", delete(delete_app)),
+        ("POST", "/api/v1/apps/{app_id}/reset", post(reset_app)),
+        ("GET", "/api/v1/apps/{app_id}/keys", get(read_keys)),
+        (
+            "POST",
+            "/api/v1/apps/{app_id}/keys/rotate",
+            post(rotate_keys),
+        ),
+        (
+            "POST",
+            "/api/v1/apps/{app_id}/scenario",
+            post(apply_scenario),
+        ),
+        (
+            "POST",
+            "/api/v1/apps/{app_id}/getPhoneNumber",
+            post(get_phone_number),
+        ),
+        ("GET", "/api/v1/scenarios", get(list_scenarios)),
+        ("POST", "/api/v1/verify", post(verify)),
+        ("GET", "/api/v1/journal", get(read_journal)),
+        ("DELETE", "/api/v1/journal", delete(clear_journal)),
+        ("POST", "/api/v1/reset", post(reset_all)),
+    ]
+}
+
+/// The (method, path) of every route, as the router serves them.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    routes().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
+/// The API's router over `state`.
+pub fn router(state: SimState) -> Router {
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// An error response: `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, "{}", self.message);
+        }
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(error: StateError) -> Self {
+        let message = error.to_string();
+        let (status, code) = match &error {
+            StateError::AppNotFound(_) => (StatusCode::NOT_FOUND, "app_not_found"),
+            StateError::AppExists(_) => (StatusCode::CONFLICT, "app_exists"),
+            StateError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            StateError::Engine(Error::UnknownScenario(_)) => {
+                (StatusCode::NOT_FOUND, "scenario_not_found")
+            }
+            StateError::Engine(Error::FaultNotApplicable { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "fault_not_applicable")
+            }
+            StateError::Engine(Error::Invalid { .. }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+            }
+            StateError::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            StateError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "body_too_large",
+                format!("request body is over the {} KiB limit", BODY_LIMIT / 1024),
+            )
+        } else {
+            ApiError::new(status, "bad_body", rejection.body_text())
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    }
+}
+
+/// A JSON request body of any content type (so `curl -d` works). An empty body is `T::default()`
+/// where the route allows one. Malformed JSON is 400; unknown fields and bad values are 422.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + EmptyBody> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return T::empty().map(Body).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    "the request needs a JSON body",
+                )
+            });
+        }
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            use serde_json::error::Category;
+            match e.inner().classify() {
+                Category::Data => invalid_field(e.path(), e.inner()),
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("request body is not valid JSON: {}", e.inner()),
+                ),
+            }
+        })?;
+        Ok(Body(value))
+    }
+}
+
+/// A 422 naming the field by its path, e.g. `console.gatway: unknown field ...`.
+fn invalid_field(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> ApiError {
+    let path = path.to_string();
+    let message = if path == "." {
+        error.to_string()
+    } else {
+        format!("{path}: {error}")
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+}
+
+/// What an empty body means for a request type, if anything.
+pub trait EmptyBody: Sized {
+    fn empty() -> Option<Self> {
+        None
+    }
+}
+
+impl EmptyBody for NewApp {
+    fn empty() -> Option<Self> {
+        Some(NewApp::default())
+    }
+}
+impl EmptyBody for PhoneNumberRequest {
+    fn empty() -> Option<Self> {
+        Some(PhoneNumberRequest::default())
+    }
+}
+impl EmptyBody for Value {}
+impl EmptyBody for VerifyRequest {}
+impl EmptyBody for ScenarioRequest {}
+
+/// Runs a state operation that may take a while (key generation, a synced write) off the
+/// async workers.
+async fn blocking<T: Send + 'static>(
+    operation: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(operation)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                e.to_string(),
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn list_apps(State(state): State<SimState>) -> Json<Value> {
+    Json(json!(state.list_apps()))
+}
+
+async fn create_app(
+    State(state): State<SimState>,
+    Body(new): Body<NewApp>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let view = blocking(move || state.create_app(new)).await?;
+    Ok((StatusCode::CREATED, Json(json!(view))))
+}
+
+async fn read_app(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.app(&app_id)?)))
+}
+
+async fn patch_app(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    Body(patch): Body<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let view = blocking(move || state.patch_app(&app_id, patch)).await?;
+    Ok(Json(json!(view)))
+}
+
+async fn delete_app(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    blocking(move || state.delete_app(&app_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reset_app(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let view = blocking(move || state.reset_app(&app_id)).await?;
+    Ok(Json(json!(view)))
+}
+
+async fn read_keys(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.keys(&app_id)?)))
+}
+
+async fn rotate_keys(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let keys = blocking(move || state.rotate_keys(&app_id)).await?;
+    Ok(Json(json!(keys)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRequest {
+    name: String,
+}
+
+async fn apply_scenario(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    Body(request): Body<ScenarioRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let view = blocking(move || state.apply_scenario(&app_id, &request.name)).await?;
+    Ok(Json(json!(view)))
+}
+
+async fn get_phone_number(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    Body(request): Body<PhoneNumberRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let scenario = match headers.get(SCENARIO_HEADER) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                "X-Alipay-Sim-Scenario must be a scenario name in ASCII",
+            )
+        })?),
+        None => None,
+    };
+    let fixture = state.get_phone_number(&app_id, scenario, request)?;
+    Ok(Json(json!(fixture)))
+}
+
+async fn list_scenarios() -> Json<Value> {
+    let list: Vec<Value> = catalogue()
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "title": s.title,
+                "description": s.description,
+                "source": s.source,
+                "verdict": s.expect.verdict,
+                "rule": s.expect.rule,
+            })
+        })
+        .collect();
+    Json(Value::Array(list))
+}
+
+async fn verify(
+    State(state): State<SimState>,
+    Body(request): Body<VerifyRequest>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.verify(request)?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalQuery {
+    app_id: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn read_journal(
+    State(state): State<SimState>,
+    query: Result<Query<JournalQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let limit = query
+        .limit
+        .unwrap_or(100)
+        .min(crate::state::JOURNAL_CAPACITY);
+    Ok(Json(json!(state.journal(query.app_id.as_deref(), limit))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearJournalQuery {
+    app_id: Option<String>,
+}
+
+async fn clear_journal(
+    State(state): State<SimState>,
+    query: Result<Query<ClearJournalQuery>, QueryRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Query(query) = query?;
+    state.clear_journal(query.app_id.as_deref());
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reset_all(State(state): State<SimState>) -> Result<Json<Value>, ApiError> {
+    let apps = blocking(move || state.reset_all()).await?;
+    Ok(Json(json!(apps)))
+}
+
+async fn route_not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route {method} {}; see /api/v1/openapi.json", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not take {method}; see /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
+}

@@ -1,0 +1,752 @@
+//! The simulator's shared state: apps (each a namespace with its own console, keys and call
+//! counter), the journal of calls, and their persistence. The HTTP API, the in-process
+//! fixture and (later) the web UI are thin layers over this one type.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rand_chacha::rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
+use crate::envelope::EnvelopeCache;
+use crate::fault::Fault;
+use crate::keys::{app_id_for_seed, AppKeys};
+use crate::model::{ActionKind, Console, Mobile, Platform, User};
+use crate::oracle::{self, BackendKeys, Conclusion};
+use crate::scenario::{catalogue, Fixture};
+use crate::simulate::{self, Call};
+use crate::store::{Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
+
+/// How many calls the journal keeps, all apps together; older ones are dropped.
+pub const JOURNAL_CAPACITY: usize = 1000;
+
+/// Why an operation failed; the API maps each kind to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("no app {0:?}")]
+    AppNotFound(String),
+    #[error("an app {0:?} exists already")]
+    AppExists(String),
+    #[error("invalid {field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Engine(#[from] crate::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CryptoError> for StateError {
+    fn from(e: CryptoError) -> Self {
+        StateError::Engine(e.into())
+    }
+}
+
+/// How the state starts.
+#[derive(Debug, Clone, Default)]
+pub struct StateConfig {
+    /// Makes new apps' keys deterministic: the first app gets exactly the keys of
+    /// `alipay-sim keys --seed N`, later ones keys derived from N and their number.
+    pub seed: Option<u64>,
+    /// Where to persist; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A new app's settings; everything is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApp {
+    pub app_id: Option<String>,
+    pub seed: Option<u64>,
+    pub console: Option<Console>,
+    pub platform: Option<Platform>,
+    pub user: Option<User>,
+}
+
+/// What a `getPhoneNumber` call may set, over the app's configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneNumberRequest {
+    pub action: Option<ActionKind>,
+    pub protocols: Option<Protocols>,
+    pub mobile: Option<Mobile>,
+    pub fault: Option<Fault>,
+}
+
+/// `my.getPhoneNumber`'s `protocols` option.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocols {
+    #[serde(rename = "isvAppId")]
+    pub isv_app_id: Option<String>,
+}
+
+/// What a backend needs, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeysView {
+    pub app_id: String,
+    pub alipay_public_key: String,
+    pub alipay_public_key_pem: String,
+    pub aes_key: String,
+    /// The console's signing method; `null` when none is set.
+    pub sign_type: Option<SignType>,
+}
+
+/// An app as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppView {
+    pub app_id: String,
+    #[serde(flatten)]
+    pub config: Call,
+    pub keys: KeysView,
+    /// The rule the next call would hit with the configured action.
+    pub next_outcome: NextOutcome,
+    pub calls: u64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NextOutcome {
+    pub rule: String,
+    pub summary: String,
+    pub source: String,
+}
+
+/// One call, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub id: u64,
+    pub time: String,
+    pub app_id: String,
+    pub scenario: Option<String>,
+    pub rule: String,
+    pub verdict: crate::Verdict,
+    pub callback: crate::outcome::Callback,
+    pub payload: Value,
+    pub plaintext: Option<Value>,
+}
+
+/// Verification request: an envelope and an app id, or explicit keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub envelope: String,
+    pub app_id: Option<String>,
+    pub alipay_public_key: Option<String>,
+    pub aes_key: Option<String>,
+    pub sign_type: Option<SignType>,
+}
+
+struct App {
+    stored: StoredApp,
+    keys: Arc<AppKeys>,
+    calls: Arc<AtomicU64>,
+    cache: Arc<EnvelopeCache>,
+}
+
+impl App {
+    fn from_stored(stored: StoredApp) -> Result<App, CryptoError> {
+        let keys = AppKeys::from_parts(
+            stored.app_id.clone(),
+            SigningKey::from_pem_or_base64(&stored.alipay_private_key_pkcs8_pem)?,
+            AesKey::from_base64(&stored.aes_key)?,
+            stored.fault_seed,
+        );
+        Ok(App {
+            stored,
+            keys: Arc::new(keys),
+            calls: Arc::default(),
+            cache: Arc::default(),
+        })
+    }
+
+    fn view(&self) -> AppView {
+        let published = self.keys.published();
+        let calls = self.calls.load(Ordering::Relaxed);
+        let rule = simulate::preview(&self.stored.config, &self.keys, calls).rule();
+        AppView {
+            app_id: self.stored.app_id.clone(),
+            config: self.stored.config.clone(),
+            keys: KeysView {
+                app_id: published.app_id,
+                alipay_public_key: published.alipay_public_key,
+                alipay_public_key_pem: published.alipay_public_key_pem,
+                aes_key: published.aes_key,
+                sign_type: self.stored.config.console.signing.sign_type(),
+            },
+            next_outcome: NextOutcome {
+                rule: rule.id.to_string(),
+                summary: rule.summary.to_string(),
+                source: rule.source.to_string(),
+            },
+            calls,
+            created_at: self.stored.created_at.clone(),
+        }
+    }
+}
+
+struct Inner {
+    apps: BTreeMap<String, App>,
+    apps_created: u64,
+}
+
+/// The simulator's state, shared by every layer. Cheap to clone.
+#[derive(Clone)]
+pub struct SimState {
+    inner: Arc<Mutex<Inner>>,
+    journal: Arc<Mutex<Journal>>,
+    config: Arc<StateConfig>,
+    store: Option<Store>,
+}
+
+#[derive(Default)]
+struct Journal {
+    entries: VecDeque<JournalEntry>,
+    next_id: u64,
+}
+
+impl SimState {
+    /// Opens the state: loads the data directory's state file, or creates the first app when
+    /// there is none (and saves it). A state file that cannot be read is an error, untouched.
+    pub fn open(config: StateConfig) -> Result<SimState, StateError> {
+        let store = config.data_dir.as_ref().map(Store::new);
+        let state = SimState {
+            inner: Arc::new(Mutex::new(Inner {
+                apps: BTreeMap::new(),
+                apps_created: 0,
+            })),
+            journal: Arc::default(),
+            config: Arc::new(config),
+            store,
+        };
+        match state.store.as_ref().map(Store::load).transpose()?.flatten() {
+            Some(stored) => {
+                let mut inner = state.lock();
+                inner.apps_created = stored.apps_created;
+                for app in stored.apps {
+                    let path = state.store.as_ref().expect("loaded from a store").path();
+                    let app_id = app.app_id.clone();
+                    let app = App::from_stored(app).map_err(|e| StoreError::Corrupt {
+                        path,
+                        problem: format!("app {app_id}: {e}"),
+                    })?;
+                    inner.apps.insert(app_id, app);
+                }
+            }
+            None => state.create_first_app()?,
+        }
+        Ok(state)
+    }
+
+    /// The persistence directory, if any.
+    pub fn data_dir(&self) -> Option<&PathBuf> {
+        self.config.data_dir.as_ref()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_journal(&self) -> MutexGuard<'_, Journal> {
+        self.journal
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn create_first_app(&self) -> Result<(), StateError> {
+        self.create_app(NewApp {
+            seed: self.config.seed,
+            ..NewApp::default()
+        })?;
+        Ok(())
+    }
+
+    /// Saves while the caller holds the lock, so that saves happen in the order of changes.
+    fn save(&self, inner: &Inner) -> Result<(), StateError> {
+        if let Some(store) = &self.store {
+            store.save(&StoredState {
+                format_version: FORMAT_VERSION,
+                apps_created: inner.apps_created,
+                apps: inner.apps.values().map(|app| app.stored.clone()).collect(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Runs `change` on the app and saves; on a failed save the change is undone.
+    fn change_app(
+        &self,
+        app_id: &str,
+        change: impl FnOnce(&mut App) -> Result<(), StateError>,
+    ) -> Result<AppView, StateError> {
+        let mut inner = self.lock();
+        let app = inner
+            .apps
+            .get_mut(app_id)
+            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+        let before = (app.stored.clone(), app.keys.clone(), app.cache.clone());
+        change(app)?;
+        let view = app.view();
+        if let Err(e) = self.save(&inner) {
+            let app = inner.apps.get_mut(app_id).expect("still there");
+            (app.stored, app.keys, app.cache) = before;
+            return Err(e);
+        }
+        Ok(view)
+    }
+
+    pub fn list_apps(&self) -> Vec<AppView> {
+        self.lock().apps.values().map(App::view).collect()
+    }
+
+    pub fn app(&self, app_id: &str) -> Result<AppView, StateError> {
+        self.lock()
+            .apps
+            .get(app_id)
+            .map(App::view)
+            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))
+    }
+
+    /// Creates an app. Keys come from `seed`, else from the server's seed and the app's
+    /// number, else from the OS; the app id from `app_id`, else from the key seed.
+    pub fn create_app(&self, new: NewApp) -> Result<AppView, StateError> {
+        if let Some(app_id) = &new.app_id {
+            validate_app_id(app_id)?;
+        }
+        let number = self.lock().apps_created;
+        let key_seed = new.seed.unwrap_or_else(|| match self.config.seed {
+            Some(seed) if number == 0 => seed,
+            Some(seed) => derive_seed(seed, "app", number),
+            None => OsRng.next_u64(),
+        });
+        // Key generation takes a while: do it before taking the lock.
+        let keys = AppKeys::for_seed(key_seed)?;
+        let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
+        let config = Call {
+            console: new.console.unwrap_or_default(),
+            platform: new.platform.unwrap_or_default(),
+            user: new.user.unwrap_or_default(),
+            ..Call::default()
+        };
+        config.validate()?;
+        let stored = StoredApp {
+            app_id: app_id.clone(),
+            key_seed,
+            alipay_private_key_pkcs8_pem: keys.alipay_key().to_pkcs8_pem(),
+            aes_key: keys.aes_key().to_base64(),
+            fault_seed: key_seed,
+            config,
+            created_at: now(),
+        };
+        let app = App::from_stored(stored)?;
+        let view = app.view();
+
+        let mut inner = self.lock();
+        if inner.apps.contains_key(&app_id) {
+            return Err(StateError::AppExists(app_id));
+        }
+        inner.apps.insert(app_id.clone(), app);
+        inner.apps_created += 1;
+        if let Err(e) = self.save(&inner) {
+            inner.apps.remove(&app_id);
+            inner.apps_created -= 1;
+            return Err(e);
+        }
+        Ok(view)
+    }
+
+    /// Changes only the fields present in `patch` (a JSON merge patch over the app's
+    /// `console`, `platform`, `user`, `action` and `fault`). Unknown fields are refused.
+    pub fn patch_app(&self, app_id: &str, patch: Value) -> Result<AppView, StateError> {
+        if !patch.is_object() {
+            return Err(StateError::Invalid {
+                field: "body".into(),
+                message: "expected a JSON object such as {\"console\": {\"gateway\": false}}"
+                    .into(),
+            });
+        }
+        self.change_app(app_id, |app| {
+            let mut merged = serde_json::to_value(&app.stored.config).expect("config serialises");
+            merge_patch(&mut merged, &patch);
+            let config: Call =
+                serde_path_to_error::deserialize(merged).map_err(|e| StateError::Invalid {
+                    field: e.path().to_string(),
+                    message: e.inner().to_string(),
+                })?;
+            config.validate()?;
+            app.stored.config = config;
+            Ok(())
+        })
+    }
+
+    pub fn delete_app(&self, app_id: &str) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let app = inner
+            .apps
+            .remove(app_id)
+            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+        if let Err(e) = self.save(&inner) {
+            inner.apps.insert(app_id.to_string(), app);
+            return Err(e);
+        }
+        drop(inner);
+        self.clear_journal(Some(app_id));
+        Ok(())
+    }
+
+    /// Back to the fully configured default; keys and journal are kept.
+    pub fn reset_app(&self, app_id: &str) -> Result<AppView, StateError> {
+        self.change_app(app_id, |app| {
+            app.stored.config = Call::default();
+            Ok(())
+        })
+    }
+
+    /// Sets the app's configuration to a catalogue scenario's.
+    pub fn apply_scenario(&self, app_id: &str, name: &str) -> Result<AppView, StateError> {
+        let config = catalogue().get(name)?.call();
+        self.change_app(app_id, |app| {
+            app.stored.config = config;
+            Ok(())
+        })
+    }
+
+    /// New keys for the app: a new Alipay key pair and AES key.
+    pub fn rotate_keys(&self, app_id: &str) -> Result<KeysView, StateError> {
+        let current_seed = self
+            .lock()
+            .apps
+            .get(app_id)
+            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?
+            .stored
+            .key_seed;
+        // Seeded servers rotate deterministically too: each seed leads to the next.
+        let key_seed = match self.config.seed {
+            Some(seed) => derive_seed(seed, &format!("rotate/{app_id}"), current_seed),
+            None => OsRng.next_u64(),
+        };
+        let fresh = AppKeys::generate(key_seed)?;
+        let view = self.change_app(app_id, |app| {
+            app.stored.key_seed = key_seed;
+            app.stored.fault_seed = key_seed;
+            app.stored.alipay_private_key_pkcs8_pem = fresh.alipay_key().to_pkcs8_pem();
+            app.stored.aes_key = fresh.aes_key().to_base64();
+            *app = App {
+                calls: app.calls.clone(),
+                ..App::from_stored(app.stored.clone())?
+            };
+            Ok(())
+        })?;
+        Ok(view.keys)
+    }
+
+    pub fn keys(&self, app_id: &str) -> Result<KeysView, StateError> {
+        Ok(self.app(app_id)?.keys)
+    }
+
+    /// The emulated front-end call. `scenario`, when given, replaces the app's configuration
+    /// for this call only; the request's fields then apply on top.
+    pub fn get_phone_number(
+        &self,
+        app_id: &str,
+        scenario: Option<&str>,
+        request: PhoneNumberRequest,
+    ) -> Result<Fixture, StateError> {
+        let (mut call, keys, calls, cache) = {
+            let inner = self.lock();
+            let app = inner
+                .apps
+                .get(app_id)
+                .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            (
+                app.stored.config.clone(),
+                app.keys.clone(),
+                app.calls.clone(),
+                app.cache.clone(),
+            )
+        };
+        if let Some(name) = scenario {
+            call = catalogue().get(name)?.call();
+        }
+        if let Some(kind) = request.action {
+            call.action.kind = kind;
+        }
+        if let Some(protocols) = request.protocols {
+            call.action.isv_app_id = protocols.isv_app_id;
+        }
+        if let Some(mobile) = request.mobile {
+            call.user.mobile = mobile;
+        }
+        if request.fault.is_some() {
+            call.fault = request.fault;
+        }
+        let index = calls.fetch_add(1, Ordering::Relaxed);
+        let delivery = simulate::get_phone_number_cached(&call, &keys, index, &cache)?;
+        let fixture = Fixture {
+            scenario: scenario.map(str::to_string),
+            delivery,
+        };
+        self.record(app_id, &fixture);
+        Ok(fixture)
+    }
+
+    fn record(&self, app_id: &str, fixture: &Fixture) {
+        let mut journal = self.lock_journal();
+        journal.next_id += 1;
+        let entry = JournalEntry {
+            id: journal.next_id,
+            time: now(),
+            app_id: app_id.to_string(),
+            scenario: fixture.scenario.clone(),
+            rule: fixture.delivery.expect.rule.clone(),
+            verdict: fixture.delivery.expect.verdict,
+            callback: fixture.delivery.callback,
+            payload: fixture.delivery.payload.clone(),
+            plaintext: fixture.delivery.expect.plaintext.clone(),
+        };
+        if journal.entries.len() >= JOURNAL_CAPACITY {
+            journal.entries.pop_front();
+        }
+        journal.entries.push_back(entry);
+    }
+
+    /// Calls, newest first, optionally of one app, at most `limit`.
+    pub fn journal(&self, app_id: Option<&str>, limit: usize) -> Vec<JournalEntry> {
+        self.lock_journal()
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| app_id.is_none_or(|id| e.app_id == id))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Clears the journal, or one app's entries.
+    pub fn clear_journal(&self, app_id: Option<&str>) {
+        let mut journal = self.lock_journal();
+        match app_id {
+            Some(id) => journal.entries.retain(|e| e.app_id != id),
+            None => journal.entries.clear(),
+        }
+    }
+
+    /// What a strict backend concludes, with an app's keys or explicit ones.
+    pub fn verify(&self, request: VerifyRequest) -> Result<Conclusion, StateError> {
+        let invalid = |field: &str, message: String| StateError::Invalid {
+            field: field.into(),
+            message,
+        };
+        let keys =
+            match (&request.app_id, &request.alipay_public_key) {
+                (Some(app_id), None) => {
+                    let inner = self.lock();
+                    let app = inner
+                        .apps
+                        .get(app_id)
+                        .ok_or_else(|| StateError::AppNotFound(app_id.clone()))?;
+                    BackendKeys {
+                        alipay_public_key: app.keys.alipay_key().public_key().clone(),
+                        aes_key: Some(
+                            request
+                                .aes_key
+                                .as_deref()
+                                .map(AesKey::from_base64)
+                                .transpose()
+                                .map_err(|e| invalid("aes_key", e.to_string()))?
+                                .unwrap_or_else(|| app.keys.aes_key().clone()),
+                        ),
+                        sign_type: request
+                            .sign_type
+                            .or(app.stored.config.console.signing.sign_type())
+                            .unwrap_or(SignType::Rsa2),
+                    }
+                }
+                (None, Some(public_key)) => BackendKeys {
+                    alipay_public_key: crate::crypto::PublicKey::parse(public_key)
+                        .map_err(|e| invalid("alipay_public_key", e.to_string()))?,
+                    aes_key: request
+                        .aes_key
+                        .as_deref()
+                        .map(AesKey::from_base64)
+                        .transpose()
+                        .map_err(|e| invalid("aes_key", e.to_string()))?,
+                    sign_type: request.sign_type.unwrap_or(SignType::Rsa2),
+                },
+                _ => return Err(invalid(
+                    "body",
+                    "give either app_id or alipay_public_key (with aes_key), not both or neither"
+                        .into(),
+                )),
+            };
+        Ok(oracle::verify(&request.envelope, &keys))
+    }
+
+    /// Everything back to the first-start state: one fully configured app, empty journal.
+    pub fn reset_all(&self) -> Result<Vec<AppView>, StateError> {
+        {
+            let mut inner = self.lock();
+            let saved = std::mem::take(&mut inner.apps);
+            let created = std::mem::replace(&mut inner.apps_created, 0);
+            if let Err(e) = self.save(&inner) {
+                inner.apps = saved;
+                inner.apps_created = created;
+                return Err(e);
+            }
+        }
+        self.clear_journal(None);
+        self.create_first_app()?;
+        Ok(self.list_apps())
+    }
+}
+
+/// JSON merge patch (RFC 7386): objects merge recursively, anything else replaces. Unlike the
+/// RFC, `null` is kept rather than removing the key, so it clears optional settings (`isv`,
+/// `fault`) and is refused, by name, for required ones.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                match target.get_mut(key) {
+                    Some(existing) if value.is_object() && existing.is_object() => {
+                        merge_patch(existing, value)
+                    }
+                    _ => {
+                        target.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+fn validate_app_id(app_id: &str) -> Result<(), StateError> {
+    let ok = (1..=64).contains(&app_id.len())
+        && app_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::Invalid {
+            field: "app_id".into(),
+            message: format!("{app_id:?} must be 1 to 64 letters, digits, '-' or '_'"),
+        })
+    }
+}
+
+fn derive_seed(seed: u64, purpose: &str, number: u64) -> u64 {
+    crate::crypto::seeded_rng(seed, &format!("{purpose}/{number}")).next_u64()
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC times format")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state() -> SimState {
+        SimState::open(StateConfig {
+            seed: Some(3),
+            data_dir: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn starts_with_one_app_whose_keys_are_the_seeds() {
+        let state = state();
+        let apps = state.list_apps();
+        assert_eq!(apps.len(), 1);
+        assert_eq!(
+            apps[0].keys.alipay_public_key,
+            AppKeys::for_seed(3).unwrap().published().alipay_public_key
+        );
+        assert_eq!(apps[0].next_outcome.rule, "success");
+    }
+
+    #[test]
+    fn patches_change_only_what_they_name() {
+        let state = state();
+        let id = state.list_apps()[0].app_id.clone();
+        let view = state
+            .patch_app(&id, json!({"console": {"gateway": false}}))
+            .unwrap();
+        assert!(!view.config.console.gateway);
+        assert_eq!(view.config.console.signing, crate::model::Signing::Rsa2);
+        assert_eq!(view.next_outcome.rule, "success");
+        let view = state
+            .patch_app(
+                &id,
+                json!({"console": {"isv": {"isv_app_id": "2021"}}, "fault": "missing-sign"}),
+            )
+            .unwrap();
+        assert!(view.config.console.isv.is_some() && !view.config.console.gateway);
+        let view = state
+            .patch_app(&id, json!({"console": {"isv": null}, "fault": null}))
+            .unwrap();
+        assert!(view.config.console.isv.is_none() && view.config.fault.is_none());
+        let err = state
+            .patch_app(&id, json!({"console": {"gatway": true}}))
+            .unwrap_err();
+        assert!(err.to_string().contains("gatway"), "{err}");
+        assert!(
+            !state.app(&id).unwrap().config.console.gateway,
+            "a refused patch changes nothing"
+        );
+    }
+
+    #[test]
+    fn apps_are_isolated() {
+        let state = state();
+        let a = state.create_app(NewApp::default()).unwrap().app_id;
+        let b = state.create_app(NewApp::default()).unwrap().app_id;
+        assert_ne!(a, b);
+        state
+            .patch_app(&a, json!({"console": {"phone_application": "pending"}}))
+            .unwrap();
+        state
+            .get_phone_number(&a, None, PhoneNumberRequest::default())
+            .unwrap();
+        let fixture = state
+            .get_phone_number(&b, None, PhoneNumberRequest::default())
+            .unwrap();
+        assert_eq!(fixture.delivery.expect.rule, "success");
+        assert_eq!(state.journal(Some(&a), 10).len(), 1);
+        state.reset_app(&a).unwrap();
+        assert_eq!(state.journal(Some(&b), 10).len(), 1);
+        assert_eq!(state.app(&a).unwrap().next_outcome.rule, "success");
+    }
+
+    #[test]
+    fn the_journal_is_bounded_and_newest_first() {
+        let state = state();
+        let id = state.list_apps()[0].app_id.clone();
+        for _ in 0..JOURNAL_CAPACITY + 5 {
+            state
+                .get_phone_number(&id, Some("ide-simulator"), PhoneNumberRequest::default())
+                .unwrap();
+        }
+        let entries = state.journal(None, usize::MAX);
+        assert_eq!(entries.len(), JOURNAL_CAPACITY);
+        assert!(entries[0].id > entries[1].id);
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut target = json!({"a": {"b": 1, "c": 2}, "d": 3});
+        merge_patch(&mut target, &json!({"a": {"b": 9}, "d": null}));
+        assert_eq!(target, json!({"a": {"b": 9, "c": 2}, "d": null}));
+    }
+}

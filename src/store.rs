@@ -1,0 +1,198 @@
+//! Durable state: one JSON file in the data directory, replaced atomically on every change.
+//!
+//! A change is written to a temporary file in the same directory, flushed to disk, then renamed
+//! over `state.json` (and the directory flushed), so a crash at any moment leaves either the old
+//! or the new file, never a torn one. A file that cannot be read is reported with its path and
+//! left untouched.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::simulate::Call;
+
+/// The state file's current format.
+pub const FORMAT_VERSION: u32 = 1;
+const FILE_NAME: &str = "state.json";
+
+/// Everything that survives a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredState {
+    pub format_version: u32,
+    /// Apps created so far, to derive the next app's seed when the server has one.
+    pub apps_created: u64,
+    pub apps: Vec<StoredApp>,
+}
+
+/// One app: its configuration and its key material (throwaway keys, stored in the clear).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredApp {
+    pub app_id: String,
+    /// The seed the keys were derived from, for reference.
+    pub key_seed: u64,
+    pub alipay_private_key_pkcs8_pem: String,
+    pub aes_key: String,
+    /// Seed of the keys faults use.
+    pub fault_seed: u64,
+    pub config: Call,
+    pub created_at: String,
+}
+
+/// Why the state could not be read or written. Messages name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read state file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is not valid alipay-sim state ({problem}); it was left as it is: fix or move it, or start with another --data-dir")]
+    Corrupt { path: PathBuf, problem: String },
+    #[error("cannot write state to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The state file of one data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Store { dir: dir.into() }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(FILE_NAME)
+    }
+
+    /// The stored state, or `None` on first start (no file yet).
+    pub fn load(&self) -> Result<Option<StoredState>, StoreError> {
+        let path = self.path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Read { path, source }),
+        };
+        let corrupt = |problem: String| StoreError::Corrupt {
+            path: path.clone(),
+            problem,
+        };
+        let state: StoredState = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        if state.format_version != FORMAT_VERSION {
+            return Err(corrupt(format!(
+                "format_version {} is not {FORMAT_VERSION}",
+                state.format_version
+            )));
+        }
+        Ok(Some(state))
+    }
+
+    /// Replaces the state file atomically.
+    pub fn save(&self, state: &StoredState) -> Result<(), StoreError> {
+        let path = self.path();
+        let write_error = |source| StoreError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(write_error)?;
+        let text = serde_json::to_vec_pretty(state).expect("state serialises");
+        let mut temp = tempfile_in(&self.dir).map_err(write_error)?;
+        let result = (|| {
+            temp.1.write_all(&text)?;
+            temp.1.sync_all()?;
+            std::fs::rename(&temp.0, &path)?;
+            sync_dir(&self.dir)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp.0);
+        }
+        result.map_err(write_error)
+    }
+}
+
+/// A new file beside the state file, named so that concurrent writers never collide.
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        ".{FILE_NAME}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok((path, file))
+}
+
+/// Makes the rename itself durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StoredState {
+        StoredState {
+            format_version: FORMAT_VERSION,
+            apps_created: 1,
+            apps: vec![],
+        }
+    }
+
+    #[test]
+    fn saves_and_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("nested"));
+        assert!(store.load().unwrap().is_none());
+        store.save(&sample()).unwrap();
+        assert_eq!(store.load().unwrap(), Some(sample()));
+        // No temporary files are left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("nested"))
+            .unwrap()
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn corrupt_files_are_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        std::fs::write(store.path(), "{\"format_version\": 1, \"apps\": [").unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(
+            err.contains("state.json") && err.contains("not valid"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(store.path()).unwrap(),
+            "{\"format_version\": 1, \"apps\": ["
+        );
+        std::fs::write(
+            store.path(),
+            "{\"format_version\": 9, \"apps_created\": 0, \"apps\": []}",
+        )
+        .unwrap();
+        assert!(store
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("format_version 9"));
+    }
+}

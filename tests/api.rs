@@ -1,0 +1,79 @@
+//! The router in-process (axum's `oneshot`): the OpenAPI document describes exactly the routes
+//! the router serves.
+
+use std::collections::BTreeSet;
+
+use alipay_sim::api::{self, OPENAPI};
+use alipay_sim::state::{SimState, StateConfig};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn documented() -> BTreeSet<(String, String)> {
+    let doc: Value = serde_json::from_str(OPENAPI).expect("the OpenAPI document is JSON");
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_served_routes() {
+    let served: BTreeSet<(String, String)> = api::route_list()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented(), served);
+}
+
+#[tokio::test]
+async fn every_documented_route_is_answered_by_its_handler() {
+    let state = SimState::open(StateConfig {
+        seed: Some(1),
+        data_dir: None,
+    })
+    .unwrap();
+    let app_id = state.list_apps()[0].app_id.clone();
+    // Deleting comes last, so that every other route still finds the app.
+    let mut routes: Vec<_> = documented().into_iter().collect();
+    routes.sort_by_key(|(method, _)| method == "DELETE");
+    for (method, path) in routes {
+        let uri = path.replace("{app_id}", &app_id);
+        let body = match path.as_str() {
+            "/api/v1/apps/{app_id}/scenario" => r#"{"name": "success"}"#,
+            "/api/v1/verify" => r#"{"envelope": "{}", "app_id": "APP"}"#,
+            _ if method == "PATCH" => "{}",
+            _ => "",
+        }
+        .replace("APP", &app_id);
+        let request = Request::builder()
+            .method(method.as_str())
+            .uri(&uri)
+            .body(Body::from(body))
+            .unwrap();
+        let response = api::router(state.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(
+            status.is_success(),
+            "{method} {uri}: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        if path.ends_with("openapi.json") {
+            assert_eq!(bytes, OPENAPI.as_bytes());
+        }
+    }
+    let request = Request::builder()
+        .uri("/api/v1/undocumented")
+        .body(Body::empty())
+        .unwrap();
+    let response = api::router(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
