@@ -332,7 +332,7 @@ async fn get_phone_number(
     Path(app_id): Path<String>,
     headers: HeaderMap,
     Body(request): Body<PhoneNumberRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let scenario = match headers.get(SCENARIO_HEADER) {
         Some(value) => Some(value.to_str().map_err(|_| {
             ApiError::new(
@@ -343,8 +343,78 @@ async fn get_phone_number(
         })?),
         None => None,
     };
-    let fixture = state.get_phone_number(&app_id, scenario, request)?;
-    Ok(Json(json!(fixture)))
+    let prepared = state.prepare_call(&app_id, scenario, request)?;
+    let fixture = if prepared.needs_signing() {
+        signers().run(move || state.complete_call(prepared)).await?
+    } else {
+        state.complete_call(prepared)?
+    };
+    Ok(Json(&*fixture).into_response())
+}
+
+/// Threads that sign, one per core, taking calls first come first served. Signing is
+/// CPU-bound: kept off the async workers, a burst of new envelopes queues in order instead of
+/// stalling every connection, and a signer picks the next call as soon as it is free.
+struct Signers {
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Signers {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job = Box::new(move || {
+            let _ = done.send(job());
+        });
+        let sent = self.queue.lock().is_ok_and(|queue| queue.send(job).is_ok());
+        if !sent {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "no signer thread",
+            ));
+        }
+        result
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "a signer thread failed",
+                )
+            })?
+            .map_err(ApiError::from)
+    }
+}
+
+fn signers() -> &'static Signers {
+    static SIGNERS: std::sync::OnceLock<Signers> = std::sync::OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        let (queue, jobs) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for n in 0..cores {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("alipay-sim signer {n}"))
+                .spawn(move || loop {
+                    let job = match jobs.lock() {
+                        Ok(jobs) => jobs.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("a signer thread");
+        }
+        Signers {
+            queue: std::sync::Mutex::new(queue),
+        }
+    })
 }
 
 async fn list_scenarios() -> Json<Value> {

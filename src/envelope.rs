@@ -165,7 +165,31 @@ pub fn produce(
 /// set of keys: make a new cache when the keys change.
 #[derive(Debug, Default)]
 pub struct EnvelopeCache {
-    entries: Mutex<HashMap<String, Produced>>,
+    entries: Mutex<HashMap<CacheKey, Produced>>,
+}
+
+/// Everything [`produce`] reads besides the keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    plaintext: crate::outcome::Plaintext,
+    encrypted: bool,
+    signing: Option<crypto::SignType>,
+    rule: &'static str,
+    unsigned_by: Option<&'static str>,
+    fault: Option<Fault>,
+}
+
+impl CacheKey {
+    fn new(plan: &EnvelopePlan, fault: Option<Fault>) -> Self {
+        CacheKey {
+            plaintext: plan.plaintext.clone(),
+            encrypted: plan.encrypted,
+            signing: plan.signing,
+            rule: plan.rule.id,
+            unsigned_by: plan.unsigned_by.map(|r| r.id),
+            fault,
+        }
+    }
 }
 
 impl EnvelopeCache {
@@ -179,15 +203,7 @@ impl EnvelopeCache {
         keys: &AppKeys,
         fault: Option<Fault>,
     ) -> Result<Produced, Error> {
-        let key = format!(
-            "{}|{}|{:?}|{}|{:?}|{:?}",
-            plan.plaintext.to_json(),
-            plan.encrypted,
-            plan.signing,
-            plan.rule.id,
-            plan.unsigned_by.map(|r| r.id),
-            fault
-        );
+        let key = CacheKey::new(plan, fault);
         if let Some(hit) = self.lock().get(&key) {
             return Ok(hit.clone());
         }
@@ -200,7 +216,12 @@ impl EnvelopeCache {
         Ok(produced)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Produced>> {
+    /// Whether the envelope for `plan` and `fault` is ready.
+    pub fn contains(&self, plan: &EnvelopePlan, fault: Option<Fault>) -> bool {
+        self.lock().contains_key(&CacheKey::new(plan, fault))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, Produced>> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -19,6 +19,9 @@ pub struct AppKeys {
     app_id: String,
     alipay: SigningKey,
     aes: AesKey,
+    // Encoded once: every envelope's fixture carries them.
+    public_key_base64: String,
+    aes_key_base64: String,
     fault_seed: u64,
     wrong_signing: OnceLock<Result<SigningKey, CryptoError>>,
 }
@@ -53,6 +56,8 @@ impl AppKeys {
     pub fn from_parts(app_id: String, alipay: SigningKey, aes: AesKey, fault_seed: u64) -> Self {
         AppKeys {
             app_id,
+            public_key_base64: alipay.public_key().to_base64(),
+            aes_key_base64: aes.to_base64(),
             alipay,
             aes,
             fault_seed,
@@ -72,6 +77,16 @@ impl AppKeys {
     /// The app's AES key, as the console shows it after 设置 AES 密钥.
     pub fn aes_key(&self) -> &AesKey {
         &self.aes
+    }
+
+    /// The Alipay public key as the console shows it: one line of base64 SubjectPublicKeyInfo.
+    pub fn alipay_public_key_base64(&self) -> &str {
+        &self.public_key_base64
+    }
+
+    /// The AES key as the console shows it: base64.
+    pub fn aes_key_base64(&self) -> &str {
+        &self.aes_key_base64
     }
 
     /// Another RSA key, for the "signed with the wrong key" fault. Generated on first use.
@@ -106,11 +121,11 @@ impl AppKeys {
         let public = self.alipay.public_key();
         PublishedKeys {
             app_id: self.app_id.clone(),
-            alipay_public_key: public.to_base64(),
+            alipay_public_key: self.public_key_base64.clone(),
             alipay_public_key_pem: public.to_pem(),
             alipay_private_key_pkcs8_pem: self.alipay.to_pkcs8_pem(),
             alipay_private_key_pkcs1_pem: self.alipay.to_pkcs1_pem(),
-            aes_key: self.aes.to_base64(),
+            aes_key: self.aes_key_base64.clone(),
         }
     }
 }

@@ -38,7 +38,7 @@ impl Callback {
 /// The decrypted content of an envelope. Fields serialise in the platform's order (code, msg,
 /// then subCode/subMsg or mobile), compact, non-ASCII unescaped: these are the signed bytes of
 /// a plain envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plaintext {
     pub code: String,

@@ -87,11 +87,10 @@ fn run(
     cache: Option<&EnvelopeCache>,
 ) -> Result<Delivery, Error> {
     call.validate()?;
-    let draw = busy_draw(keys, call_index);
-    let outcome = rules::evaluate(call, draw);
+    let outcome = preview(call, keys, call_index);
     let sign_type = call.console.signing.sign_type();
     let mut aes_key =
-        (call.console.aes_key != AesKeySetting::NotSet).then(|| keys.aes_key().to_base64());
+        (call.console.aes_key != AesKeySetting::NotSet).then(|| keys.aes_key_base64().to_string());
     let (callback, payload, expect) = match outcome {
         Outcome::FrontEnd(failure) => {
             if let Some(fault) = call.fault {
@@ -123,7 +122,7 @@ fn run(
     };
     Ok(Delivery {
         app_id: keys.app_id().to_string(),
-        alipay_public_key: sign_type.map(|_| keys.alipay_key().public_key().to_base64()),
+        alipay_public_key: sign_type.map(|_| keys.alipay_public_key_base64().to_string()),
         aes_key,
         sign_type,
         callback,
@@ -135,7 +134,20 @@ fn run(
 /// The outcome call number `call_index` would have, without making an envelope: what a
 /// dashboard shows as the app's state at a glance.
 pub fn preview(call: &Call, keys: &AppKeys, call_index: u64) -> Outcome {
-    rules::evaluate(call, busy_draw(keys, call_index))
+    // The draw costs a hash; only a busy probability needs it.
+    let draw = match call.platform.busy {
+        Busy::Probability(_) => busy_draw(keys, call_index),
+        _ => 0.0,
+    };
+    rules::evaluate(call, draw)
+}
+
+/// Whether [`get_phone_number_cached`] would answer from `cache` without signing.
+pub fn is_cached(call: &Call, keys: &AppKeys, call_index: u64, cache: &EnvelopeCache) -> bool {
+    match preview(call, keys, call_index) {
+        Outcome::FrontEnd(_) => true,
+        Outcome::Envelope(plan) => cache.contains(&plan, call.fault),
+    }
 }
 
 /// A number in `[0, 1)` fixed by the app's keys and the call's index.

@@ -204,8 +204,51 @@ pub struct SimState {
 
 #[derive(Default)]
 struct Journal {
-    entries: VecDeque<JournalEntry>,
+    entries: VecDeque<Recorded>,
     next_id: u64,
+}
+
+/// A journal entry as kept: shares the fixture with the response, formats on reading.
+struct Recorded {
+    id: u64,
+    time: std::time::SystemTime,
+    app_id: String,
+    fixture: Arc<Fixture>,
+}
+
+impl Recorded {
+    fn entry(&self) -> JournalEntry {
+        let delivery = &self.fixture.delivery;
+        JournalEntry {
+            id: self.id,
+            time: rfc3339(self.time.into()),
+            app_id: self.app_id.clone(),
+            scenario: self.fixture.scenario.clone(),
+            rule: delivery.expect.rule.clone(),
+            verdict: delivery.expect.verdict,
+            callback: delivery.callback,
+            payload: delivery.payload.clone(),
+            plaintext: delivery.expect.plaintext.clone(),
+        }
+    }
+}
+
+/// A call between [`SimState::prepare_call`] and [`SimState::complete_call`].
+pub struct PreparedCall {
+    app_id: String,
+    scenario: Option<String>,
+    call: Call,
+    keys: Arc<AppKeys>,
+    cache: Arc<EnvelopeCache>,
+    index: u64,
+}
+
+impl PreparedCall {
+    /// Whether completing the call will sign (about half a millisecond of CPU), rather than
+    /// reuse an envelope made before.
+    pub fn needs_signing(&self) -> bool {
+        !simulate::is_cached(&self.call, &self.keys, self.index, &self.cache)
+    }
 }
 
 impl SimState {
@@ -457,17 +500,30 @@ impl SimState {
         scenario: Option<&str>,
         request: PhoneNumberRequest,
     ) -> Result<Fixture, StateError> {
-        let (mut call, keys, calls, cache) = {
+        let prepared = self.prepare_call(app_id, scenario, request)?;
+        Ok(Fixture::clone(&*self.complete_call(prepared)?))
+    }
+
+    /// The first half of a call: what it is, and its place in the app's sequence of calls.
+    /// Cheap; [`PreparedCall::needs_signing`] tells whether completing it will be.
+    pub fn prepare_call(
+        &self,
+        app_id: &str,
+        scenario: Option<&str>,
+        request: PhoneNumberRequest,
+    ) -> Result<PreparedCall, StateError> {
+        let (mut call, keys, cache, index) = {
             let inner = self.lock();
             let app = inner
                 .apps
                 .get(app_id)
                 .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            let index = app.calls.fetch_add(1, Ordering::Relaxed);
             (
                 app.stored.config.clone(),
                 app.keys.clone(),
-                app.calls.clone(),
                 app.cache.clone(),
+                index,
             )
         };
         if let Some(name) = scenario {
@@ -485,34 +541,41 @@ impl SimState {
         if request.fault.is_some() {
             call.fault = request.fault;
         }
-        let index = calls.fetch_add(1, Ordering::Relaxed);
-        let delivery = simulate::get_phone_number_cached(&call, &keys, index, &cache)?;
-        let fixture = Fixture {
+        Ok(PreparedCall {
+            app_id: app_id.to_string(),
             scenario: scenario.map(str::to_string),
-            delivery,
-        };
-        self.record(app_id, &fixture);
-        Ok(fixture)
+            call,
+            keys,
+            cache,
+            index,
+        })
     }
 
-    fn record(&self, app_id: &str, fixture: &Fixture) {
+    /// The second half: makes (or reuses) the envelope and records the call in the journal.
+    pub fn complete_call(&self, prepared: PreparedCall) -> Result<Arc<Fixture>, StateError> {
+        let delivery = simulate::get_phone_number_cached(
+            &prepared.call,
+            &prepared.keys,
+            prepared.index,
+            &prepared.cache,
+        )?;
+        let fixture = Arc::new(Fixture {
+            scenario: prepared.scenario,
+            delivery,
+        });
         let mut journal = self.lock_journal();
         journal.next_id += 1;
-        let entry = JournalEntry {
+        let record = Recorded {
             id: journal.next_id,
-            time: now(),
-            app_id: app_id.to_string(),
-            scenario: fixture.scenario.clone(),
-            rule: fixture.delivery.expect.rule.clone(),
-            verdict: fixture.delivery.expect.verdict,
-            callback: fixture.delivery.callback,
-            payload: fixture.delivery.payload.clone(),
-            plaintext: fixture.delivery.expect.plaintext.clone(),
+            time: std::time::SystemTime::now(),
+            app_id: prepared.app_id,
+            fixture: fixture.clone(),
         };
         if journal.entries.len() >= JOURNAL_CAPACITY {
             journal.entries.pop_front();
         }
-        journal.entries.push_back(entry);
+        journal.entries.push_back(record);
+        Ok(fixture)
     }
 
     /// Calls, newest first, optionally of one app, at most `limit`.
@@ -521,9 +584,9 @@ impl SimState {
             .entries
             .iter()
             .rev()
-            .filter(|e| app_id.is_none_or(|id| e.app_id == id))
+            .filter(|r| app_id.is_none_or(|id| r.app_id == id))
             .take(limit)
-            .cloned()
+            .map(Recorded::entry)
             .collect()
     }
 
@@ -531,7 +594,7 @@ impl SimState {
     pub fn clear_journal(&self, app_id: Option<&str>) {
         let mut journal = self.lock_journal();
         match app_id {
-            Some(id) => journal.entries.retain(|e| e.app_id != id),
+            Some(id) => journal.entries.retain(|r| r.app_id != id),
             None => journal.entries.clear(),
         }
     }
@@ -646,8 +709,11 @@ fn derive_seed(seed: u64, purpose: &str, number: u64) -> u64 {
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+fn rfc3339(time: time::OffsetDateTime) -> String {
+    time.format(&time::format_description::well_known::Rfc3339)
         .expect("UTC times format")
 }
 

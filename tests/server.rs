@@ -203,11 +203,28 @@ fn keys_can_be_read_and_rotated() {
         .unwrap()
         .starts_with("-----BEGIN PUBLIC KEY-----"));
     assert_eq!(keys["sign_type"], "RSA2");
+    let call = format!("/api/v1/apps/{app}/getPhoneNumber");
+    let before = server.json("POST", &call, None);
+    assert_eq!(
+        server.json("POST", &call, None)["payload"],
+        before["payload"],
+        "identical calls, identical envelopes"
+    );
     let rotated = server.json("POST", &format!("/api/v1/apps/{app}/keys/rotate"), None);
     assert_ne!(rotated["alipay_public_key"], keys["alipay_public_key"]);
     assert_ne!(rotated["aes_key"], keys["aes_key"]);
-    let call = server.json("POST", &format!("/api/v1/apps/{app}/getPhoneNumber"), None);
-    assert_eq!(call["alipay_public_key"], rotated["alipay_public_key"]);
+    let after = server.json("POST", &call, None);
+    assert_eq!(after["alipay_public_key"], rotated["alipay_public_key"]);
+    assert_ne!(
+        after["payload"], before["payload"],
+        "no envelope of the old keys is reused"
+    );
+    let verdict = server.json(
+        "POST",
+        "/api/v1/verify",
+        Some(json!({"envelope": after["payload"]["response"], "app_id": app})),
+    );
+    assert_eq!(verdict["verdict"], "accept");
 }
 
 #[test]

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# HTTP benchmark of the simulator server, with its references measured in the same run:
+# the engine's single-core signing rate (Criterion, success_rsa2) and `openssl speed rsa2048`.
+# Installs wrk (Debian package) if missing. Loopback only; every load is bounded in time.
+# Usage: benches/http.sh [seconds per load, default 10]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seconds="${1:-10}"
+port=18099
+base="http://127.0.0.1:$port"
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)..." >&2
+  apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
+
+cargo build --release --quiet
+bin=target/release/alipay-sim
+work="$(mktemp -d)"
+trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+echo "== references"
+openssl_rate=$(openssl speed -seconds 5 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
+echo "openssl speed rsa2048, one core: $openssl_rate sign/s"
+cargo bench --quiet --bench envelope -- --noplot success_rsa2 2>/dev/null | tee "$work/criterion.txt" | grep -E "time:" || true
+engine_us=$(awk '/success_rsa2/ && /time:/ {gsub(/\[/, ""); print $5, $6}' "$work/criterion.txt" | head -1)
+engine_rate=$(echo "$engine_us" | awk '{v=$1; u=$2; if (u=="ms") v*=1000; if (u=="ns") v/=1000; printf "%.0f", 1000000/v}')
+echo "engine success_rsa2, one core: $engine_rate envelopes/s ($(awk -v a="$engine_rate" -v b="$openssl_rate" 'BEGIN {printf "%.2f", a/b}') x openssl)"
+
+start_server() {
+  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --seed 0 >"$work/banner.txt" 2>"$work/log.txt" &
+  pid=$!
+}
+wait_ready() {
+  for _ in $(seq 1 200); do curl -fs "$base/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "server did not start" >&2; cat "$work/log.txt" >&2; exit 1
+}
+
+echo "== start-up"
+start_server; wait_ready   # first start: creates the data directory and the first app
+app=$(curl -fs "$base/api/v1/apps" | sed -E 's/.*"app_id":"([^"]+)".*/\1/' | head -1)
+kill "$pid"; wait "$pid" 2>/dev/null || true
+startup_ms=$(python3 - "$bin" "$port" "$work/data" <<'PY'
+import socket, subprocess, sys, time
+bin, port, data = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.monotonic()
+p = subprocess.Popen([bin, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", data],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+while True:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=1)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if s.recv(64).startswith(b"HTTP/1.1 200"):
+            break
+    except OSError:
+        time.sleep(0.001)
+print(f"{(time.monotonic() - t0) * 1000:.0f}")
+p.terminate(); p.wait()
+PY
+)
+echo "start to first answered request, existing data directory: ${startup_ms} ms"
+
+start_server; wait_ready
+sleep 1
+idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+echo "idle resident memory: $((idle_kb / 1024)) MB"
+
+cat >"$work/new_mobile.lua" <<'LUA'
+-- A different mobile on every request, across wrk's threads.
+local threads = 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+function init(args) counter = 0 end
+function request()
+  counter = counter + 1
+  local body = string.format('{"mobile":"1%d%09d"}', id, counter)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+LUA
+cat >"$work/same.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Alipay-Sim-Scenario"] = "success"
+wrk.body = "{}"
+LUA
+
+run_wrk() { # name, then wrk arguments
+  local name=$1; shift
+  wrk -t2 -c64 -d"${seconds}s" --latency "$@" >"$work/$name.txt"
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/$name.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/$name.txt")
+  local errors; errors=$(grep -E "Non-2xx|Socket errors" "$work/$name.txt" || true)
+  echo "$name: $rps req/s, p99 $p99 ${errors:+($errors)}"
+  eval "${name}_rps=$rps"
+}
+
+echo "== load: 64 connections, ${seconds} s each, wrk on the same 2 cores"
+run_wrk healthz "$base/healthz"
+run_wrk new_mobile -s "$work/new_mobile.lua" "$base/api/v1/apps/$app/getPhoneNumber"
+run_wrk same_scenario -s "$work/same.lua" "$base/api/v1/apps/$app/getPhoneNumber"
+busy_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+echo "resident memory after the loads: $((busy_kb / 1024)) MB"
+
+cores=$(nproc)
+echo "== against the goals"
+awk -v r="$new_mobile_rps" -v e="$engine_rate" -v c="$cores" \
+  'BEGIN {printf "new mobile: %.2f x (cores x engine single-core rate = %d x %d); goal >= 0.80\n", r/(c*e), c, e}'
+awk -v r="$same_scenario_rps" -v h="$healthz_rps" \
+  'BEGIN {printf "same scenario: %.2f x healthz; goal >= 0.50\n", r/h}'
