@@ -1,0 +1,90 @@
+//! The README works as written: its curl session runs against a fresh server, and its Rust
+//! examples are tests of this suite, word for word.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const README: &str = include_str!("../README.md");
+
+/// Every fenced block of `language`.
+fn blocks(language: &str) -> Vec<&'static str> {
+    let fence = format!("```{language}\n");
+    README
+        .split(&fence)
+        .skip(1)
+        .map(|rest| &rest[..rest.find("```").expect("a closed block")])
+        .collect()
+}
+
+#[test]
+fn the_curl_session_works_as_written() {
+    let marker =
+        "<!-- curl-session: tests/readme.rs runs this block against a fresh server -->\n```sh\n";
+    let start = README
+        .find(marker)
+        .expect("the README marks its curl session")
+        + marker.len();
+    let session = &README[start..start + README[start..].find("```").unwrap()];
+    assert!(session.starts_with("BASE=http://127.0.0.1:8086\n"));
+
+    let mut server = Command::new(common::BIN)
+        .args(["serve", "--ephemeral", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let base = first_line
+        .trim()
+        .strip_prefix("alipay-sim listening on ")
+        .unwrap()
+        .to_string();
+
+    let script = session.replacen("BASE=http://127.0.0.1:8086", &format!("BASE={base}"), 1);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash runs");
+    let _ = server.kill();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the session failed (it needs curl and jq): {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "\"app_id\": \"demo-app\"",
+        "40006: phone-number application not approved",
+        "\"verdict\": \"accept\"",
+        "\"mobile\": \"13912345678\"",
+        "\"sign_type\": \"RSA2\"",
+        "\"rule\": \"console.phone-application-not-approved\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "the session's output lacks {expected}:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn the_rust_examples_are_tests_of_this_suite() {
+    let files = [
+        include_str!("readme_example_simulator.rs"),
+        include_str!("readme_example_library.rs"),
+    ];
+    let examples = blocks("rust");
+    assert_eq!(examples.len(), files.len());
+    for (example, file) in examples.into_iter().zip(files) {
+        let code = file.split_once("\n\n").expect("a header, then the code").1;
+        assert_eq!(
+            example, code,
+            "the README example differs from its test file"
+        );
+    }
+}
