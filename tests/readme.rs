@@ -51,6 +51,7 @@ fn the_curl_session_works_as_written() {
         .output()
         .expect("bash runs");
     let _ = server.kill();
+    let _ = server.wait();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
