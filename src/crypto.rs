@@ -187,7 +187,10 @@ pub fn pkcs7_unpad(data: &[u8]) -> Result<&[u8], CryptoError> {
 
 /// AES-CBC over data that is already a whole number of blocks (no padding added).
 pub fn aes_cbc_encrypt_blocks(key: &AesKey, iv: &[u8; BLOCK], blocks: &[u8]) -> Vec<u8> {
-    assert_eq!(blocks.len() % BLOCK, 0, "caller pads to whole blocks");
+    assert!(
+        blocks.len().is_multiple_of(BLOCK),
+        "caller pads to whole blocks"
+    );
     fn run<C>(key: &[u8], iv: &[u8; BLOCK], blocks: &[u8]) -> Vec<u8>
     where
         cbc::Encryptor<C>: KeyIvInit + BlockEncryptMut,
@@ -210,7 +213,7 @@ pub fn aes_cbc_decrypt_blocks(
     iv: &[u8; BLOCK],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, CryptoError> {
-    if ciphertext.is_empty() || ciphertext.len() % BLOCK != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK) {
         return Err(CryptoError::CiphertextLength(ciphertext.len()));
     }
     fn run<C>(key: &[u8], iv: &[u8; BLOCK], data: &[u8]) -> Vec<u8>
@@ -472,7 +475,7 @@ mod tests {
         for len in 0..40 {
             let data: Vec<u8> = (0..len as u8).collect();
             let padded = pkcs7_pad(&data);
-            assert_eq!(padded.len() % BLOCK, 0);
+            assert!(padded.len().is_multiple_of(BLOCK));
             assert!(padded.len() > data.len());
             assert_eq!(pkcs7_unpad(&padded).unwrap(), &data[..]);
         }

@@ -255,7 +255,7 @@ impl SimState {
     /// Opens the state: loads the data directory's state file, or creates the first app when
     /// there is none (and saves it). A state file that cannot be read is an error, untouched.
     pub fn open(config: StateConfig) -> Result<SimState, StateError> {
-        let store = config.data_dir.as_ref().map(Store::new);
+        let store = config.data_dir.as_ref().map(Store::open).transpose()?;
         let state = SimState {
             inner: Arc::new(Mutex::new(Inner {
                 apps: BTreeMap::new(),

@@ -51,6 +51,8 @@ pub enum StoreError {
     },
     #[error("state file {path} is not valid alipay-sim state ({problem}); it was left as it is: fix or move it, or start with another --data-dir")]
     Corrupt { path: PathBuf, problem: String },
+    #[error("another alipay-sim is using the data directory {dir}; stop it, or give this one another --data-dir or --ephemeral")]
+    InUse { dir: PathBuf },
     #[error("cannot write state to {path}: {source}")]
     Write {
         path: PathBuf,
@@ -58,15 +60,38 @@ pub enum StoreError {
     },
 }
 
-/// The state file of one data directory.
+/// The state file of one data directory, locked against a second server using it at once.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    _lock: std::sync::Arc<std::fs::File>,
 }
 
 impl Store {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store { dir: dir.into() }
+    /// Opens (creating it if needed) and locks the data directory.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        let path = dir.join(".lock");
+        let write_error = |source| StoreError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(write_error)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(write_error)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { dir }),
+            Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
+        }
+        Ok(Store {
+            dir,
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 
     pub fn path(&self) -> PathBuf {
@@ -159,21 +184,33 @@ mod tests {
     #[test]
     fn saves_and_loads() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().join("nested"));
+        let store = Store::open(dir.path().join("nested")).unwrap();
         assert!(store.load().unwrap().is_none());
         store.save(&sample()).unwrap();
         assert_eq!(store.load().unwrap(), Some(sample()));
         // No temporary files are left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("nested"))
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join("nested"))
             .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names.len(), 1);
+        names.sort();
+        assert_eq!(names, [".lock", "state.json"]);
+    }
+
+    #[test]
+    fn a_data_directory_serves_one_store_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("another alipay-sim"), "{err}");
+        drop(first);
+        assert!(Store::open(dir.path()).is_ok());
     }
 
     #[test]
     fn corrupt_files_are_named_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path());
+        let store = Store::open(dir.path()).unwrap();
         std::fs::write(store.path(), "{\"format_version\": 1, \"apps\": [").unwrap();
         let err = store.load().unwrap_err().to_string();
         assert!(
