@@ -757,3 +757,25 @@ fn the_node_sdk_accepts_the_envelope_with_the_keys_the_api_returned() {
     assert_eq!(verdicts["success"]["verdict"], "accept");
     assert_eq!(verdicts["success"]["plaintext"]["mobile"], "13700000001");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Server::persistent(dir.path());
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another alipay-sim is using the data directory"),
+        "{stderr}"
+    );
+}
