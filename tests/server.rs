@@ -105,6 +105,17 @@ impl Drop for Server {
     }
 }
 
+/// Starts a server on `data_dir` that must refuse to start; its stderr.
+fn refused_start(data_dir: &Path) -> String {
+    let output = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the server started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// A 4xx with the documented error body, naming `needle`.
 fn assert_error(response: Response, status: StatusCode, code: &str, needle: &str) {
     assert_eq!(response.status(), status);
@@ -616,18 +627,7 @@ fn a_corrupt_state_file_stops_the_server_and_is_left_alone() {
     let file = dir.path().join("state.json");
     let corrupt = "{\"format_version\": 1, \"apps_created\": 1, \"apps\": [{\"app_id\": ";
     std::fs::write(&file, corrupt).unwrap();
-    let output = Command::new(BIN)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(stderr.contains(file.to_str().unwrap()), "{stderr}");
     assert!(stderr.contains("not valid"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -762,18 +762,7 @@ fn the_node_sdk_accepts_the_envelope_with_the_keys_the_api_returned() {
 fn a_second_server_on_the_same_data_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _first = Server::persistent(dir.path());
-    let output = Command::new(BIN)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(dir.path());
     assert!(
         stderr.contains("another alipay-sim is using the data directory"),
         "{stderr}"
