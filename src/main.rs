@@ -224,6 +224,9 @@ fn run(command: Command) -> Result<ExitCode> {
             let conclusion = oracle::verify(&envelope, &keys);
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&conclusion)?)?;
+            } else if conclusion.verdict == Verdict::RejectParse {
+                // Not an envelope at all: bad input, reported like every other.
+                eprintln!("alipay-sim: {}: {}", conclusion.verdict, conclusion.reason);
             } else {
                 writeln!(out, "{}: {}", conclusion.verdict, conclusion.reason)?;
                 if let Some(plaintext) = &conclusion.plaintext {

@@ -306,7 +306,6 @@ fn verify_explains_what_a_backend_concludes() {
         ("url-safe-base64", "reject-decrypt", "URL-safe"),
         ("wrong-aes-key", "reject-decrypt", "AES key"),
         ("missing-sign", "unsigned", "no \"sign\""),
-        ("non-json-text", "reject-parse", "res.response"),
     ] {
         let output = run_with_stdin(&args, &envelope(&fixture(scenario)));
         assert_eq!(output.status.code(), Some(1), "{scenario}");
@@ -317,6 +316,12 @@ fn verify_explains_what_a_backend_concludes() {
         );
         assert!(text.contains(hint), "{scenario}: {text} lacks {hint:?}");
     }
+
+    // Text that is not an envelope at all is bad input: one line on stderr, exit 1.
+    let output = run_with_stdin(&args, &envelope(&fixture("non-json-text")));
+    assert_eq!(output.status.code(), Some(1));
+    assert_clear_error(&output, "reject-parse");
+    assert!(stderr(&output).contains("res.response"));
 
     // The PEM form of the key works too, and --json gives the conclusion as data.
     let keys = json(&run(&["keys", "--seed", "5", "--json"]));
