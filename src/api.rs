@@ -68,16 +68,19 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
     routes().into_iter().map(|(m, p, _)| (m, p)).collect()
 }
 
-/// The API's router over `state`.
+/// The simulator's whole router over `state`: the JSON API and the web UI.
 pub fn router(state: SimState) -> Router {
-    let mut router = Router::new();
+    let mut api = Router::new();
     for (_, path, handler) in routes() {
-        router = router.route(path, handler);
+        api = api.route(path, handler);
     }
-    router
+    api.merge(crate::ui::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Browser previews of a mini program (my.js) call the API from their own origin; the
+        // layer answers their preflight requests before routing.
+        .layer(tower_http::cors::CorsLayer::permissive())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -130,6 +130,7 @@ pub mod server;
 pub mod simulate;
 pub mod state;
 pub mod store;
+pub mod ui;
 
 pub use crypto::{CryptoError, SignType};
 pub use fault::Fault;

@@ -35,6 +35,12 @@ impl Callback {
     }
 }
 
+impl std::fmt::Display for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The decrypted content of an envelope. Fields serialise in the platform's order (code, msg,
 /// then subCode/subMsg or mobile), compact, non-ASCII unescaped: these are the signed bytes of
 /// a plain envelope.

@@ -19,7 +19,7 @@ use crate::model::{ActionKind, Console, Mobile, Platform, User};
 use crate::oracle::{self, BackendKeys, Conclusion};
 use crate::scenario::{catalogue, Fixture};
 use crate::simulate::{self, Call};
-use crate::store::{Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
+use crate::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
 
 /// How many calls the journal keeps, all apps together; older ones are dropped.
 pub const JOURNAL_CAPACITY: usize = 1000;
@@ -127,6 +127,21 @@ pub struct JournalEntry {
     pub callback: crate::outcome::Callback,
     pub payload: Value,
     pub plaintext: Option<Value>,
+    /// What the envelope's backend answered, when the device page sent it there.
+    pub backend: Option<BackendExchange>,
+}
+
+/// One request to a developer's backend and its answer (or why there was none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendExchange {
+    pub url: String,
+    pub body_shape: crate::store::BodyShape,
+    pub request_body: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
 }
 
 /// Verification request: an envelope and an app id, or explicit keys.
@@ -214,6 +229,7 @@ struct Recorded {
     time: std::time::SystemTime,
     app_id: String,
     fixture: Arc<Fixture>,
+    backend: Option<BackendExchange>,
 }
 
 impl Recorded {
@@ -229,6 +245,7 @@ impl Recorded {
             callback: delivery.callback,
             payload: delivery.payload.clone(),
             plaintext: delivery.expect.plaintext.clone(),
+            backend: self.backend.clone(),
         }
     }
 }
@@ -385,6 +402,7 @@ impl SimState {
             fault_seed: key_seed,
             config,
             created_at: now(),
+            backend: None,
         };
         let app = App::from_stored(stored)?;
         let view = app.view();
@@ -553,6 +571,14 @@ impl SimState {
 
     /// The second half: makes (or reuses) the envelope and records the call in the journal.
     pub fn complete_call(&self, prepared: PreparedCall) -> Result<Arc<Fixture>, StateError> {
+        Ok(self.complete_recorded_call(prepared)?.1)
+    }
+
+    /// [`SimState::complete_call`], also giving the call's journal id.
+    pub fn complete_recorded_call(
+        &self,
+        prepared: PreparedCall,
+    ) -> Result<(u64, Arc<Fixture>), StateError> {
         let delivery = simulate::get_phone_number_cached(
             &prepared.call,
             &prepared.keys,
@@ -570,12 +596,76 @@ impl SimState {
             time: std::time::SystemTime::now(),
             app_id: prepared.app_id,
             fixture: fixture.clone(),
+            backend: None,
         };
+        let id = record.id;
         if journal.entries.len() >= JOURNAL_CAPACITY {
             journal.entries.pop_front();
         }
         journal.entries.push_back(record);
-        Ok(fixture)
+        Ok((id, fixture))
+    }
+
+    /// One journal entry, if it is still kept.
+    pub fn journal_entry(&self, id: u64) -> Option<JournalEntry> {
+        let journal = self.lock_journal();
+        journal
+            .entries
+            .iter()
+            .find(|r| r.id == id)
+            .map(Recorded::entry)
+    }
+
+    /// Attaches what a backend answered to the call it was sent.
+    pub fn record_backend_exchange(&self, id: u64, exchange: BackendExchange) {
+        let mut journal = self.lock_journal();
+        if let Some(record) = journal.entries.iter_mut().find(|r| r.id == id) {
+            record.backend = Some(exchange);
+        }
+    }
+
+    /// The backend the device page last sent to, for this app.
+    pub fn backend_target(&self, app_id: &str) -> Option<BackendTarget> {
+        self.lock().apps.get(app_id)?.stored.backend.clone()
+    }
+
+    /// Remembers the backend the device page sends to, for this app.
+    pub fn remember_backend(&self, app_id: &str, target: BackendTarget) -> Result<(), StateError> {
+        self.change_app(app_id, |app| {
+            app.stored.backend = Some(target);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    /// What the app's next call will return, without making it: the console page's outcome.
+    pub fn dry_run(&self, app_id: &str) -> Result<Fixture, StateError> {
+        let (call, keys, cache, index) = {
+            let inner = self.lock();
+            let app = inner
+                .apps
+                .get(app_id)
+                .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            (
+                app.stored.config.clone(),
+                app.keys.clone(),
+                app.cache.clone(),
+                app.calls.load(Ordering::Relaxed),
+            )
+        };
+        Ok(Fixture {
+            scenario: None,
+            delivery: simulate::get_phone_number_cached(&call, &keys, index, &cache)?,
+        })
+    }
+
+    /// Replaces the app's whole configuration (the console page's form).
+    pub fn set_config(&self, app_id: &str, config: Call) -> Result<AppView, StateError> {
+        config.validate()?;
+        self.change_app(app_id, |app| {
+            app.stored.config = config;
+            Ok(())
+        })
     }
 
     /// Calls, newest first, optionally of one app, at most `limit`.

@@ -39,6 +39,45 @@ pub struct StoredApp {
     pub fault_seed: u64,
     pub config: Call,
     pub created_at: String,
+    /// Where the device page last sent an envelope.
+    #[serde(default)]
+    pub backend: Option<BackendTarget>,
+}
+
+/// A developer's backend, as the device page's "send to my backend" form gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendTarget {
+    pub url: String,
+    pub body_shape: BodyShape,
+}
+
+/// How the envelope is placed in the request to a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BodyShape {
+    /// `{"response": "<envelope text>"}`, as `my.request({data: {response: res.response}})`.
+    Json,
+    /// `response=<envelope text>`, form-encoded.
+    Form,
+    /// The envelope text itself.
+    Raw,
+}
+
+impl BodyShape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyShape::Json => "json",
+            BodyShape::Form => "form",
+            BodyShape::Raw => "raw",
+        }
+    }
+}
+
+impl std::fmt::Display for BodyShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why the state could not be read or written. Messages name the file.

@@ -1,0 +1,98 @@
+/*
+ * alipay-sim's stand-in for the mini-program `my` API in a browser preview (H5 build,
+ * Taro/uni-app web target). Include it with the simulator's URL and an app id:
+ *
+ *   <script src="http://127.0.0.1:8086/sdk/my.js" data-app-id="2021..."></script>
+ *
+ * my.getPhoneNumber shows Alipay's consent sheet as an overlay, then answers with the
+ * simulator's real envelope through success/fail, as the phone would.
+ */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var base = (script && script.dataset.simulator) || (script ? new URL(script.src).origin : "");
+  var appId = script && script.dataset.appId;
+  var supported = ["getPhoneNumber", "button.open-type.getAuthorize", "request", "canIUse"];
+
+  function finish(options, name, value) {
+    if (typeof options[name] === "function") options[name](value);
+    if (typeof options.complete === "function") options.complete(value);
+  }
+
+  function consentSheet() {
+    return new Promise(function (resolve) {
+      var backdrop = document.createElement("div");
+      backdrop.id = "alipay-sim-sheet";
+      backdrop.style.cssText = "position:fixed;inset:0;background:rgba(0,0,0,.45);display:flex;align-items:flex-end;z-index:2147483647;font-family:system-ui,sans-serif";
+      backdrop.innerHTML =
+        '<div style="background:#fff;color:#1d2330;width:100%;max-width:480px;margin:0 auto;border-radius:16px 16px 0 0;padding:20px">' +
+        '<h3 style="margin:0 0 8px">授权提示</h3><p style="margin:0 0 16px">该小程序申请获取你的手机号</p>' +
+        '<div style="display:grid;grid-template-columns:1fr 1fr;gap:10px">' +
+        '<button type="button" data-choice="refuse" style="padding:10px;border-radius:6px;border:1px solid #d0d4da;background:#f0f2f5">拒绝</button>' +
+        '<button type="button" data-choice="consent" style="padding:10px;border-radius:6px;border:1px solid #1677ff;background:#1677ff;color:#fff">允许</button>' +
+        "</div></div>";
+      backdrop.addEventListener("click", function (event) {
+        var choice = event.target.getAttribute("data-choice");
+        if (!choice) return;
+        backdrop.remove();
+        resolve(choice);
+      });
+      document.body.appendChild(backdrop);
+    });
+  }
+
+  window.my = {
+    canIUse: function (name) {
+      return supported.indexOf(name) >= 0;
+    },
+    getPhoneNumber: function (options) {
+      options = options || {};
+      if (!appId) {
+        finish(options, "fail", { error: 2, errorMessage: "alipay-sim: my.js needs data-app-id" });
+        return;
+      }
+      consentSheet().then(function (action) {
+        var body = { action: action };
+        if (options.protocols) body.protocols = options.protocols;
+        return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/getPhoneNumber", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+        }).then(function (response) { return response.json(); });
+      }).then(function (result) {
+        if (result.error) {
+          finish(options, "fail", { error: 2, errorMessage: result.error.message });
+        } else if (result.callback === "success") {
+          finish(options, "success", result.payload);
+        } else if (result.callback === "onError") {
+          // The refusal reaches the page through the button's onError on a phone.
+          finish(options, "fail", result.payload.detail);
+        } else {
+          finish(options, "fail", result.payload);
+        }
+      }).catch(function (error) {
+        finish(options, "fail", { error: 2, errorMessage: "alipay-sim unreachable: " + error });
+      });
+    },
+    request: function (options) {
+      options = options || {};
+      var method = (options.method || "GET").toUpperCase();
+      var headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
+      var init = { method: method, headers: headers };
+      if (options.data !== undefined && method !== "GET") {
+        init.body = typeof options.data === "string" ? options.data : JSON.stringify(options.data);
+      }
+      fetch(options.url, init).then(function (response) {
+        return response.text().then(function (text) {
+          var data = text;
+          try { data = JSON.parse(text); } catch (e) { /* not JSON: keep the text */ }
+          var headersOut = {};
+          response.headers.forEach(function (value, key) { headersOut[key] = value; });
+          finish(options, "success", { data: data, status: response.status, headers: headersOut });
+        });
+      }).catch(function (error) {
+        finish(options, "fail", { error: 19, errorMessage: String(error) });
+      });
+    },
+  };
+})();

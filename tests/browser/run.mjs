@@ -1,0 +1,186 @@
+// Browser tests of the web UI: Debian's headless Chromium driven by playwright-core, envelopes
+// checked with the official npm alipay-sdk. Usage: node run.mjs SIMULATOR_URL
+// Prints one line per test and "N passed, N failed"; exits non-zero when any test fails.
+import { chromium } from 'playwright-core';
+import { AlipaySdk } from 'alipay-sdk';
+import { generateKeyPairSync } from 'node:crypto';
+import http from 'node:http';
+
+const base = process.argv[2];
+if (!base) {
+  console.error('usage: node run.mjs SIMULATOR_URL');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+
+// A backend under test: records what it receives, answers with the mobile it found.
+const received = [];
+const backend = http.createServer((request, response) => {
+  let body = '';
+  request.on('data', (chunk) => { body += chunk; });
+  request.on('end', () => {
+    received.push({ url: request.url, headers: request.headers, body });
+    if (request.url === '/preview.html') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(previewPage);
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/json', 'x-backend': 'test' });
+    response.end(JSON.stringify({ ok: true, length: body.length }));
+  });
+});
+await new Promise((resolve) => backend.listen(0, '127.0.0.1', resolve));
+const backendUrl = `http://127.0.0.1:${backend.address().port}`;
+let previewPage = '';
+
+/** What a backend built on the official SDK concludes from an envelope. */
+function sdkVerdict(envelopeText, alipayPublicKey, aesKey) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const sdk = new AlipaySdk({ appId: '2021000000000000', privateKey, alipayPublicKey, encryptKey: aesKey });
+  const envelope = JSON.parse(envelopeText);
+  if (!sdk.rsaCheck(`"${envelope.response}"`, envelope.sign, 'RSA2')) return { verdict: 'reject-signature' };
+  return { verdict: 'accept', plaintext: JSON.parse(sdk.aesDecrypt(envelope.response)) };
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function newApp(page) {
+  await page.goto(`${base}/`);
+  await Promise.all([page.waitForURL(/\/apps\/[^/]+$/), page.click('text=Create an app')]);
+  return new URL(page.url()).pathname.split('/')[2];
+}
+
+async function consoleKeys(page, appId) {
+  await page.goto(`${base}/apps/${appId}`);
+  return {
+    alipayPublicKey: await page.inputValue('#alipay-public-key'),
+    aesKey: await page.inputValue('#aes-key'),
+  };
+}
+
+async function tap(page, appId, choice) {
+  await page.goto(`${base}/apps/${appId}/device`);
+  check(await page.isHidden('#sheet'), 'the consent sheet is closed before the tap');
+  await page.click('#authorize');
+  check(await page.isVisible('#sheet'), 'tapping 授权手机号 opens the consent sheet');
+  await Promise.all([page.waitForURL(/call=\d+/), page.click(choice === 'allow' ? '#allow' : '#refuse')]);
+}
+
+const tests = {
+  async 'console: withdrawing the phone-number application shows 40006, as the next call returns'(page) {
+    const appId = await newApp(page);
+    check((await page.textContent('#outcome-rule')).trim() === 'success', 'a new app succeeds');
+    await page.selectOption('select[name=phone_application]', 'pending');
+    await Promise.all([page.waitForLoadState('load'), page.click('#save')]);
+    await page.waitForSelector('#outcome-summary');
+    const summary = await page.textContent('#outcome-summary');
+    check(summary.includes('40006'), `outcome shows 40006, got ${summary}`);
+    const shownRule = (await page.textContent('#outcome-rule')).trim();
+    const next = await (await fetch(`${base}/api/v1/apps/${appId}/getPhoneNumber`, { method: 'POST' })).json();
+    check(next.expect.rule === shownRule, `the next call hits ${next.expect.rule}, the page showed ${shownRule}`);
+    check(next.expect.plaintext.code === '40006', 'the next call answers 40006');
+    // Every other setting was kept by the form.
+    const app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
+    check(app.console.gateway === true && app.console.signing === 'RSA2' && app.user.mobile === '13800000000', 'the form keeps the other settings');
+  },
+
+  async 'device: tap, allow, and the official Node SDK accepts the envelope with the console keys'(page) {
+    const appId = await newApp(page);
+    const keys = await consoleKeys(page, appId);
+    await tap(page, appId, 'allow');
+    check((await page.textContent('#callback-sequence')).includes('success'), 'success callback');
+    const envelope = (await page.textContent('#envelope')).trim();
+    const result = sdkVerdict(envelope, keys.alipayPublicKey, keys.aesKey);
+    check(result.verdict === 'accept', `the SDK says ${result.verdict}`);
+    check(result.plaintext.code === '10000' && result.plaintext.mobile === '13800000000', `plaintext ${JSON.stringify(result.plaintext)}`);
+    check((await page.textContent('#verdict')).trim() === 'accept', 'the page shows the oracle: accept');
+    check((await page.textContent('#plaintext')).includes('13800000000'), 'the page shows the decrypted plaintext');
+  },
+
+  async 'device: tap, refuse, and onError receives its detail'(page) {
+    const appId = await newApp(page);
+    await tap(page, appId, 'refuse');
+    check((await page.textContent('#callback-sequence')).includes('onError'), 'onError');
+    const payload = JSON.parse(await page.textContent('#payload'));
+    check(payload.detail.type === 'getAuthorize' && payload.detail.errorMessage, `detail ${JSON.stringify(payload)}`);
+    check((await page.textContent('#verdict')).trim() === 'front-end', 'nothing reaches the backend');
+  },
+
+  async 'device: send to my backend, see its answer and the journal entry'(page) {
+    const appId = await newApp(page);
+    await tap(page, appId, 'allow');
+    const envelope = (await page.textContent('#envelope')).trim();
+    await page.fill('#backend-url', `${backendUrl}/api/phone`);
+    await Promise.all([page.waitForLoadState('load'), page.click('#send')]);
+    await page.waitForSelector('#backend-status');
+    check((await page.textContent('#backend-status')).trim() === '200', 'status 200 shown');
+    check((await page.textContent('#backend-body')).includes('"ok":true'), 'the body shown');
+    check((await page.textContent('#backend-headers')).includes('x-backend: test'), 'the headers shown');
+    const last = received.filter((r) => r.url === '/api/phone').pop();
+    check(last && JSON.parse(last.body).response === envelope, 'the backend got {"response": <envelope>}');
+    check(last.headers['content-type'] === 'application/json', 'as JSON');
+    // The URL is remembered for the next call.
+    await tap(page, appId, 'allow');
+    check((await page.inputValue('#backend-url')) === `${backendUrl}/api/phone`, 'the backend URL is remembered');
+    // The journal shows the exchange, and picks up new calls without a reload.
+    await page.goto(`${base}/journal?app_id=${appId}`);
+    check((await page.textContent('#entries')).includes('sent to backend'), 'the journal marks the exchange');
+    const before = await page.locator('details.entry').count();
+    await fetch(`${base}/api/v1/apps/${appId}/getPhoneNumber`, { method: 'POST', body: '{"action":"refuse"}' });
+    await page.waitForFunction((n) => document.querySelectorAll('details.entry').length > n, before, { timeout: 10000 });
+    check((await page.locator('details.entry').first().textContent()).includes('front-end'), 'the new call is on top');
+  },
+
+  async 'sdk: /sdk/my.js gives a plain page my.getPhoneNumber with the consent sheet'(page) {
+    const appId = await newApp(page);
+    const keys = await consoleKeys(page, appId);
+    previewPage = `<!doctype html><meta charset="utf-8">
+      <script src="${base}/sdk/my.js" data-app-id="${appId}"></script>
+      <button id="login">登录</button><pre id="out"></pre>
+      <script>
+        document.getElementById('login').onclick = function () {
+          if (!my.canIUse('getPhoneNumber')) return;
+          my.getPhoneNumber({
+            success: function (res) { document.getElementById('out').textContent = JSON.stringify({ ok: res }); },
+            fail: function (err) { document.getElementById('out').textContent = JSON.stringify({ err: err }); },
+          });
+        };
+      </script>`;
+    await page.goto(`${backendUrl}/preview.html`);
+    check(await page.evaluate(() => my.canIUse('getPhoneNumber')), 'my.canIUse');
+    await page.click('#login');
+    await page.click('#alipay-sim-sheet [data-choice=consent]');
+    await page.waitForFunction(() => document.getElementById('out').textContent.length > 0);
+    const out = JSON.parse(await page.textContent('#out'));
+    check(out.ok && typeof out.ok.response === 'string', `success(res) with res.response, got ${JSON.stringify(out)}`);
+    const result = sdkVerdict(out.ok.response, keys.alipayPublicKey, keys.aesKey);
+    check(result.verdict === 'accept' && result.plaintext.code === '10000', `the SDK says ${JSON.stringify(result)}`);
+  },
+};
+
+let passed = 0;
+let failed = 0;
+for (const [name, test] of Object.entries(tests)) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const page = await context.newPage();
+  try {
+    await test(page);
+    passed += 1;
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${error.message}`);
+  } finally {
+    await context.close();
+  }
+}
+await browser.close();
+backend.close();
+console.log(`browser: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

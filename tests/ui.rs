@@ -1,0 +1,252 @@
+//! The web UI's pages and forms, in-process (axum's `oneshot`): every console setting can be
+//! changed from the console page, and the outcome it shows is what the next call returns.
+
+use alipay_sim::api::router;
+use alipay_sim::catalogue;
+use alipay_sim::state::{PhoneNumberRequest, SimState, StateConfig};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use tower::ServiceExt;
+
+fn state() -> (SimState, String) {
+    let state = SimState::open(StateConfig {
+        seed: Some(5),
+        data_dir: None,
+    })
+    .unwrap();
+    let app_id = state.list_apps()[0].app_id.clone();
+    (state, app_id)
+}
+
+async fn send(
+    state: &SimState,
+    method: &str,
+    uri: &str,
+    form: Option<&str>,
+) -> (StatusCode, String, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if form.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let request = request
+        .body(Body::from(form.unwrap_or("").to_string()))
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap(), location)
+}
+
+/// The text inside the element with this id.
+fn by_id(html: &str, id: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let open = start + html[start..].find('>').unwrap() + 1;
+    let close = open + html[open..].find('<').unwrap();
+    html[open..close].trim().to_string()
+}
+
+const EVERY_SETTING_CHANGED: &str = "account=personal&phone_application=rejected&signing=RSA&aes_key=broken\
+&isv_app_id=2021004100000001&mobile=1-1234432112&client_version=10.2.0&base_library_version=2.0.1\
+&environment=ide-simulator&action_kind=no-consent&call_isv_app_id=2021004100000001&fault=missing-sign\
+&busy=probability&busy_probability=0.25&error_form=encrypted&without_signing=drop-sign\
+&version_thresholds=older-docs&refusal_message=%E6%8B%92%E7%BB%9D";
+
+#[tokio::test]
+async fn every_console_setting_can_be_changed_from_the_console_page() {
+    let (state, app) = state();
+    let (status, _, location) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/console"),
+        Some(EVERY_SETTING_CHANGED),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("/apps/{app}"));
+    let config = serde_json::to_value(state.app(&app).unwrap().config).unwrap();
+    let expected = serde_json::json!({
+        "console": {"account": "personal", "phone_number_package": false, "phone_application": "rejected",
+                    "jsapi_base_package": false, "signing": "RSA", "aes_key": "broken", "gateway": false,
+                    "isv": {"isv_app_id": "2021004100000001"}},
+        "platform": {"busy": {"probability": 0.25}, "error_form": "encrypted", "without_signing": "drop-sign",
+                     "unsigned_without_aes_key": false, "unsigned_without_gateway": false,
+                     "version_thresholds": "older-docs", "refusal_message": "拒绝"},
+        "user": {"mobile": "1-1234432112", "client_version": "10.2.0", "base_library_version": "2.0.1",
+                 "environment": "ide-simulator"},
+        "action": {"kind": "no-consent", "isv_app_id": "2021004100000001"},
+        "fault": "missing-sign",
+    });
+    assert_eq!(config, expected);
+
+    // The page shows what was saved, and saving it back unchanged changes nothing.
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(page.contains(r#"<option value="rejected" selected>"#));
+    assert!(page.contains(r#"value="1-1234432112""#));
+    assert!(!page.contains(r#"name="gateway" value="on" checked"#));
+    // A fault that cannot apply to these settings: the page says what the next call will say.
+    let refused = state
+        .get_phone_number(&app, None, PhoneNumberRequest::default())
+        .unwrap_err();
+    assert_eq!(by_id(&page, "outcome-reason"), refused.to_string());
+}
+
+#[tokio::test]
+async fn a_bad_console_value_is_named_and_changes_nothing() {
+    let (state, app) = state();
+    let form = EVERY_SETTING_CHANGED.replace("mobile=1-1234432112", "mobile=%2B86138");
+    let (status, page, _) =
+        send(&state, "POST", &format!("/apps/{app}/console"), Some(&form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        by_id(&page, "error").contains("user.mobile"),
+        "{}",
+        by_id(&page, "error")
+    );
+    assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
+    let (status, _, _) = send(&state, "GET", "/apps/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_shown_outcome_is_what_the_next_call_returns_for_every_scenario() {
+    let (state, app) = state();
+    for scenario in catalogue().iter() {
+        let form = format!("name={}", scenario.name);
+        let (status, _, _) = send(
+            &state,
+            "POST",
+            &format!("/apps/{app}/scenario"),
+            Some(&form),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{}", scenario.name);
+        let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+        let (shown_rule, shown_verdict) = (
+            by_id(&page, "outcome-rule"),
+            by_id(&page, "outcome-verdict"),
+        );
+        let next = state
+            .get_phone_number(&app, None, PhoneNumberRequest::default())
+            .unwrap();
+        assert_eq!(shown_rule, next.delivery.expect.rule, "{}", scenario.name);
+        assert_eq!(
+            shown_verdict,
+            next.delivery.expect.verdict.as_str(),
+            "{}",
+            scenario.name
+        );
+        assert_eq!(shown_rule, scenario.expect.rule, "{}", scenario.name);
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_says_what_each_app_would_do_next() {
+    let (state, app) = state();
+    state
+        .patch_app(
+            &app,
+            serde_json::json!({"console": {"phone_application": "pending"}}),
+        )
+        .unwrap();
+    let (status, page, _) = send(&state, "GET", "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("40006: phone-number application not approved"));
+    assert!(page.contains(&format!("/apps/{app}/device")));
+    let (status, _, location) = send(&state, "POST", "/apps", Some("")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/apps/2021"));
+}
+
+#[tokio::test]
+async fn keys_can_be_downloaded_and_rotated_from_the_console_page() {
+    let (state, app) = state();
+    let keys = state.keys(&app).unwrap();
+    let (status, body, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}/keys/alipay_public_key.txt"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body.trim()),
+        (StatusCode::OK, keys.alipay_public_key.as_str())
+    );
+    let (_, body, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}/keys/alipay_public_key.pem"),
+        None,
+    )
+    .await;
+    assert_eq!(body, keys.alipay_public_key_pem);
+    let (_, body, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}/keys/aes_key.txt"),
+        None,
+    )
+    .await;
+    assert_eq!(body.trim(), keys.aes_key);
+    let (status, _, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}/keys/private.pem"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(page.contains(&keys.aes_key));
+    send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/keys/rotate"),
+        Some(""),
+    )
+    .await;
+    assert_ne!(state.keys(&app).unwrap().aes_key, keys.aes_key);
+}
+
+#[tokio::test]
+async fn the_device_page_shows_a_call_and_the_journal_lists_it() {
+    let (state, app) = state();
+    let (status, _, location) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/device/tap"),
+        Some("action=no-consent"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page, _) = send(&state, "GET", &location, None).await;
+    assert!(by_id(&page, "plaintext").contains("40003"));
+    assert_eq!(by_id(&page, "verdict"), "accept");
+    let (_, journal, _) = send(
+        &state,
+        "GET",
+        &format!("/journal?app_id={app}&verdict=accept"),
+        None,
+    )
+    .await;
+    assert!(journal.contains("user.no-consent"));
+    let (_, entries, _) = send(
+        &state,
+        "GET",
+        &format!("/journal/entries?app_id={app}&verdict=front-end"),
+        None,
+    )
+    .await;
+    assert!(entries.contains("No calls yet"));
+    let (_, script, _) = send(&state, "GET", "/sdk/my.js", None).await;
+    assert!(script.contains("getPhoneNumber"));
+}
