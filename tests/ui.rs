@@ -250,3 +250,30 @@ async fn the_device_page_shows_a_call_and_the_journal_lists_it() {
     let (_, script, _) = send(&state, "GET", "/sdk/my.js", None).await;
     assert!(script.contains("getPhoneNumber"));
 }
+
+#[tokio::test]
+async fn form_posts_from_another_site_are_refused() {
+    let (state, app) = state();
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("/apps/{app}/console"))
+        .header(header::HOST, "127.0.0.1:8086")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(EVERY_SETTING_CHANGED))
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
+    // The simulator's own pages post with their own origin.
+    let request = Request::builder()
+        .method("POST")
+        .uri(format!("/apps/{app}/console"))
+        .header(header::HOST, "127.0.0.1:8086")
+        .header(header::ORIGIN, "http://127.0.0.1:8086")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(EVERY_SETTING_CHANGED))
+        .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
