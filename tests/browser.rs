@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn the_web_ui_works_in_headless_chromium() {
@@ -17,29 +16,13 @@ fn the_web_ui_works_in_headless_chromium() {
         .unwrap();
     assert!(status.success(), "tests/browser/setup.sh failed");
 
-    let mut server = Command::new(common::BIN)
-        .args(["serve", "--ephemeral", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first_line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let base = first_line
-        .trim()
-        .strip_prefix("alipay-sim listening on ")
-        .expect("the banner's URL")
-        .to_string();
-
+    let server = common::EphemeralServer::start();
     let output = Command::new("node")
         .arg(dir.join("run.mjs"))
-        .arg(&base)
+        .arg(&server.url)
         .output()
         .expect("node runs");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}");
     assert!(

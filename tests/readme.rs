@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const README: &str = include_str!("../README.md");
 
@@ -29,29 +28,15 @@ fn the_curl_session_works_as_written() {
     let session = &README[start..start + README[start..].find("```").unwrap()];
     assert!(session.starts_with("BASE=http://127.0.0.1:8086\n"));
 
-    let mut server = Command::new(common::BIN)
-        .args(["serve", "--ephemeral", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first_line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let base = first_line
-        .trim()
-        .strip_prefix("alipay-sim listening on ")
-        .unwrap()
-        .to_string();
+    let server = common::EphemeralServer::start();
+    let base = &server.url;
 
     let script = session.replacen("BASE=http://127.0.0.1:8086", &format!("BASE={base}"), 1);
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .output()
         .expect("bash runs");
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

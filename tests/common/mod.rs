@@ -2,8 +2,9 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -66,4 +67,38 @@ pub fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
         .iter()
         .map(|row| (row["scenario"].as_str().unwrap().to_string(), row.clone()))
         .collect()
+}
+
+/// An ephemeral `alipay-sim serve` on a free port, killed when dropped.
+pub struct EphemeralServer {
+    child: Child,
+    pub url: String,
+}
+
+impl EphemeralServer {
+    pub fn start() -> EphemeralServer {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--ephemeral", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first_line)
+            .unwrap();
+        let url = first_line
+            .trim()
+            .strip_prefix("alipay-sim listening on ")
+            .unwrap_or_else(|| panic!("no URL in the banner's first line: {first_line:?}"))
+            .to_string();
+        EphemeralServer { child, url }
+    }
+}
+
+impl Drop for EphemeralServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
