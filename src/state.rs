@@ -208,12 +208,16 @@ struct Inner {
     apps_created: u64,
 }
 
-/// The simulator's state, shared by every layer. Cheap to clone.
+/// The simulator's state, shared by every layer. Cheap to clone: one reference count.
 #[derive(Clone)]
 pub struct SimState {
-    inner: Arc<Mutex<Inner>>,
-    journal: Arc<Mutex<Journal>>,
-    config: Arc<StateConfig>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    journal: Mutex<Journal>,
+    config: StateConfig,
     store: Option<Store>,
 }
 
@@ -274,20 +278,34 @@ impl SimState {
     pub fn open(config: StateConfig) -> Result<SimState, StateError> {
         let store = config.data_dir.as_ref().map(Store::open).transpose()?;
         let state = SimState {
-            inner: Arc::new(Mutex::new(Inner {
-                apps: BTreeMap::new(),
-                apps_created: 0,
-            })),
-            journal: Arc::default(),
-            config: Arc::new(config),
-            store,
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    apps: BTreeMap::new(),
+                    apps_created: 0,
+                }),
+                journal: Mutex::default(),
+                config,
+                store,
+            }),
         };
-        match state.store.as_ref().map(Store::load).transpose()?.flatten() {
+        match state
+            .shared
+            .store
+            .as_ref()
+            .map(Store::load)
+            .transpose()?
+            .flatten()
+        {
             Some(stored) => {
                 let mut inner = state.lock();
                 inner.apps_created = stored.apps_created;
                 for app in stored.apps {
-                    let path = state.store.as_ref().expect("loaded from a store").path();
+                    let path = state
+                        .shared
+                        .store
+                        .as_ref()
+                        .expect("loaded from a store")
+                        .path();
                     let app_id = app.app_id.clone();
                     let app = App::from_stored(app).map_err(|e| StoreError::Corrupt {
                         path,
@@ -303,24 +321,26 @@ impl SimState {
 
     /// The persistence directory, if any.
     pub fn data_dir(&self) -> Option<&PathBuf> {
-        self.config.data_dir.as_ref()
+        self.shared.config.data_dir.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
+        self.shared
+            .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_journal(&self) -> MutexGuard<'_, Journal> {
-        self.journal
+        self.shared
+            .journal
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn create_first_app(&self) -> Result<(), StateError> {
         self.create_app(NewApp {
-            seed: self.config.seed,
+            seed: self.shared.config.seed,
             ..NewApp::default()
         })?;
         Ok(())
@@ -328,7 +348,7 @@ impl SimState {
 
     /// Saves while the caller holds the lock, so that saves happen in the order of changes.
     fn save(&self, inner: &Inner) -> Result<(), StateError> {
-        if let Some(store) = &self.store {
+        if let Some(store) = &self.shared.store {
             store.save(&StoredState {
                 format_version: FORMAT_VERSION,
                 apps_created: inner.apps_created,
@@ -379,7 +399,7 @@ impl SimState {
             validate_app_id(app_id)?;
         }
         let number = self.lock().apps_created;
-        let key_seed = new.seed.unwrap_or_else(|| match self.config.seed {
+        let key_seed = new.seed.unwrap_or_else(|| match self.shared.config.seed {
             Some(seed) if number == 0 => seed,
             Some(seed) => derive_seed(seed, "app", number),
             None => OsRng.next_u64(),
@@ -487,7 +507,7 @@ impl SimState {
             .stored
             .key_seed;
         // Seeded servers rotate deterministically too: each seed leads to the next.
-        let key_seed = match self.config.seed {
+        let key_seed = match self.shared.config.seed {
             Some(seed) => derive_seed(seed, &format!("rotate/{app_id}"), current_seed),
             None => OsRng.next_u64(),
         };
