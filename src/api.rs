@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::state::{NewApp, PhoneNumberRequest, SimState, StateError, VerifyRequest};
@@ -228,20 +228,27 @@ impl EmptyBody for VerifyRequest {}
 impl EmptyBody for ScenarioRequest {}
 
 /// Runs a state operation that may take a while (key generation, a synced write) off the
-/// async workers.
-async fn blocking<T: Send + 'static>(
+/// async workers. Shared with the UI, whose error type converts the same way.
+pub(crate) async fn blocking<T, E>(
     operation: impl FnOnce() -> Result<T, StateError> + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StateError> + From<tokio::task::JoinError>,
+{
     tokio::task::spawn_blocking(operation)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                e.to_string(),
-            )
-        })?
-        .map_err(ApiError::from)
+        .await?
+        .map_err(E::from)
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            error.to_string(),
+        )
+    }
 }
 
 async fn healthz() -> Json<Value> {
@@ -256,63 +263,63 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn list_apps(State(state): State<SimState>) -> Json<Value> {
-    Json(json!(state.list_apps()))
+async fn list_apps(State(state): State<SimState>) -> Json<impl Serialize> {
+    Json(state.list_apps())
 }
 
 async fn create_app(
     State(state): State<SimState>,
     Body(new): Body<NewApp>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let view = blocking(move || state.create_app(new)).await?;
-    Ok((StatusCode::CREATED, Json(json!(view))))
+) -> Result<(StatusCode, Json<impl Serialize>), ApiError> {
+    let view = blocking::<_, ApiError>(move || state.create_app(new)).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 async fn read_app(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.app(&app_id)?)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    Ok(Json(state.app(&app_id)?))
 }
 
 async fn patch_app(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
     Body(patch): Body<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let view = blocking(move || state.patch_app(&app_id, patch)).await?;
-    Ok(Json(json!(view)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    let view = blocking::<_, ApiError>(move || state.patch_app(&app_id, patch)).await?;
+    Ok(Json(view))
 }
 
 async fn delete_app(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    blocking(move || state.delete_app(&app_id)).await?;
+    blocking::<_, ApiError>(move || state.delete_app(&app_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn reset_app(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let view = blocking(move || state.reset_app(&app_id)).await?;
-    Ok(Json(json!(view)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    let view = blocking::<_, ApiError>(move || state.reset_app(&app_id)).await?;
+    Ok(Json(view))
 }
 
 async fn read_keys(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.keys(&app_id)?)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    Ok(Json(state.keys(&app_id)?))
 }
 
 async fn rotate_keys(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let keys = blocking(move || state.rotate_keys(&app_id)).await?;
-    Ok(Json(json!(keys)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    let keys = blocking::<_, ApiError>(move || state.rotate_keys(&app_id)).await?;
+    Ok(Json(keys))
 }
 
 #[derive(Deserialize)]
@@ -325,9 +332,10 @@ async fn apply_scenario(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
     Body(request): Body<ScenarioRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let view = blocking(move || state.apply_scenario(&app_id, &request.name)).await?;
-    Ok(Json(json!(view)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    let view =
+        blocking::<_, ApiError>(move || state.apply_scenario(&app_id, &request.name)).await?;
+    Ok(Json(view))
 }
 
 async fn get_phone_number(
@@ -440,8 +448,8 @@ async fn list_scenarios() -> Json<Value> {
 async fn verify(
     State(state): State<SimState>,
     Body(request): Body<VerifyRequest>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.verify(request)?)))
+) -> Result<Json<impl Serialize>, ApiError> {
+    Ok(Json(state.verify(request)?))
 }
 
 #[derive(Deserialize)]
@@ -454,13 +462,13 @@ struct JournalQuery {
 async fn read_journal(
     State(state): State<SimState>,
     query: Result<Query<JournalQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<impl Serialize>, ApiError> {
     let Query(query) = query?;
     let limit = query
         .limit
         .unwrap_or(100)
         .min(crate::state::JOURNAL_CAPACITY);
-    Ok(Json(json!(state.journal(query.app_id.as_deref(), limit))))
+    Ok(Json(state.journal(query.app_id.as_deref(), limit)))
 }
 
 #[derive(Deserialize)]
@@ -478,9 +486,9 @@ async fn clear_journal(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn reset_all(State(state): State<SimState>) -> Result<Json<Value>, ApiError> {
-    let apps = blocking(move || state.reset_all()).await?;
-    Ok(Json(json!(apps)))
+async fn reset_all(State(state): State<SimState>) -> Result<Json<impl Serialize>, ApiError> {
+    let apps = blocking::<_, ApiError>(move || state.reset_all()).await?;
+    Ok(Json(apps))
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {

@@ -11,6 +11,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::api::blocking;
 use crate::fault::Fault;
 use crate::model::ActionKind;
 use crate::outcome::Callback;
@@ -101,6 +102,12 @@ impl From<StateError> for PageError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         PageError(status, error.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for PageError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        PageError(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
     }
 }
 
@@ -242,9 +249,7 @@ async fn dashboard(State(state): State<SimState>) -> PageResult {
 }
 
 async fn create_app(State(state): State<SimState>) -> PageResult {
-    let app = tokio::task::spawn_blocking(move || state.create_app(Default::default()))
-        .await
-        .map_err(|e| PageError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let app = blocking::<_, PageError>(move || state.create_app(Default::default())).await?;
     back_to(format!("/apps/{}", app.app_id))
 }
 
@@ -590,9 +595,7 @@ async fn reset_app(State(state): State<SimState>, Path(app_id): Path<String>) ->
 
 async fn rotate_keys(State(state): State<SimState>, Path(app_id): Path<String>) -> PageResult {
     let id = app_id.clone();
-    tokio::task::spawn_blocking(move || state.rotate_keys(&id))
-        .await
-        .map_err(|e| PageError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    blocking::<_, PageError>(move || state.rotate_keys(&id)).await?;
     back_to(format!("/apps/{app_id}"))
 }
 
@@ -779,9 +782,7 @@ async fn tap(
     };
     let prepared = state.prepare_call(&app_id, None, request)?;
     let worker = state.clone();
-    let (id, _) = tokio::task::spawn_blocking(move || worker.complete_recorded_call(prepared))
-        .await
-        .map_err(|e| PageError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let (id, _) = blocking::<_, PageError>(move || worker.complete_recorded_call(prepared)).await?;
     back_to(format!("/apps/{app_id}/device?call={id}"))
 }
 
