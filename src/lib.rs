@@ -115,8 +115,13 @@
 //! - [`simulate`]: one call end to end.
 //! - [`state`] and [`store`]: apps, journal and their durable storage.
 //! - [`api`] and [`server`]: the HTTP API over that state, and the test fixture.
+//! - [`ui`]: the web UI's pages.
+//! - [`backend`]: requests to a developer's backend, as `my.request` makes them.
+//! - [`suite`], [`play`] and [`recording`]: suites of calls with the answers a backend must
+//!   give, their playback and reports, and suites recorded on the device page.
 
 pub mod api;
+pub mod backend;
 pub mod crypto;
 pub mod envelope;
 pub mod fault;
@@ -124,12 +129,15 @@ pub mod keys;
 pub mod model;
 pub mod oracle;
 pub mod outcome;
+pub mod play;
+pub mod recording;
 pub mod rules;
 pub mod scenario;
 pub mod server;
 pub mod simulate;
 pub mod state;
 pub mod store;
+pub mod suite;
 pub mod ui;
 
 pub use crypto::{CryptoError, SignType};

@@ -101,6 +101,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay suites against a backend and check its answers: `alipay-sim play conformance
+    /// --backend URL --seed N`, with the backend configured with `alipay-sim keys --seed N`.
+    /// Exits 0 when every step passes, 1 when one fails, 2 when the run cannot start.
+    Play(PlayArgs),
+}
+
+#[derive(clap::Args)]
+struct PlayArgs {
+    /// Suite files, or names of built-in suites (`conformance`).
+    #[arg(required = true, value_name = "SUITE")]
+    suites: Vec<String>,
+    /// The backend's URL, instead of each suite's backend.url.
+    #[arg(long, env = "ALIPAY_SIM_BACKEND")]
+    backend: Option<String>,
+    /// Seed of the app's keys (those of `alipay-sim keys --seed N`), unless a suite carries keys.
+    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+    seed: u64,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Print the results as one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Stop at the first failing step.
+    #[arg(long)]
+    fail_fast: bool,
 }
 
 fn main() -> ExitCode {
@@ -237,6 +263,10 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Play(args) => {
+            drop(out);
+            return play(args);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -268,6 +298,68 @@ fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
     write("index.json", &serde_json::Value::Array(index.clone()))?;
     write("keys.json", &serde_json::to_value(keys.published())?)?;
     Ok(index.len())
+}
+
+fn play(args: PlayArgs) -> Result<ExitCode> {
+    use alipay_sim::play::{self, Event, PlayOptions};
+    use alipay_sim::suite::LoadedSuite;
+    use std::io::IsTerminal;
+
+    let keys = AppKeys::for_seed(args.seed)?;
+    let mut suites = Vec::new();
+    for argument in &args.suites {
+        suites.push(LoadedSuite::load(argument)?.prepare(keys.clone())?);
+    }
+    let options = PlayOptions {
+        backend_url: args.backend,
+        fail_fast: args.fail_fast,
+    };
+    let live = std::io::stderr().is_terminal();
+    let json = args.json;
+    let mut stdout = std::io::stdout();
+    let mut progress = |event: Event<'_>| match event {
+        Event::Started {
+            suite,
+            step,
+            position,
+            total,
+        } if live => {
+            eprint!("\r\x1b[2K[{position}/{total}] {suite} › {step}");
+        }
+        Event::Started { .. } => {}
+        Event::Finished { suite, step } => {
+            if live {
+                eprint!("\r\x1b[2K");
+            }
+            if !json {
+                let _ = write!(stdout, "{}", play::render_step(suite, step));
+                let _ = stdout.flush();
+            }
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(play::play(&suites, &options, &mut progress))?;
+    if let Some(path) = &args.junit {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, play::junit_xml(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(stdout, "{}", play::render_summary(&report))?;
+    }
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn serve(args: ServeArgs) -> Result<()> {

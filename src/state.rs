@@ -17,6 +17,7 @@ use crate::fault::Fault;
 use crate::keys::{app_id_for_seed, AppKeys};
 use crate::model::{ActionKind, Console, Mobile, Platform, User};
 use crate::oracle::{self, BackendKeys, Conclusion};
+use crate::recording::{RecordedCall, Recording};
 use crate::scenario::{catalogue, Fixture};
 use crate::simulate::{self, Call};
 use crate::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
@@ -131,18 +132,7 @@ pub struct JournalEntry {
     pub backend: Option<BackendExchange>,
 }
 
-/// One request to a developer's backend and its answer (or why there was none).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BackendExchange {
-    pub url: String,
-    pub body_shape: crate::store::BodyShape,
-    pub request_body: String,
-    pub status: Option<u16>,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    pub error: Option<String>,
-    pub elapsed_ms: u64,
-}
+pub use crate::backend::BackendExchange;
 
 /// Verification request: an envelope and an app id, or explicit keys.
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +207,8 @@ pub struct SimState {
 struct Shared {
     inner: Mutex<Inner>,
     journal: Mutex<Journal>,
+    /// Device-page recordings by app id, in memory only.
+    recordings: Mutex<std::collections::HashMap<String, Recording>>,
     config: StateConfig,
     store: Option<Store>,
 }
@@ -284,6 +276,7 @@ impl SimState {
                     apps_created: 0,
                 }),
                 journal: Mutex::default(),
+                recordings: Mutex::default(),
                 config,
                 store,
             }),
@@ -477,6 +470,7 @@ impl SimState {
         }
         drop(inner);
         self.clear_journal(Some(app_id));
+        self.lock_recordings().remove(app_id);
         Ok(())
     }
 
@@ -611,6 +605,19 @@ impl SimState {
         });
         let mut journal = self.lock_journal();
         journal.next_id += 1;
+        if let Some(recording) = self
+            .lock_recordings()
+            .get_mut(&prepared.app_id)
+            .filter(|r| r.active)
+        {
+            recording.steps.push(RecordedCall {
+                call_id: journal.next_id,
+                call: prepared.call,
+                rule: fixture.delivery.expect.rule.clone(),
+                verdict: fixture.delivery.expect.verdict,
+                exchange: None,
+            });
+        }
         let record = Recorded {
             id: journal.next_id,
             time: std::time::SystemTime::now(),
@@ -638,10 +645,62 @@ impl SimState {
 
     /// Attaches what a backend answered to the call it was sent.
     pub fn record_backend_exchange(&self, id: u64, exchange: BackendExchange) {
+        for recording in self.lock_recordings().values_mut() {
+            if let Some(step) = recording.steps.iter_mut().find(|s| s.call_id == id) {
+                step.exchange = Some(exchange.clone());
+            }
+        }
         let mut journal = self.lock_journal();
         if let Some(record) = journal.entries.iter_mut().find(|r| r.id == id) {
             record.backend = Some(exchange);
         }
+    }
+
+    fn lock_recordings(&self) -> MutexGuard<'_, std::collections::HashMap<String, Recording>> {
+        self.shared
+            .recordings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts recording the app's calls and backend answers, dropping any earlier recording.
+    pub fn start_recording(&self, app_id: &str) -> Result<(), StateError> {
+        self.app(app_id)?;
+        let started = rfc3339(
+            time::OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+        );
+        self.lock_recordings()
+            .insert(app_id.to_string(), Recording::new(app_id, started));
+        Ok(())
+    }
+
+    /// Stops recording; what was recorded stays available until the next start.
+    pub fn stop_recording(&self, app_id: &str) {
+        if let Some(recording) = self.lock_recordings().get_mut(app_id) {
+            recording.active = false;
+        }
+    }
+
+    /// The app's recording, if one was started.
+    pub fn recording(&self, app_id: &str) -> Option<Recording> {
+        self.lock_recordings().get(app_id).cloned()
+    }
+
+    /// The app's recording as a suite file `alipay-sim play` replays.
+    pub fn recorded_suite(&self, app_id: &str) -> Result<Option<crate::suite::Suite>, StateError> {
+        let (keys, target) = {
+            let inner = self.lock();
+            let app = inner
+                .apps
+                .get(app_id)
+                .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            (app.keys.clone(), app.stored.backend.clone())
+        };
+        Ok(self
+            .recording(app_id)
+            .map(|recording| recording.to_suite(&keys, target.as_ref())))
     }
 
     /// The backend the device page last sent to, for this app.

@@ -15,9 +15,7 @@ use crate::api::blocking;
 use crate::fault::Fault;
 use crate::model::ActionKind;
 use crate::outcome::Callback;
-use crate::state::{
-    BackendExchange, JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError,
-};
+use crate::state::{JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError};
 use crate::store::{BackendTarget, BodyShape};
 use crate::{catalogue, rules, Fixture, Verdict};
 
@@ -38,6 +36,9 @@ pub fn routes() -> Router<SimState> {
         .route("/apps/{app_id}/device", get(device))
         .route("/apps/{app_id}/device/tap", post(tap))
         .route("/apps/{app_id}/device/send", post(send_to_backend))
+        .route("/apps/{app_id}/recording/start", post(start_recording))
+        .route("/apps/{app_id}/recording/stop", post(stop_recording))
+        .route("/apps/{app_id}/recording/suite.json", get(recorded_suite))
         .route("/journal", get(journal))
         .route("/journal/entries", get(journal_entries))
         .route("/sdk/my.js", get(my_js))
@@ -664,6 +665,15 @@ struct DevicePage {
     call: Option<CallView>,
     backend_url: String,
     body_shapes: Vec<Choice>,
+    recording: Option<RecordingView>,
+}
+
+struct RecordingView {
+    active: bool,
+    started: String,
+    /// "1 call", "3 calls".
+    calls: String,
+    sent: usize,
 }
 
 #[derive(Deserialize)]
@@ -718,6 +728,15 @@ async fn device(
         });
     let target = state.backend_target(&app_id);
     let shape = target.as_ref().map_or(BodyShape::Json, |t| t.body_shape);
+    let recording = state.recording(&app_id).map(|r| RecordingView {
+        active: r.active,
+        started: r.started.clone(),
+        calls: match r.steps.len() {
+            1 => "1 call".into(),
+            n => format!("{n} calls"),
+        },
+        sent: r.steps.iter().filter(|s| s.exchange.is_some()).count(),
+    });
     let mobile = app.config.user.mobile.as_str();
     page(DevicePage {
         app_id: app.app_id.clone(),
@@ -737,7 +756,41 @@ async fn device(
                 ("raw", "raw envelope text"),
             ],
         ),
+        recording,
     })
+}
+
+async fn start_recording(State(state): State<SimState>, Path(app_id): Path<String>) -> PageResult {
+    state.start_recording(&app_id)?;
+    back_to(format!("/apps/{app_id}/device"))
+}
+
+async fn stop_recording(State(state): State<SimState>, Path(app_id): Path<String>) -> PageResult {
+    state.app(&app_id)?;
+    state.stop_recording(&app_id);
+    back_to(format!("/apps/{app_id}/device"))
+}
+
+/// The recording as a suite file, downloaded.
+async fn recorded_suite(State(state): State<SimState>, Path(app_id): Path<String>) -> PageResult {
+    let suite = state.recorded_suite(&app_id)?.ok_or_else(|| {
+        PageError(
+            StatusCode::NOT_FOUND,
+            format!("app {app_id} has no recording: start one on its device page"),
+        )
+    })?;
+    let text = serde_json::to_string_pretty(&suite).expect("suites serialise") + "\n";
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"recorded-{app_id}.json\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// The journal keeps the verdict, not its one-line reason; say what it means.
@@ -816,7 +869,7 @@ async fn send_to_backend(
             )
         })?
         .to_string();
-    let exchange = send(&form.url, form.body_shape, &envelope).await;
+    let exchange = crate::backend::exchange(&form.url, form.body_shape, &envelope).await;
     state.record_backend_exchange(form.call, exchange);
     state.remember_backend(
         &app_id,
@@ -826,91 +879,6 @@ async fn send_to_backend(
         },
     )?;
     back_to(format!("/apps/{app_id}/device?call={}", form.call))
-}
-
-/// Sends the envelope as the mini program's `my.request` would, and records the answer.
-pub async fn send(url: &str, shape: BodyShape, envelope: &str) -> BackendExchange {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let client = CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client")
-    });
-    let (request, request_body) = match shape {
-        BodyShape::Json => {
-            let body = json!({ "response": envelope }).to_string();
-            (
-                client
-                    .post(url)
-                    .header(header::CONTENT_TYPE, "application/json"),
-                body,
-            )
-        }
-        BodyShape::Form => {
-            let body = format!("response={}", form_encode(envelope));
-            (
-                client
-                    .post(url)
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
-                body,
-            )
-        }
-        BodyShape::Raw => (
-            client
-                .post(url)
-                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            envelope.to_string(),
-        ),
-    };
-    let started = std::time::Instant::now();
-    let mut exchange = BackendExchange {
-        url: url.to_string(),
-        body_shape: shape,
-        request_body: request_body.clone(),
-        status: None,
-        headers: Vec::new(),
-        body: String::new(),
-        error: None,
-        elapsed_ms: 0,
-    };
-    match request.body(request_body).send().await {
-        Ok(response) => {
-            exchange.status = Some(response.status().as_u16());
-            exchange.headers = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            match response.text().await {
-                Ok(body) => exchange.body = body,
-                Err(e) => exchange.error = Some(format!("reading the answer failed: {e}")),
-            }
-        }
-        Err(e) => exchange.error = Some(format!("could not reach {url}: {e}")),
-    }
-    exchange.elapsed_ms = started.elapsed().as_millis() as u64;
-    exchange
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

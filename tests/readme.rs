@@ -74,3 +74,29 @@ fn the_rust_examples_are_tests_of_this_suite() {
         );
     }
 }
+
+#[test]
+fn the_example_suite_is_valid() {
+    let suite = blocks("json")
+        .into_iter()
+        .find(|block| block.contains("\"name\": \"checkout-login\""))
+        .expect("the README shows an example suite");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkout-login.json");
+    std::fs::write(&path, suite).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Every step prepares; the run then stops only because nothing listens there.
+    let output = Command::new(common::BIN)
+        .args(["play", path.to_str().unwrap(), "--backend"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .env("TEST_USER_TOKEN", "t")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+}

@@ -102,3 +102,69 @@ impl Drop for EphemeralServer {
         let _ = self.child.wait();
     }
 }
+
+/// A backend from `tests/backend/` (the reference, or `broken/NAME.mjs`) on a free port,
+/// configured with the keys of `alipay-sim keys --seed SEED` (RSA2); killed when dropped.
+pub struct NodeBackend {
+    child: Child,
+    /// Its phone-number endpoint, `http://127.0.0.1:PORT/api/phone`.
+    pub url: String,
+}
+
+impl NodeBackend {
+    pub fn start(script: &str, seed: u64) -> NodeBackend {
+        let keys =
+            run_json(Command::new(BIN).args(["keys", "--json", "--seed", &seed.to_string()]));
+        NodeBackend::start_with_keys(
+            script,
+            keys["alipay_public_key"].as_str().unwrap(),
+            keys["aes_key"].as_str().unwrap(),
+        )
+    }
+
+    /// The same, configured with the given Alipay public key and AES key (base64).
+    pub fn start_with_keys(script: &str, alipay_public_key: &str, aes_key: &str) -> NodeBackend {
+        set_up_sdks();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/backend");
+        let mut child = Command::new("node")
+            .arg(dir.join(script))
+            .env("ALIPAY_PUBLIC_KEY", alipay_public_key)
+            .env("AES_KEY", aes_key)
+            .env("PORT", "0")
+            .env_remove("KEYS_FILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs");
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first_line)
+            .unwrap();
+        let base = first_line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{script} printed no address: {first_line:?}"))
+            .to_string();
+        NodeBackend {
+            child,
+            url: format!("{base}/api/phone"),
+        }
+    }
+}
+
+impl Drop for NodeBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What junitparser (the Python library CI report tools read JUnit XML with) finds in a file.
+pub fn read_junit(path: &Path) -> Value {
+    set_up_sdks();
+    run_json(
+        Command::new(interop_dir().join("python/.venv/bin/python"))
+            .arg(interop_dir().join("python/junit.py"))
+            .arg(path),
+    )
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the two official SDKs the interop checkers run on: npm alipay-sdk (node/) and
-# PyPI alipay-sdk-python (python/.venv). Idempotent and quick when already done: each step
-# is skipped while a stamp holding the hash of its lock/requirements file still matches.
+# PyPI alipay-sdk-python (python/.venv), plus npm alipay-sdk for the reference backend
+# (../backend). Idempotent and quick when already done: each step is skipped while a stamp
+# holding the hash of its lock/requirements file still matches.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -14,6 +15,15 @@ want="$(hash_of "$node_dir/package-lock.json")"
 if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$want" ]]; then
   (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$want" >"$node_stamp"
+fi
+
+# The reference backend (and its broken variants) for `alipay-sim play`: npm ci, stamped as above.
+backend_dir="$(cd "$here/../backend" && pwd)"
+backend_stamp="$backend_dir/node_modules/.backend-stamp"
+want="$(hash_of "$backend_dir/package-lock.json")"
+if [[ ! -f "$backend_stamp" || "$(cat "$backend_stamp")" != "$want" ]]; then
+  (cd "$backend_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" >"$backend_stamp"
 fi
 
 # Python: a private venv, so the pinned versions never touch the system Python.

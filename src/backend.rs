@@ -1,0 +1,260 @@
+//! A developer's backend, reached as the mini program's `my.request` would reach it: the envelope
+//! placed in a request body, sent, and the answer kept. Used by the device page's "send to my
+//! backend" and by suite playback.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::store::BodyShape;
+
+/// How a request to a backend is made: the parts a suite's `backend` section can set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestShape {
+    pub method: reqwest::Method,
+    pub headers: Vec<(String, String)>,
+    pub body: BodyShape,
+    /// The JSON key or form field that holds the envelope.
+    pub field: String,
+    /// Other fields sent with the envelope in a JSON or form body, e.g. a user token.
+    pub values: Map<String, Value>,
+    pub timeout: Duration,
+}
+
+impl Default for RequestShape {
+    fn default() -> Self {
+        RequestShape {
+            method: reqwest::Method::POST,
+            headers: Vec::new(),
+            body: BodyShape::Json,
+            field: "response".into(),
+            values: Map::new(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RequestShape {
+    /// The request body and its content type for `envelope`.
+    pub fn body_for(&self, envelope: &str) -> (&'static str, String) {
+        match self.body {
+            BodyShape::Json => {
+                let mut object = Map::new();
+                object.insert(self.field.clone(), Value::String(envelope.to_string()));
+                for (key, value) in &self.values {
+                    object.insert(key.clone(), value.clone());
+                }
+                ("application/json", Value::Object(object).to_string())
+            }
+            BodyShape::Form => {
+                let mut body = format!("{}={}", form_encode(&self.field), form_encode(envelope));
+                for (key, value) in &self.values {
+                    let text = match value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    body.push_str(&format!("&{}={}", form_encode(key), form_encode(&text)));
+                }
+                ("application/x-www-form-urlencoded", body)
+            }
+            BodyShape::Raw => ("text/plain; charset=utf-8", envelope.to_string()),
+        }
+    }
+}
+
+/// What a backend answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub elapsed_ms: u64,
+}
+
+/// Why there is no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SendError {
+    /// Nothing listens there, or the name does not resolve: no step can succeed.
+    #[error("cannot reach {url}: {message}")]
+    Unreachable { url: String, message: String },
+    #[error("no answer from {url} within {} ms", timeout.as_millis())]
+    Timeout { url: String, timeout: Duration },
+    #[error("request to {url} failed: {message}")]
+    Failed { url: String, message: String },
+}
+
+/// One request to a developer's backend and its answer (or why there was none), as the
+/// journal keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendExchange {
+    pub url: String,
+    pub body_shape: BodyShape,
+    pub request_body: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .build()
+            .expect("an HTTP client without TLS always builds")
+    })
+}
+
+/// Sends `body` (made by [`RequestShape::body_for`]) to `url`.
+pub async fn send(
+    url: &str,
+    shape: &RequestShape,
+    content_type: &str,
+    body: String,
+) -> Result<Answer, SendError> {
+    let mut request = client()
+        .request(shape.method.clone(), url)
+        .timeout(shape.timeout)
+        .header(reqwest::header::CONTENT_TYPE, content_type);
+    for (name, value) in &shape.headers {
+        request = request.header(name, value);
+    }
+    let started = Instant::now();
+    let classify = |error: reqwest::Error| {
+        let url = url.to_string();
+        if error.is_timeout() {
+            SendError::Timeout {
+                url,
+                timeout: shape.timeout,
+            }
+        } else if error.is_connect() || error.is_builder() {
+            // The innermost cause says it best: "Connection refused (os error 111)".
+            let mut root: &dyn std::error::Error = &error;
+            while let Some(cause) = root.source() {
+                root = cause;
+            }
+            SendError::Unreachable {
+                url,
+                message: root.to_string(),
+            }
+        } else {
+            SendError::Failed {
+                url,
+                message: error_chain(&error),
+            }
+        }
+    };
+    let response = request.body(body).send().await.map_err(classify)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let bytes = response.bytes().await.map_err(classify)?;
+    Ok(Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Sends the envelope as the device page does (POST, one field) and records the exchange.
+pub async fn exchange(url: &str, body_shape: BodyShape, envelope: &str) -> BackendExchange {
+    let shape = RequestShape {
+        body: body_shape,
+        ..Default::default()
+    };
+    let (content_type, request_body) = shape.body_for(envelope);
+    let started = Instant::now();
+    let result = send(url, &shape, content_type, request_body.clone()).await;
+    let mut exchange = BackendExchange {
+        url: url.to_string(),
+        body_shape,
+        request_body,
+        status: None,
+        headers: Vec::new(),
+        body: String::new(),
+        error: None,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    match result {
+        Ok(answer) => {
+            exchange.status = Some(answer.status);
+            exchange.headers = answer.headers;
+            exchange.body = answer.body;
+            exchange.elapsed_ms = answer.elapsed_ms;
+        }
+        Err(error) => exchange.error = Some(error.to_string()),
+    }
+    exchange
+}
+
+/// reqwest's message and its causes ("error sending request: connection refused"), on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_place_the_envelope_and_the_values() {
+        let mut shape = RequestShape::default();
+        shape
+            .values
+            .insert("token".into(), Value::String("t 1".into()));
+        let (kind, body) = shape.body_for(r#"{"response":"a+b"}"#);
+        assert_eq!(kind, "application/json");
+        assert_eq!(
+            body,
+            r#"{"response":"{\"response\":\"a+b\"}","token":"t 1"}"#
+        );
+
+        shape.body = BodyShape::Form;
+        shape.field = "envelope".into();
+        let (kind, body) = shape.body_for(r#"{"response":"a+b"}"#);
+        assert_eq!(kind, "application/x-www-form-urlencoded");
+        assert_eq!(
+            body,
+            "envelope=%7B%22response%22%3A%22a%2Bb%22%7D&token=t+1"
+        );
+
+        shape.body = BodyShape::Raw;
+        assert_eq!(shape.body_for("x").1, "x");
+    }
+}

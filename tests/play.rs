@@ -1,0 +1,556 @@
+//! `alipay-sim play` against real backends: the reference backend on the official npm
+//! `alipay-sdk` (tests/backend/reference.mjs), its deliberately broken variants, an echo server
+//! for the request shape, and a suite recorded on the device page.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+
+use common::{read_junit, EphemeralServer, NodeBackend, BIN};
+use serde_json::Value;
+
+const SEED: u64 = 7;
+
+fn play(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("play")
+        .args(args)
+        .env_remove("ALIPAY_SIM_BACKEND")
+        .env_remove("ALIPAY_SIM_SEED")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The steps listed under `failed:` in the summary.
+fn failed_steps(stdout: &str) -> BTreeSet<String> {
+    stdout
+        .lines()
+        .skip_while(|line| *line != "failed:")
+        .skip(1)
+        .filter_map(|line| {
+            line.trim()
+                .split_once(" › ")
+                .map(|(_, step)| step.to_string())
+        })
+        .collect()
+}
+
+fn catalogue_names() -> Vec<String> {
+    alipay_sim::catalogue()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+fn front_end_scenarios() -> usize {
+    alipay_sim::catalogue()
+        .iter()
+        .filter(|s| s.expect.verdict == alipay_sim::Verdict::FrontEnd)
+        .count()
+}
+
+#[test]
+fn conformance_passes_on_the_reference_backend() {
+    let backend = NodeBackend::start("reference.mjs", SEED);
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("reports/conformance.xml");
+    let output = play(&[
+        "conformance",
+        "--backend",
+        &backend.url,
+        "--seed",
+        &SEED.to_string(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    let skipped = front_end_scenarios();
+    let played = catalogue_names().len() - skipped;
+    assert!(
+        stdout.contains(&format!("{played} passed, 0 failed, {skipped} skipped")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    conformance › success  (accepted as it must be"));
+    assert!(stdout.contains("ok    conformance › wrong-signing-key  (refused as it must be"));
+    assert!(stdout.contains("skip  conformance › user-refused  (nothing reaches the backend"));
+
+    // A CI system's reader finds one test case per step, named after its scenario.
+    let report = read_junit(&junit);
+    assert_eq!(report["tests"], catalogue_names().len());
+    assert_eq!(report["failures"], 0);
+    assert_eq!(report["skipped"], skipped);
+    let suite = &report["suites"][0];
+    assert_eq!(suite["name"], "conformance");
+    let cases: Vec<&str> = suite["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cases, catalogue_names());
+    let skip = suite["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "user-refused")
+        .unwrap();
+    assert_eq!(skip["result"], "skipped");
+    assert!(skip["message"]
+        .as_str()
+        .unwrap()
+        .contains("fe.user-refused"));
+}
+
+#[test]
+fn conformance_names_the_scenarios_that_expose_each_broken_backend() {
+    // Each variant, and scenarios that must expose its mistake.
+    let variants: [(&str, &[&str]); 4] = [
+        (
+            // Accepts anything that decrypts: forged, tampered and unsigned envelopes.
+            "broken/no-signature-check.mjs",
+            &[
+                "wrong-signing-key",
+                "flip-signature-byte",
+                "sign-bare-ciphertext",
+                "missing-sign",
+            ],
+        ),
+        (
+            // Refuses every genuine envelope, and accepts one signed over the bare ciphertext.
+            "broken/unquoted-signature.mjs",
+            &[
+                "success",
+                "success-overseas-mobile",
+                "isv-with-isv-app-id",
+                "sign-bare-ciphertext",
+            ],
+        ),
+        (
+            // Takes authentic error codes and an empty mobile for a phone number.
+            "broken/any-decrypted-success.mjs",
+            &[
+                "success-no-mobile",
+                "phone-application-pending",
+                "personal-account",
+                "platform-busy-encrypted",
+            ],
+        ),
+        (
+            "broken/accepts-unsigned.mjs",
+            &["missing-sign", "gateway-not-set", "no-signing-drop-sign"],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (script, exposing) in variants {
+        let backend = NodeBackend::start(script, SEED);
+        let junit = dir.path().join(script.replace('/', "-") + ".xml");
+        let output = play(&[
+            "conformance",
+            "--backend",
+            &backend.url,
+            "--seed",
+            &SEED.to_string(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        let stdout = text(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{script}: {stdout}");
+        let failed = failed_steps(&stdout);
+        for scenario in exposing {
+            assert!(
+                failed.contains(*scenario),
+                "{script}: {scenario} should expose it; failed: {failed:?}"
+            );
+        }
+        let summary = format!("{} failed", failed.len());
+        assert!(stdout.contains(&summary), "{script}: {stdout}");
+
+        // Each failure shows what was sent, what came back, what was expected, and the diff.
+        let first = failed.iter().next().unwrap();
+        let details: String = stdout
+            .split(&format!("FAIL  conformance › {first}\n"))
+            .nth(1)
+            .unwrap()
+            .lines()
+            .take_while(|line| line.starts_with("        "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for part in [
+            "oracle:",
+            "expected:",
+            "sent:     POST",
+            "got:",
+            "diff:",
+            "    - ",
+            "    + ",
+        ] {
+            assert!(
+                details.contains(part),
+                "{script}: no {part:?} in\n{details}"
+            );
+        }
+
+        // The JUnit report fails the same steps.
+        let report = read_junit(&junit);
+        let junit_failed: BTreeSet<String> = report["suites"][0]["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["result"] == "failure")
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(junit_failed, failed, "{script}");
+        assert_eq!(report["tests"], catalogue_names().len());
+    }
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_failure_and_json_reports_the_run() {
+    let backend = NodeBackend::start("broken/unquoted-signature.mjs", SEED);
+    let output = play(&[
+        "conformance",
+        "--backend",
+        &backend.url,
+        "--seed",
+        "7",
+        "--fail-fast",
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("FAIL  ").count(), 1, "{stdout}");
+    assert!(stdout.contains("not run (--fail-fast)"), "{stdout}");
+
+    let output = play(&[
+        "conformance",
+        "--backend",
+        &backend.url,
+        "--seed",
+        "7",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON only");
+    let steps = report["suites"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), catalogue_names().len());
+    let success = steps.iter().find(|s| s["name"] == "success").unwrap();
+    assert_eq!(success["status"], "failed");
+    assert_eq!(success["oracle"]["verdict"], "accept");
+    assert_eq!(success["answer"]["status"], 400);
+    assert_eq!(success["mismatches"][0]["at"], "status");
+    assert_eq!(
+        report["failed"].as_u64().unwrap() as usize,
+        steps.iter().filter(|s| s["status"] == "failed").count()
+    );
+}
+
+#[test]
+fn an_unreachable_backend_is_one_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/api/phone");
+    let output = play(&["conformance", "--backend", &url]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(text(&output.stdout), "", "no step is reported");
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot reach {url}"))
+            && stderr.contains("is the backend running?"),
+        "{stderr}"
+    );
+
+    // So is a suite without a URL, or with one the client cannot use.
+    let output = play(&["conformance", "--backend", "https://example.test/api"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("https is not supported"));
+}
+
+#[test]
+fn suite_mistakes_name_the_file_the_step_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, content: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let cases = [
+        (
+            r#"{"name": "s", "steps": [{"scenario": "success"}, {"scenario": "success", "expect": {"stauts": 200}}]}"#,
+            &["steps[1].expect", "unknown field `stauts`"][..],
+        ),
+        (
+            r#"{"name": "s", "steps": [{"scenario": "succes"}]}"#,
+            &["steps[0] (succes).scenario", "unknown scenario \"succes\""][..],
+        ),
+        (
+            r#"{"name": "s", "backend": {"url": "http://127.0.0.1:1/", "headers": {"X-Token": "{{env.ALIPAY_SIM_TEST_UNSET}}"}}, "steps": [{"scenario": "success"}]}"#,
+            &["backend.headers", "ALIPAY_SIM_TEST_UNSET is not set"][..],
+        ),
+        (
+            r#"{"name": "s", "steps": [{"name": "late", "scenario": "wrong-aes-key", "expect": {"json": {"code": "{{code}}"}}}]}"#,
+            &["steps[0] (late).expect.json", "{{code}}"][..],
+        ),
+        (r#"{"name": "s", "steps": [}"#, &["expected value"][..]),
+    ];
+    for (i, (content, parts)) in cases.iter().enumerate() {
+        let file = write(&format!("suite-{i}.json"), content);
+        let output = play(&[&file, "--backend", "http://127.0.0.1:1/"]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&file), "{stderr}");
+        for part in *parts {
+            assert!(stderr.contains(part), "no {part:?} in {stderr}");
+        }
+    }
+    let output = play(&["no-such-suite"]);
+    assert!(text(&output.stderr).contains("no suite \"no-such-suite\""));
+}
+
+/// An echo backend: answers 200 with the method, two headers and the body it received.
+fn echo_server() -> (String, std::thread::JoinHandle<()>) {
+    use axum::http::{HeaderMap, Method};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/echo", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().route(
+                "/echo",
+                axum::routing::any(
+                    |method: Method, headers: HeaderMap, body: String| async move {
+                        let header = |name: &str| {
+                            headers
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        axum::Json(serde_json::json!({
+                            "method": method.as_str(),
+                            "token": header("x-token"),
+                            "content_type": header("content-type"),
+                            "body": body,
+                        }))
+                    },
+                ),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (url, handle)
+}
+
+#[test]
+fn a_users_suite_sets_the_request_and_checks_json_regex_and_status() {
+    let (url, _server) = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = serde_json::json!({
+        "name": "echo",
+        "backend": {
+            "url": url,
+            "method": "PUT",
+            "headers": {"X-Token": "{{env.ALIPAY_SIM_TEST_TOKEN}}"},
+            "body": "form",
+            "field": "envelope",
+            "values": {"userToken": "u-1"}
+        },
+        "steps": [
+            {
+                "name": "request shape",
+                "scenario": "success",
+                "mobile": "13912345678",
+                "expect": {
+                    "status": "2xx",
+                    "json": {"method": "PUT", "token": "s3cret", "content_type": "application/x-www-form-urlencoded"},
+                    "body_matches": "envelope=%7B%22response%22.*&userToken=u-1",
+                    "max_latency_ms": 5000
+                }
+            },
+            {
+                "name": "inline call refused",
+                "console": {"phone_application": "pending"},
+                "expect": {"status": "400-499", "json": {"method": "POST", "token": "s3cret"}}
+            }
+        ]
+    });
+    let path = dir.path().join("echo.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&suite).unwrap()).unwrap();
+    let output = Command::new(BIN)
+        .args(["play", path.to_str().unwrap()])
+        .env("ALIPAY_SIM_TEST_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("ok    echo › request shape [success]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  echo › inline call refused"),
+        "{stdout}"
+    );
+    // The diff names each difference with the expected (-) and received (+) value.
+    assert!(
+        stdout.contains("          status\n            - 4xx\n            + 200\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("          $.method\n            - \"POST\"\n            + \"PUT\"\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+}
+
+/// Posts a UI form as the simulator's own page would, and gives the redirect target.
+fn post_form(http: &reqwest::blocking::Client, server: &str, path: &str, form: &str) -> String {
+    let response = http
+        .post(format!("{server}{path}"))
+        .header("origin", server)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        303,
+        "{path}: {}",
+        response.text().unwrap()
+    );
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_recorded_session_replays_with_play() {
+    let sim = EphemeralServer::start();
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let apps: Value = http
+        .get(format!("{}/api/v1/apps", sim.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let app = apps[0]["app_id"].as_str().unwrap().to_string();
+
+    // The app's keys are random (not a seed's): the backend is configured with them, as a
+    // person does from the console page, and the recorded suite carries them.
+    let keys: Value = http
+        .get(format!("{}/api/v1/apps/{app}/keys", sim.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let backend = app_backend("reference.mjs", &keys);
+
+    post_form(&http, &sim.url, &format!("/apps/{app}/recording/start"), "");
+    let device = |location: &str| location.rsplit_once("call=").unwrap().1.to_string();
+    let tap = |action: &str| {
+        device(&post_form(
+            &http,
+            &sim.url,
+            &format!("/apps/{app}/device/tap"),
+            &format!("action={action}"),
+        ))
+    };
+    let send = |call: &str| {
+        post_form(
+            &http,
+            &sim.url,
+            &format!("/apps/{app}/device/send"),
+            &format!(
+                "call={call}&url={}&body_shape=json",
+                alipay_sim::backend::form_encode(&backend.url)
+            ),
+        )
+    };
+    send(&tap("consent"));
+    let patched = http
+        .patch(format!("{}/api/v1/apps/{app}", sim.url))
+        .header("content-type", "application/json")
+        .body(r#"{"console": {"phone_application": "pending"}}"#)
+        .send()
+        .unwrap();
+    assert!(patched.status().is_success());
+    send(&tap("consent"));
+    tap("refuse");
+    post_form(&http, &sim.url, &format!("/apps/{app}/recording/stop"), "");
+    let page = http
+        .get(format!("{}/apps/{app}/device", sim.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("3 calls recorded, 2 sent to the backend"),
+        "{page}"
+    );
+
+    let suite = http
+        .get(format!("{}/apps/{app}/recording/suite.json", sim.url))
+        .send()
+        .unwrap();
+    assert!(suite.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recorded.json");
+    std::fs::write(&path, suite.text().unwrap()).unwrap();
+
+    // Replayed against the same backend: the same answers.
+    let output = play(&[path.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("2 passed, 0 failed, 1 skipped"), "{stdout}");
+
+    // Replayed against a backend that takes 40006 for a phone number: the second call fails.
+    drop(backend);
+    let broken = app_backend("broken/any-decrypted-success.mjs", &keys);
+    let output = play(&[path.to_str().unwrap(), "--backend", &broken.url]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("1 passed, 1 failed"), "{stdout}");
+    assert!(
+        stdout.contains("console.phone-application-not-approved"),
+        "{stdout}"
+    );
+}
+
+/// A tests/backend server configured with an app's keys as the API shows them.
+fn app_backend(script: &str, keys: &Value) -> NodeBackend {
+    NodeBackend::start_with_keys(
+        script,
+        keys["alipay_public_key"].as_str().unwrap(),
+        keys["aes_key"].as_str().unwrap(),
+    )
+}
+
+#[test]
+fn recording_a_missing_app_is_not_found() {
+    let sim = EphemeralServer::start();
+    let response =
+        reqwest::blocking::get(format!("{}/apps/nope/recording/suite.json", sim.url)).unwrap();
+    assert_eq!(response.status(), 404);
+}
