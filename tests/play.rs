@@ -22,6 +22,14 @@ fn play(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `play conformance` against `backend` with the seed's keys, and `options`.
+fn play_conformance(backend: &str, options: &[&str]) -> Output {
+    let seed = SEED.to_string();
+    let mut args = vec!["conformance", "--backend", backend, "--seed", &seed];
+    args.extend_from_slice(options);
+    play(&args)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -59,15 +67,7 @@ fn conformance_passes_on_the_reference_backend() {
     let backend = NodeBackend::start("reference.mjs", SEED);
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("reports/conformance.xml");
-    let output = play(&[
-        "conformance",
-        "--backend",
-        &backend.url,
-        "--seed",
-        &SEED.to_string(),
-        "--junit",
-        junit.to_str().unwrap(),
-    ]);
+    let output = play_conformance(&backend.url, &["--junit", junit.to_str().unwrap()]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
     let skipped = front_end_scenarios();
@@ -150,15 +150,7 @@ fn conformance_names_the_scenarios_that_expose_each_broken_backend() {
     for (script, exposing) in variants {
         let backend = NodeBackend::start(script, SEED);
         let junit = dir.path().join(script.replace('/', "-") + ".xml");
-        let output = play(&[
-            "conformance",
-            "--backend",
-            &backend.url,
-            "--seed",
-            &SEED.to_string(),
-            "--junit",
-            junit.to_str().unwrap(),
-        ]);
+        let output = play_conformance(&backend.url, &["--junit", junit.to_str().unwrap()]);
         let stdout = text(&output.stdout);
         assert_eq!(output.status.code(), Some(1), "{script}: {stdout}");
         let failed = failed_steps(&stdout);
@@ -213,27 +205,13 @@ fn conformance_names_the_scenarios_that_expose_each_broken_backend() {
 #[test]
 fn fail_fast_stops_at_the_first_failure_and_json_reports_the_run() {
     let backend = NodeBackend::start("broken/unquoted-signature.mjs", SEED);
-    let output = play(&[
-        "conformance",
-        "--backend",
-        &backend.url,
-        "--seed",
-        "7",
-        "--fail-fast",
-    ]);
+    let output = play_conformance(&backend.url, &["--fail-fast"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert_eq!(stdout.matches("FAIL  ").count(), 1, "{stdout}");
     assert!(stdout.contains("not run (--fail-fast)"), "{stdout}");
 
-    let output = play(&[
-        "conformance",
-        "--backend",
-        &backend.url,
-        "--seed",
-        "7",
-        "--json",
-    ]);
+    let output = play_conformance(&backend.url, &["--json"]);
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON only");
     let steps = report["suites"][0]["steps"].as_array().unwrap();

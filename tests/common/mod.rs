@@ -77,21 +77,11 @@ pub struct EphemeralServer {
 
 impl EphemeralServer {
     pub fn start() -> EphemeralServer {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--ephemeral", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first_line)
-            .unwrap();
-        let url = first_line
-            .trim()
-            .strip_prefix("alipay-sim listening on ")
-            .unwrap_or_else(|| panic!("no URL in the banner's first line: {first_line:?}"))
-            .to_string();
+            .stderr(Stdio::null());
+        let (child, url) = start_listening(command, "alipay-sim listening on ");
         EphemeralServer { child, url }
     }
 }
@@ -101,6 +91,24 @@ impl Drop for EphemeralServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a server that prints `PREFIX<url>` as its first line, and gives the URL.
+fn start_listening(mut command: Command, prefix: &str) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let url = first_line
+        .trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("{command:?} printed no address: {first_line:?}"))
+        .to_string();
+    (child, url)
 }
 
 /// A backend from `tests/backend/` (the reference, or `broken/NAME.mjs`) on a free port,
@@ -126,25 +134,14 @@ impl NodeBackend {
     pub fn start_with_keys(script: &str, alipay_public_key: &str, aes_key: &str) -> NodeBackend {
         set_up_sdks();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/backend");
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg(dir.join(script))
             .env("ALIPAY_PUBLIC_KEY", alipay_public_key)
             .env("AES_KEY", aes_key)
             .env("PORT", "0")
-            .env_remove("KEYS_FILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs");
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first_line)
-            .unwrap();
-        let base = first_line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{script} printed no address: {first_line:?}"))
-            .to_string();
+            .env_remove("KEYS_FILE");
+        let (child, base) = start_listening(command, "listening on ");
         NodeBackend {
             child,
             url: format!("{base}/api/phone"),
