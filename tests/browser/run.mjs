@@ -5,6 +5,7 @@ import { chromium } from 'playwright-core';
 import { AlipaySdk } from 'alipay-sdk';
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
+import { readFile } from 'node:fs/promises';
 
 const base = process.argv[2];
 if (!base) {
@@ -137,6 +138,28 @@ const tests = {
     check((await page.locator('details.entry').first().textContent()).includes('front-end'), 'the new call is on top');
   },
 
+  async 'device: record a session and download it as a suite for alipay-sim play'(page) {
+    const appId = await newApp(page);
+    await page.goto(`${base}/apps/${appId}/device`);
+    await Promise.all([page.waitForLoadState('load'), page.click('#recording-start')]);
+    check((await page.textContent('#recording-state')).trim() === 'recording', 'recording starts');
+    await tap(page, appId, 'allow');
+    await page.fill('#backend-url', `${backendUrl}/api/phone`);
+    await Promise.all([page.waitForLoadState('load'), page.click('#send')]);
+    await page.waitForSelector('#backend-status');
+    await tap(page, appId, 'refuse');
+    check((await page.textContent('#recording-calls')).trim() === '2 calls', 'both taps are recorded');
+    await Promise.all([page.waitForLoadState('load'), page.click('#recording-stop')]);
+    check((await page.textContent('#recording')).includes('2 calls recorded, 1 sent to the backend'), 'the panel sums up the recording');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#recording-download')]);
+    check(download.suggestedFilename() === `recorded-${appId}.json`, `file name ${download.suggestedFilename()}`);
+    const suite = JSON.parse(await readFile(await download.path(), 'utf8'));
+    check(suite.backend.url === `${backendUrl}/api/phone` && suite.keys.app_id === appId, 'the suite targets the backend, with the app\'s keys');
+    check(suite.steps.length === 2, `two steps, got ${suite.steps.length}`);
+    check(suite.steps[0].expect.status === 200 && suite.steps[0].expect.json.ok === true, `the backend's answer is expected again: ${JSON.stringify(suite.steps[0].expect)}`);
+    check(suite.steps[1].action.kind === 'refuse' && suite.steps[1].expect === undefined, 'the refusal is a step of its own');
+  },
+
   async 'sdk: /sdk/my.js gives a plain page my.getPhoneNumber with the consent sheet'(page) {
     const appId = await newApp(page);
     const keys = await consoleKeys(page, appId);
@@ -167,7 +190,7 @@ const tests = {
 let passed = 0;
 let failed = 0;
 for (const [name, test] of Object.entries(tests)) {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
+  const context = await browser.newContext({ viewport: { width: 1200, height: 1000 }, acceptDownloads: true });
   const page = await context.newPage();
   try {
     await test(page);
