@@ -240,6 +240,17 @@ pub enum ActionKind {
     NoConsent,
 }
 
+impl ActionKind {
+    /// The name in files and forms: `consent`, `refuse` or `no-consent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Consent => "consent",
+            ActionKind::Refuse => "refuse",
+            ActionKind::NoConsent => "no-consent",
+        }
+    }
+}
+
 /// A bound mobile number, validated on the way in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -95,11 +95,7 @@ fn step_of(index: usize, recorded: &RecordedCall) -> Step {
             "{}. call #{}: {} ({}, {})",
             index + 1,
             recorded.call_id,
-            match call.action.kind {
-                crate::model::ActionKind::Consent => "consent",
-                crate::model::ActionKind::Refuse => "refuse",
-                crate::model::ActionKind::NoConsent => "no-consent",
-            },
+            call.action.kind.as_str(),
             recorded.rule,
             recorded.verdict
         )),

@@ -198,6 +198,20 @@ struct Inner {
     apps_created: u64,
 }
 
+impl Inner {
+    fn app(&self, app_id: &str) -> Result<&App, StateError> {
+        self.apps
+            .get(app_id)
+            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))
+    }
+
+    fn app_mut(&mut self, app_id: &str) -> Result<&mut App, StateError> {
+        self.apps
+            .get_mut(app_id)
+            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))
+    }
+}
+
 /// The simulator's state, shared by every layer. Cheap to clone: one reference count.
 #[derive(Clone)]
 pub struct SimState {
@@ -358,10 +372,7 @@ impl SimState {
         change: impl FnOnce(&mut App) -> Result<(), StateError>,
     ) -> Result<AppView, StateError> {
         let mut inner = self.lock();
-        let app = inner
-            .apps
-            .get_mut(app_id)
-            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+        let app = inner.app_mut(app_id)?;
         let before = (app.stored.clone(), app.keys.clone(), app.cache.clone());
         change(app)?;
         let view = app.view();
@@ -378,11 +389,7 @@ impl SimState {
     }
 
     pub fn app(&self, app_id: &str) -> Result<AppView, StateError> {
-        self.lock()
-            .apps
-            .get(app_id)
-            .map(App::view)
-            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))
+        self.lock().app(app_id).map(App::view)
     }
 
     /// Creates an app. Keys come from `seed`, else from the server's seed and the app's
@@ -493,13 +500,7 @@ impl SimState {
 
     /// New keys for the app: a new Alipay key pair and AES key.
     pub fn rotate_keys(&self, app_id: &str) -> Result<KeysView, StateError> {
-        let current_seed = self
-            .lock()
-            .apps
-            .get(app_id)
-            .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?
-            .stored
-            .key_seed;
+        let current_seed = self.lock().app(app_id)?.stored.key_seed;
         // Seeded servers rotate deterministically too: each seed leads to the next.
         let key_seed = match self.shared.config.seed {
             Some(seed) => derive_seed(seed, &format!("rotate/{app_id}"), current_seed),
@@ -546,10 +547,7 @@ impl SimState {
     ) -> Result<PreparedCall, StateError> {
         let (mut call, keys, cache, index) = {
             let inner = self.lock();
-            let app = inner
-                .apps
-                .get(app_id)
-                .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            let app = inner.app(app_id)?;
             let index = app.calls.fetch_add(1, Ordering::Relaxed);
             (
                 app.stored.config.clone(),
@@ -603,33 +601,35 @@ impl SimState {
             scenario: prepared.scenario,
             delivery,
         });
-        let mut journal = self.lock_journal();
-        journal.next_id += 1;
+        let id = {
+            let mut journal = self.lock_journal();
+            journal.next_id += 1;
+            let id = journal.next_id;
+            if journal.entries.len() >= JOURNAL_CAPACITY {
+                journal.entries.pop_front();
+            }
+            journal.entries.push_back(Recorded {
+                id,
+                time: std::time::SystemTime::now(),
+                app_id: prepared.app_id.clone(),
+                fixture: fixture.clone(),
+                backend: None,
+            });
+            id
+        };
         if let Some(recording) = self
             .lock_recordings()
             .get_mut(&prepared.app_id)
             .filter(|r| r.active)
         {
             recording.steps.push(RecordedCall {
-                call_id: journal.next_id,
+                call_id: id,
                 call: prepared.call,
                 rule: fixture.delivery.expect.rule.clone(),
                 verdict: fixture.delivery.expect.verdict,
                 exchange: None,
             });
         }
-        let record = Recorded {
-            id: journal.next_id,
-            time: std::time::SystemTime::now(),
-            app_id: prepared.app_id,
-            fixture: fixture.clone(),
-            backend: None,
-        };
-        let id = record.id;
-        if journal.entries.len() >= JOURNAL_CAPACITY {
-            journal.entries.pop_front();
-        }
-        journal.entries.push_back(record);
         Ok((id, fixture))
     }
 
@@ -666,11 +666,7 @@ impl SimState {
     /// Starts recording the app's calls and backend answers, dropping any earlier recording.
     pub fn start_recording(&self, app_id: &str) -> Result<(), StateError> {
         self.app(app_id)?;
-        let started = rfc3339(
-            time::OffsetDateTime::now_utc()
-                .replace_nanosecond(0)
-                .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
-        );
+        let started = rfc3339(time::OffsetDateTime::now_utc().truncate_to_second());
         self.lock_recordings()
             .insert(app_id.to_string(), Recording::new(app_id, started));
         Ok(())
@@ -692,10 +688,7 @@ impl SimState {
     pub fn recorded_suite(&self, app_id: &str) -> Result<Option<crate::suite::Suite>, StateError> {
         let (keys, target) = {
             let inner = self.lock();
-            let app = inner
-                .apps
-                .get(app_id)
-                .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            let app = inner.app(app_id)?;
             (app.keys.clone(), app.stored.backend.clone())
         };
         Ok(self
@@ -721,10 +714,7 @@ impl SimState {
     pub fn dry_run(&self, app_id: &str) -> Result<Fixture, StateError> {
         let (call, keys, cache, index) = {
             let inner = self.lock();
-            let app = inner
-                .apps
-                .get(app_id)
-                .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))?;
+            let app = inner.app(app_id)?;
             (
                 app.stored.config.clone(),
                 app.keys.clone(),
@@ -778,10 +768,7 @@ impl SimState {
             match (&request.app_id, &request.alipay_public_key) {
                 (Some(app_id), None) => {
                     let inner = self.lock();
-                    let app = inner
-                        .apps
-                        .get(app_id)
-                        .ok_or_else(|| StateError::AppNotFound(app_id.clone()))?;
+                    let app = inner.app(app_id)?;
                     BackendKeys {
                         alipay_public_key: app.keys.alipay_key().public_key().clone(),
                         aes_key: Some(

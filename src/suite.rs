@@ -680,37 +680,23 @@ impl Judgement {
     /// otherwise (a scenario's app signs with RSA, or has an AES-256 key) what a strict backend
     /// with the suite's keys concludes.
     fn for_backend(delivery: &Delivery, envelope: &str, backend: &BackendKeys) -> Judgement {
-        let same_keys = delivery.sign_type.is_none_or(|t| t == backend.sign_type)
-            && delivery.aes_key.as_ref().is_none_or(|k| {
-                backend
-                    .aes_key
-                    .as_ref()
-                    .is_some_and(|mine| mine.to_base64() == *k)
-            });
-        if same_keys {
+        let mut differences = Vec::new();
+        if let Some(sign_type) = delivery.sign_type.filter(|t| *t != backend.sign_type) {
+            differences.push(format!("signs {sign_type}"));
+        }
+        let backend_aes_key = backend.aes_key.as_ref().map(AesKey::to_base64);
+        if let Some(key) = delivery
+            .aes_key
+            .as_ref()
+            .filter(|k| backend_aes_key.as_ref() != Some(*k))
+        {
+            let bits = AesKey::from_base64(key).map_or(0, |k| k.as_bytes().len() * 8);
+            differences.push(format!("has another AES key (AES-{bits})"));
+        }
+        if differences.is_empty() {
             return Judgement::from_delivery(delivery);
         }
         let conclusion = oracle::verify(envelope, backend);
-        let differences = [
-            delivery
-                .sign_type
-                .filter(|t| *t != backend.sign_type)
-                .map(|t| format!("signs {t}")),
-            delivery
-                .aes_key
-                .as_ref()
-                .filter(|k| {
-                    backend
-                        .aes_key
-                        .as_ref()
-                        .is_none_or(|m| m.to_base64() != **k)
-                })
-                .map(|k| match AesKey::from_base64(k) {
-                    Ok(key) => format!("has another AES key (AES-{})", key.as_bytes().len() * 8),
-                    Err(_) => "has another AES key".to_string(),
-                }),
-        ];
-        let differences: Vec<String> = differences.into_iter().flatten().collect();
         Judgement {
             verdict: conclusion.verdict,
             plaintext: conclusion.plaintext,

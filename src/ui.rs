@@ -616,15 +616,21 @@ async fn download_key(
             ))
         }
     };
+    download(
+        "text/plain; charset=utf-8",
+        &format!("{app_id}-{file}"),
+        content,
+    )
+}
+
+/// A file the browser saves rather than shows.
+fn download(content_type: &'static str, file_name: &str, content: String) -> PageResult {
     Ok((
         [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; charset=utf-8".to_string(),
-            ),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{app_id}-{file}\""),
+                format!("attachment; filename=\"{file_name}\""),
             ),
         ],
         content,
@@ -780,17 +786,7 @@ async fn recorded_suite(State(state): State<SimState>, Path(app_id): Path<String
         )
     })?;
     let text = serde_json::to_string_pretty(&suite).expect("suites serialise") + "\n";
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"recorded-{app_id}.json\""),
-            ),
-        ],
-        text,
-    )
-        .into_response())
+    download("application/json", &format!("recorded-{app_id}.json"), text)
 }
 
 /// The journal keeps the verdict, not its one-line reason; say what it means.

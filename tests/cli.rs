@@ -1,11 +1,12 @@
 //! The `alipay-sim` binary, run as a user runs it.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use common::BIN;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_alipay-sim");
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -83,19 +84,7 @@ fn scenarios_lists_the_catalogue_as_text_and_json() {
 fn envelope_prints_the_documented_object_and_repeats_with_the_seed() {
     let a = json(&run(&["envelope", "--scenario", "success", "--seed", "42"]));
     let fields: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(
-        fields,
-        [
-            "scenario",
-            "app_id",
-            "alipay_public_key",
-            "aes_key",
-            "sign_type",
-            "callback",
-            "payload",
-            "expect"
-        ]
-    );
+    assert_eq!(fields, common::FIXTURE_FIELDS);
     assert_eq!(a["callback"], "success");
     assert!(a["payload"]["response"]
         .as_str()

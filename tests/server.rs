@@ -288,19 +288,7 @@ fn get_phone_number_takes_action_isv_app_id_mobile_and_fault() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        fields,
-        [
-            "scenario",
-            "app_id",
-            "alipay_public_key",
-            "aes_key",
-            "sign_type",
-            "callback",
-            "payload",
-            "expect"
-        ]
-    );
+    assert_eq!(fields, common::FIXTURE_FIELDS);
     assert_eq!(call["expect"]["plaintext"]["mobile"], "13912345678");
     let refused = server.json("POST", &path, Some(json!({"action": "refuse"})));
     assert_eq!(refused["callback"], "onError");

@@ -11,6 +11,18 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_alipay-sim");
 
+/// The fields of a fixture (`envelope`, `fixtures`, `getPhoneNumber`), in their documented order.
+pub const FIXTURE_FIELDS: [&str; 8] = [
+    "scenario",
+    "app_id",
+    "alipay_public_key",
+    "aes_key",
+    "sign_type",
+    "callback",
+    "payload",
+    "expect",
+];
+
 pub fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
