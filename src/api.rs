@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::access::Access;
 use crate::state::{NewApp, PhoneNumberRequest, SimState, StateError, VerifyRequest};
 use crate::{catalogue, Error};
 
@@ -68,19 +69,30 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
     routes().into_iter().map(|(m, p, _)| (m, p)).collect()
 }
 
-/// The simulator's whole router over `state`: the JSON API and the web UI.
+/// The simulator's whole router over `state`: the JSON API and the web UI, answering loopback
+/// hosts only, with CORS for the front-end call alone.
 pub fn router(state: SimState) -> Router {
+    router_with(state, Access::default())
+}
+
+/// [`router`], with the hosts and origins of `access` allowed besides.
+pub fn router_with(state: SimState, access: Access) -> Router {
+    let access = std::sync::Arc::new(access);
     let mut api = Router::new();
     for (_, path, handler) in routes() {
         api = api.route(path, handler);
     }
+    let guard = access.clone();
     api.merge(crate::ui::routes())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Browser previews of a mini program (my.js) call the API from their own origin; the
         // layer answers their preflight requests before routing.
-        .layer(tower_http::cors::CorsLayer::permissive())
+        .layer(access.cors_layer())
+        .layer(axum::middleware::from_fn(move |request, next| {
+            guard.clone().guard(request, next)
+        }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -119,6 +131,7 @@ impl From<StateError> for ApiError {
         let (status, code) = match &error {
             StateError::AppNotFound(_) => (StatusCode::NOT_FOUND, "app_not_found"),
             StateError::AppExists(_) => (StatusCode::CONFLICT, "app_exists"),
+            StateError::LastApp(_) => (StatusCode::CONFLICT, "last_app"),
             StateError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             StateError::Engine(Error::UnknownScenario(_)) => {
                 (StatusCode::NOT_FOUND, "scenario_not_found")
@@ -139,7 +152,13 @@ impl From<StateError> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if timed_out(&rejection) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time",
+            )
+        } else if status == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 status,
                 "body_too_large",
@@ -149,6 +168,18 @@ impl From<BytesRejection> for ApiError {
             ApiError::new(status, "bad_body", rejection.body_text())
         }
     }
+}
+
+/// Whether reading the body stopped at the server's body timeout.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 impl From<QueryRejection> for ApiError {

@@ -63,13 +63,59 @@ impl RequestShape {
     }
 }
 
+/// How much of a backend's answer body is kept; the rest is not read.
+pub const ANSWER_LIMIT: usize = 64 * 1024;
+
 /// What a backend answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body, or its first [`ANSWER_LIMIT`] bytes.
     pub body: String,
+    /// Whether the body was longer than [`ANSWER_LIMIT`] and cut there.
+    #[serde(default)]
+    pub truncated: bool,
     pub elapsed_ms: u64,
+}
+
+impl Answer {
+    /// What a reader of the answer should know about it: a cut body, a redirect not followed.
+    pub fn note(&self) -> Option<String> {
+        let mut notes = Vec::new();
+        if self.truncated {
+            notes.push(format!(
+                "the body is longer than {} KiB: only its first {} KiB were read and kept",
+                ANSWER_LIMIT / 1024,
+                ANSWER_LIMIT / 1024
+            ));
+        }
+        if (300..400).contains(&self.status) {
+            let location = self
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+                .map_or("nowhere", |(_, value)| value.as_str());
+            notes.push(format!(
+                "the backend redirected to {location}; alipay-sim does not follow redirects"
+            ));
+        }
+        (!notes.is_empty()).then(|| notes.join("; "))
+    }
+}
+
+/// Whether `url` is one a backend can be reached at: absolute http or https.
+pub fn check_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(parsed) => Err(format!(
+            "{url:?} is a {} URL; give an http:// or https:// one",
+            parsed.scheme()
+        )),
+        Err(error) => Err(format!(
+            "{url:?} is not a URL ({error}); give one such as http://127.0.0.1:3000/api/phone"
+        )),
+    }
 }
 
 /// Why there is no answer.
@@ -93,15 +139,22 @@ pub struct BackendExchange {
     pub request_body: String,
     pub status: Option<u16>,
     pub headers: Vec<(String, String)>,
+    /// The answer's body, or its first [`ANSWER_LIMIT`] bytes.
     pub body: String,
     pub error: Option<String>,
+    /// Said of the answer where it is shown: a cut body, a redirect not followed.
+    #[serde(default)]
+    pub note: Option<String>,
     pub elapsed_ms: u64,
 }
 
 fn client() -> &'static reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT.get_or_init(|| {
+        // A redirect from a developer's backend could point the simulator at any local URL:
+        // it is shown as the answer, never followed.
         reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client without TLS always builds")
     })
@@ -158,11 +211,23 @@ pub async fn send(
             )
         })
         .collect();
-    let bytes = response.bytes().await.map_err(classify)?;
+    let mut response = response;
+    let mut body = Vec::new();
+    let mut truncated = false;
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        let room = ANSWER_LIMIT - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
     Ok(Answer {
         status,
         headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        truncated,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
 }
@@ -184,10 +249,12 @@ pub async fn exchange(url: &str, body_shape: BodyShape, envelope: &str) -> Backe
         headers: Vec::new(),
         body: String::new(),
         error: None,
+        note: None,
         elapsed_ms: started.elapsed().as_millis() as u64,
     };
     match result {
         Ok(answer) => {
+            exchange.note = answer.note();
             exchange.status = Some(answer.status);
             exchange.headers = answer.headers;
             exchange.body = answer.body;

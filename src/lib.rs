@@ -120,6 +120,7 @@
 //! - [`suite`], [`play`] and [`recording`]: suites of calls with the answers a backend must
 //!   give, their playback and reports, and suites recorded on the device page.
 
+pub mod access;
 pub mod api;
 pub mod backend;
 pub mod crypto;

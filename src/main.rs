@@ -32,9 +32,13 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct ServeArgs {
-    /// Address to listen on. Keep it on loopback unless you mean to share the simulator.
+    /// Address to listen on, HOST:PORT (127.0.0.1:8086, localhost:8087, [::1]:8086). Keep it on
+    /// loopback unless you mean to share the simulator.
     #[arg(long, env = "ALIPAY_SIM_ADDR", default_value = "127.0.0.1:8086")]
-    addr: std::net::SocketAddr,
+    addr: String,
+    /// Port to listen on, instead of the one in --addr; 0 picks a free one.
+    #[arg(long, env = "ALIPAY_SIM_PORT")]
+    port: Option<u16>,
     /// Where apps, console settings and keys are kept [default: the user data directory,
     /// e.g. ~/.local/share/alipay-sim].
     #[arg(long, env = "ALIPAY_SIM_DATA_DIR", conflicts_with = "ephemeral")]
@@ -42,9 +46,38 @@ struct ServeArgs {
     /// Keep everything in memory only; nothing is read or written.
     #[arg(long)]
     ephemeral: bool,
-    /// Make new apps' keys deterministic: the first app gets the keys of `alipay-sim keys --seed N`.
-    #[arg(long, env = "ALIPAY_SIM_SEED")]
-    seed: Option<u64>,
+    /// Seed of the keys of new apps: the first app gets the keys of `alipay-sim keys --seed N`,
+    /// the seed `keys`, `envelope`, `fixtures` and `play` use too.
+    #[arg(
+        long,
+        env = "ALIPAY_SIM_SEED",
+        default_value_t = 0,
+        conflicts_with = "random_keys"
+    )]
+    seed: u64,
+    /// Give new apps random keys instead of keys derived from --seed.
+    #[arg(long)]
+    random_keys: bool,
+    /// Also answer requests for this host name (the server answers loopback names, IP
+    /// addresses and the --addr host only, against DNS rebinding). `.example.com` allows the
+    /// domain and its subdomains; `*` allows any host. Repeat, or separate with commas.
+    #[arg(
+        long,
+        env = "ALIPAY_SIM_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    allowed_host: Vec<String>,
+    /// Let pages at this origin (http://localhost:5173) call the whole API from a browser;
+    /// `*` for any. Without it only the front-end call `getPhoneNumber` is open to other
+    /// origins. Repeat, or separate with commas.
+    #[arg(
+        long,
+        env = "ALIPAY_SIM_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    cors_origin: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -387,9 +420,19 @@ fn serve(args: ServeArgs) -> Result<()> {
         }
     };
     let state = alipay_sim::state::SimState::open(alipay_sim::state::StateConfig {
-        seed: args.seed,
+        seed: (!args.random_keys).then_some(args.seed),
         data_dir,
     })?;
+    let (host, addresses) = listen_addresses(&args.addr, args.port)?;
+    let mut access = alipay_sim::access::Access {
+        allowed_hosts: args.allowed_host,
+        cors_origins: args.cors_origin,
+    };
+    access.allowed_hosts.push(host);
+    let options = alipay_sim::server::ServerOptions {
+        access,
+        ..Default::default()
+    };
     // Signing has a thread per core of its own (see `api`); one async worker fewer leaves
     // the cores to it under load, and one worker moves tens of thousands of requests a second.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -399,9 +442,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let listener = bind(&addresses).await?;
         // Handlers first: a signal that arrives once the banner is out must stop us gracefully.
         let shutdown = shutdown_signal()?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -409,10 +450,56 @@ fn serve(args: ServeArgs) -> Result<()> {
         write!(stdout, "{}", alipay_sim::server::banner(&url, &state))?;
         stdout.flush()?;
         tracing::info!(%url, "ready");
-        alipay_sim::server::serve(listener, state, shutdown).await?;
+        alipay_sim::server::serve(listener, state, options, shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The host of `--addr` and the addresses it resolves to, with `--port` applied.
+fn listen_addresses(addr: &str, port: Option<u16>) -> Result<(String, Vec<std::net::SocketAddr>)> {
+    use std::net::ToSocketAddrs;
+    let example = "give HOST:PORT, such as 127.0.0.1:8086, localhost:8087 or [::1]:8086";
+    let (host, given_port) = match addr.rsplit_once(':') {
+        Some((host, p)) if !host.is_empty() && !host.ends_with(':') => (
+            host,
+            p.parse::<u16>().with_context(|| {
+                format!("--addr {addr:?}: {p:?} is not a port (0 to 65535); {example}")
+            })?,
+        ),
+        _ if port.is_some() => (addr, 0),
+        _ => bail!("--addr {addr:?} has no port: {example}, or add --port"),
+    };
+    let port = port.unwrap_or(given_port);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<_> = (bare, port)
+        .to_socket_addrs()
+        .with_context(|| format!("--addr {addr:?}: cannot resolve {bare:?}; {example}"))?
+        .collect();
+    if addresses.is_empty() {
+        bail!("--addr {addr:?}: {bare:?} resolves to no address; {example}");
+    }
+    Ok((bare.to_string(), addresses))
+}
+
+/// Listens on the first address that binds; a port in use gets a hint.
+async fn bind(addresses: &[std::net::SocketAddr]) -> Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for address in addresses {
+        match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = Some((*address, error)),
+        }
+    }
+    let (address, error) = last.expect("at least one address");
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        let next = address.port().checked_add(1).unwrap_or(8087);
+        bail!(
+            "cannot listen on {address}: the port is in use (another alipay-sim?); \
+             give another port, such as --port {next}, or --port 0 for any free one"
+        );
+    }
+    Err(anyhow::Error::new(error).context(format!("cannot listen on {address}")))
 }
 
 /// Ctrl-C or SIGTERM, with the handlers installed now rather than on first poll.

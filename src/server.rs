@@ -2,25 +2,97 @@
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::access::Access;
 use crate::scenario::Fixture;
 use crate::state::{
     AppView, JournalEntry, KeysView, NewApp, PhoneNumberRequest, SimState, StateConfig, StateError,
 };
 
+/// How the server treats its clients.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Hosts and origins allowed beyond loopback.
+    pub access: Access,
+    /// A connection that has not sent a whole request head within this time is closed.
+    pub header_timeout: Duration,
+    /// A request whose body has not arrived within this time is answered 408.
+    pub body_timeout: Duration,
+    /// After the shutdown signal, requests in flight get this long to finish.
+    pub shutdown_deadline: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            access: Access::default(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            shutdown_deadline: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
-/// flight.
+/// flight, for at most the options' shutdown deadline.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: SimState,
+    options: ServerOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+
+    let app = crate::api::router_with(state, options.access.clone()).layer(
+        tower_http::timeout::RequestBodyTimeoutLayer::new(options.body_timeout),
+    );
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: wait rather than spin or stop.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(options.shutdown_deadline) => {
+            tracing::warn!(
+                "requests still in flight after {:?}; stopping anyway",
+                options.shutdown_deadline
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What a developer needs at once, printed when the server starts: the URL, and each app's id
@@ -101,6 +173,7 @@ impl SimulatorBuilder {
             .expect("a non-blocking socket");
         let (shutdown, stopped) = oneshot::channel::<()>();
         let served = state.clone();
+        let options = ServerOptions::default();
         let thread = std::thread::Builder::new()
             .name(format!("alipay-sim {address}"))
             .spawn(move || {
@@ -111,7 +184,7 @@ impl SimulatorBuilder {
                     .expect("a tokio runtime");
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    let _ = serve(listener, served, async {
+                    let _ = serve(listener, served, options, async {
                         let _ = stopped.await;
                     })
                     .await;

@@ -24,6 +24,8 @@ use crate::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FOR
 
 /// How many calls the journal keeps, all apps together; older ones are dropped.
 pub const JOURNAL_CAPACITY: usize = 1000;
+/// About how many bytes the journal keeps, all apps together; older calls are dropped.
+pub const JOURNAL_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why an operation failed; the API maps each kind to an HTTP status.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,8 @@ pub enum StateError {
     AppNotFound(String),
     #[error("an app {0:?} exists already")]
     AppExists(String),
+    #[error("app {0:?} is the only app and stays: reset it (POST /api/v1/apps/{0}/reset), or create another app first")]
+    LastApp(String),
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
     #[error(transparent)]
@@ -231,6 +235,26 @@ struct Shared {
 struct Journal {
     entries: VecDeque<Recorded>,
     next_id: u64,
+    /// The sum of the entries' sizes.
+    bytes: usize,
+}
+
+impl Journal {
+    fn push(&mut self, record: Recorded) {
+        self.bytes += record.size();
+        self.entries.push_back(record);
+        self.trim();
+    }
+
+    /// Drops the oldest entries while over either bound.
+    fn trim(&mut self) {
+        while self.entries.len() > JOURNAL_CAPACITY || self.bytes > JOURNAL_BYTES {
+            match self.entries.pop_front() {
+                Some(dropped) => self.bytes -= dropped.size(),
+                None => break,
+            }
+        }
+    }
 }
 
 /// A journal entry as kept: shares the fixture with the response, formats on reading.
@@ -243,6 +267,22 @@ struct Recorded {
 }
 
 impl Recorded {
+    /// About what the entry takes, cheaply: the envelope, what a backend exchange holds, and
+    /// a fixed allowance for the rest.
+    fn size(&self) -> usize {
+        let envelope = self.fixture.delivery.envelope().map_or(0, str::len);
+        let exchange = self.backend.as_ref().map_or(0, |e| {
+            e.url.len()
+                + e.request_body.len()
+                + e.body.len()
+                + e.headers
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len())
+                    .sum::<usize>()
+        });
+        512 + envelope + exchange
+    }
+
     fn entry(&self) -> JournalEntry {
         let delivery = &self.fixture.delivery;
         JournalEntry {
@@ -304,22 +344,21 @@ impl SimState {
             .flatten()
         {
             Some(stored) => {
+                let path = state
+                    .shared
+                    .store
+                    .as_ref()
+                    .expect("loaded from a store")
+                    .path();
+                let apps = load_apps(stored.apps, stored.apps_created).map_err(|problem| {
+                    StoreError::Corrupt {
+                        path: path.clone(),
+                        problem,
+                    }
+                })?;
                 let mut inner = state.lock();
                 inner.apps_created = stored.apps_created;
-                for app in stored.apps {
-                    let path = state
-                        .shared
-                        .store
-                        .as_ref()
-                        .expect("loaded from a store")
-                        .path();
-                    let app_id = app.app_id.clone();
-                    let app = App::from_stored(app).map_err(|e| StoreError::Corrupt {
-                        path,
-                        problem: format!("app {app_id}: {e}"),
-                    })?;
-                    inner.apps.insert(app_id, app);
-                }
+                inner.apps = apps;
             }
             None => state.create_first_app()?,
         }
@@ -395,37 +434,10 @@ impl SimState {
     /// Creates an app. Keys come from `seed`, else from the server's seed and the app's
     /// number, else from the OS; the app id from `app_id`, else from the key seed.
     pub fn create_app(&self, new: NewApp) -> Result<AppView, StateError> {
-        if let Some(app_id) = &new.app_id {
-            validate_app_id(app_id)?;
-        }
         let number = self.lock().apps_created;
-        let key_seed = new.seed.unwrap_or_else(|| match self.shared.config.seed {
-            Some(seed) if number == 0 => seed,
-            Some(seed) => derive_seed(seed, "app", number),
-            None => OsRng.next_u64(),
-        });
-        // Key generation takes a while: do it before taking the lock.
-        let keys = AppKeys::for_seed(key_seed)?;
-        let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
-        let config = Call {
-            console: new.console.unwrap_or_default(),
-            platform: new.platform.unwrap_or_default(),
-            user: new.user.unwrap_or_default(),
-            ..Call::default()
-        };
-        config.validate()?;
-        let stored = StoredApp {
-            app_id: app_id.clone(),
-            key_seed,
-            alipay_private_key_pkcs8_pem: keys.alipay_key().to_pkcs8_pem(),
-            aes_key: keys.aes_key().to_base64(),
-            fault_seed: key_seed,
-            config,
-            created_at: now(),
-            backend: None,
-        };
-        let app = App::from_stored(stored)?;
+        let app = self.build_app(new, number)?;
         let view = app.view();
+        let app_id = view.app_id.clone();
 
         let mut inner = self.lock();
         if inner.apps.contains_key(&app_id) {
@@ -439,6 +451,39 @@ impl SimState {
             return Err(e);
         }
         Ok(view)
+    }
+
+    /// A new app, not yet added: the app number `number` of this state. Key generation takes
+    /// a while, so callers hold no lock.
+    fn build_app(&self, new: NewApp, number: u64) -> Result<App, StateError> {
+        if let Some(app_id) = &new.app_id {
+            validate_app_id(app_id)?;
+        }
+        let key_seed = new.seed.unwrap_or_else(|| match self.shared.config.seed {
+            Some(seed) if number == 0 => seed,
+            Some(seed) => derive_seed(seed, "app", number),
+            None => OsRng.next_u64(),
+        });
+        let keys = AppKeys::for_seed(key_seed)?;
+        let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
+        let config = Call {
+            console: new.console.unwrap_or_default(),
+            platform: new.platform.unwrap_or_default(),
+            user: new.user.unwrap_or_default(),
+            ..Call::default()
+        };
+        config.validate()?;
+        let stored = StoredApp {
+            app_id,
+            key_seed,
+            alipay_private_key_pkcs8_pem: keys.alipay_key().to_pkcs8_pem(),
+            aes_key: keys.aes_key().to_base64(),
+            fault_seed: key_seed,
+            config,
+            created_at: now(),
+            backend: None,
+        };
+        Ok(App::from_stored(stored)?)
     }
 
     /// Changes only the fields present in `patch` (a JSON merge patch over the app's
@@ -465,8 +510,12 @@ impl SimState {
         })
     }
 
+    /// Deletes an app; the last one stays (reset it instead), so a state always has an app.
     pub fn delete_app(&self, app_id: &str) -> Result<(), StateError> {
         let mut inner = self.lock();
+        if inner.apps.len() == 1 && inner.apps.contains_key(app_id) {
+            return Err(StateError::LastApp(app_id.to_string()));
+        }
         let app = inner
             .apps
             .remove(app_id)
@@ -605,10 +654,7 @@ impl SimState {
             let mut journal = self.lock_journal();
             journal.next_id += 1;
             let id = journal.next_id;
-            if journal.entries.len() >= JOURNAL_CAPACITY {
-                journal.entries.pop_front();
-            }
-            journal.entries.push_back(Recorded {
+            journal.push(Recorded {
                 id,
                 time: std::time::SystemTime::now(),
                 app_id: prepared.app_id.clone(),
@@ -651,9 +697,13 @@ impl SimState {
             }
         }
         let mut journal = self.lock_journal();
+        let journal = &mut *journal;
         if let Some(record) = journal.entries.iter_mut().find(|r| r.id == id) {
+            journal.bytes -= record.size();
             record.backend = Some(exchange);
+            journal.bytes += record.size();
         }
+        journal.trim();
     }
 
     fn lock_recordings(&self) -> MutexGuard<'_, std::collections::HashMap<String, Recording>> {
@@ -756,6 +806,7 @@ impl SimState {
             Some(id) => journal.entries.retain(|r| r.app_id != id),
             None => journal.entries.clear(),
         }
+        journal.bytes = journal.entries.iter().map(Recorded::size).sum();
     }
 
     /// What a strict backend concludes, with an app's keys or explicit ones.
@@ -806,12 +857,22 @@ impl SimState {
         Ok(oracle::verify(&request.envelope, &keys))
     }
 
-    /// Everything back to the first-start state: one fully configured app, empty journal.
+    /// Everything back to the first-start state: one fully configured app, empty journal. The
+    /// new app is made first and the state replaced once, so a crash leaves the old state or
+    /// the new one.
     pub fn reset_all(&self) -> Result<Vec<AppView>, StateError> {
+        let first = self.build_app(
+            NewApp {
+                seed: self.shared.config.seed,
+                ..NewApp::default()
+            },
+            0,
+        )?;
         {
             let mut inner = self.lock();
-            let saved = std::mem::take(&mut inner.apps);
-            let created = std::mem::replace(&mut inner.apps_created, 0);
+            let fresh = BTreeMap::from([(first.stored.app_id.clone(), first)]);
+            let saved = std::mem::replace(&mut inner.apps, fresh);
+            let created = std::mem::replace(&mut inner.apps_created, 1);
             if let Err(e) = self.save(&inner) {
                 inner.apps = saved;
                 inner.apps_created = created;
@@ -819,9 +880,54 @@ impl SimState {
             }
         }
         self.clear_journal(None);
-        self.create_first_app()?;
+        self.lock_recordings().clear();
         Ok(self.list_apps())
     }
+}
+
+/// The apps of a state file, checked as the API checks them. The message names the entry.
+fn load_apps(stored: Vec<StoredApp>, apps_created: u64) -> Result<BTreeMap<String, App>, String> {
+    if stored.is_empty() {
+        return Err(
+            "apps is empty, and a state always has an app: delete the file to start afresh".into(),
+        );
+    }
+    if apps_created < stored.len() as u64 {
+        return Err(format!(
+            "apps_created is {apps_created}, fewer than the {} apps listed",
+            stored.len()
+        ));
+    }
+    let mut apps = BTreeMap::new();
+    for (n, app) in stored.into_iter().enumerate() {
+        let entry = format!("apps[{n}] (app_id {:?})", app.app_id);
+        let check = || -> Result<(), String> {
+            validate_app_id(&app.app_id).map_err(|e| e.to_string())?;
+            app.config.validate().map_err(|e| e.to_string())?;
+            time::OffsetDateTime::parse(
+                &app.created_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|e| {
+                format!(
+                    "created_at {:?} is not an RFC 3339 time: {e}",
+                    app.created_at
+                )
+            })?;
+            if let Some(backend) = &app.backend {
+                crate::backend::check_url(&backend.url).map_err(|e| format!("backend.url: {e}"))?;
+            }
+            if apps.contains_key(&app.app_id) {
+                return Err("this app id appears twice".into());
+            }
+            Ok(())
+        };
+        check().map_err(|problem| format!("{entry}: {problem}"))?;
+        let app_id = app.app_id.clone();
+        let app = App::from_stored(app).map_err(|e| format!("{entry}: {e}"))?;
+        apps.insert(app_id, app);
+    }
+    Ok(apps)
 }
 
 /// JSON merge patch (RFC 7386): objects merge recursively, anything else replaces. Unlike the

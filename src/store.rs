@@ -92,6 +92,12 @@ pub enum StoreError {
     Corrupt { path: PathBuf, problem: String },
     #[error("another alipay-sim is using the data directory {dir}; stop it, or give this one another --data-dir or --ephemeral")]
     InUse { dir: PathBuf },
+    #[error("cannot use {dir} as the data directory ({source}): give another --data-dir, or --ephemeral to keep nothing")]
+    Unusable {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write state to {path}: {source}")]
     Write {
         path: PathBuf,
@@ -107,7 +113,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating it if needed) and locks the data directory.
+    /// Opens (creating it if needed, private to its owner) and locks the data directory, then
+    /// removes the temporary files of writes that a crash interrupted.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         let path = dir.join(".lock");
@@ -115,18 +122,26 @@ impl Store {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&dir).map_err(write_error)?;
-        let lock = std::fs::OpenOptions::new()
+        create_private_dir(&dir).map_err(|source| StoreError::Unusable {
+            dir: dir.clone(),
+            source,
+        })?;
+        let lock = private_file_options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(write_error)?;
+            .map_err(|source| StoreError::Unusable {
+                dir: dir.clone(),
+                source,
+            })?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { dir }),
             Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
         }
+        remove_stale_temporary_files(&dir);
+        make_private(&dir.join(FILE_NAME));
         Ok(Store {
             dir,
             _lock: std::sync::Arc::new(lock),
@@ -166,7 +181,6 @@ impl Store {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(write_error)?;
         let text = serde_json::to_vec_pretty(state).expect("state serialises");
         let mut temp = tempfile_in(&self.dir).map_err(write_error)?;
         let result = (|| {
@@ -192,11 +206,83 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let path = dir.join(name);
-    let file = std::fs::OpenOptions::new()
+    let file = private_file_options()
         .write(true)
         .create_new(true)
         .open(&path)?;
     Ok((path, file))
+}
+
+/// Whether `name` is one of [`tempfile_in`]'s files.
+fn is_temporary(name: &str) -> bool {
+    name.starts_with(&format!(".{FILE_NAME}.")) && name.ends_with(".tmp")
+}
+
+/// Writes a crash interrupted leave full copies of the state (keys included) behind; with the
+/// lock held, no other writer can own one.
+fn remove_stale_temporary_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_str().is_some_and(is_temporary) {
+            if let Err(error) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), %error, "cannot remove a stale temporary file");
+            }
+        }
+    }
+}
+
+/// Files that hold private keys are readable by their owner only.
+fn private_file_options() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates the directory (and its parents) with mode 0700. An existing directory that holds
+/// nothing but alipay-sim's files is narrowed to 0700 too; any other is left as it is.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            return std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
+        }
+        let ours = std::fs::read_dir(dir)?.flatten().all(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name == FILE_NAME || name == ".lock" || is_temporary(name))
+        });
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if ours && mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// A state file written by an older version may be world-readable.
+fn make_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Makes the rename itself durable.

@@ -1008,6 +1008,7 @@ mod tests {
             status,
             headers: Vec::new(),
             body: body.into(),
+            truncated: false,
             elapsed_ms: 5,
         }
     }

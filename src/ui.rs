@@ -43,37 +43,6 @@ pub fn routes() -> Router<SimState> {
         .route("/journal/entries", get(journal_entries))
         .route("/sdk/my.js", get(my_js))
         .route("/assets/style.css", get(style))
-        .layer(axum::middleware::from_fn(same_origin_forms))
-}
-
-/// Form posts must come from the simulator's own pages: another site open in the same browser
-/// could otherwise change apps, or make the simulator send requests, through the user's browser.
-/// (The JSON API stays open to other origins, for browser previews using my.js.)
-async fn same_origin_forms(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if request.method() == axum::http::Method::POST {
-        let origin = request
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|o| o.to_str().ok());
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
-        if let (Some(origin), Some(host)) = (origin, host) {
-            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-            if origin_host != host {
-                return PageError(
-                    StatusCode::FORBIDDEN,
-                    format!("form posts from {origin} are refused: use the simulator's own pages"),
-                )
-                .into_response();
-            }
-        }
-    }
-    next.run(request).await
 }
 
 /// A page-level failure, shown as a small HTML page.
@@ -100,6 +69,7 @@ impl From<StateError> for PageError {
                 StatusCode::NOT_FOUND
             }
             StateError::Invalid { .. } | StateError::Engine(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            StateError::AppExists(_) | StateError::LastApp(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         PageError(status, error.to_string())
@@ -647,6 +617,7 @@ struct ExchangeView {
     headers: Vec<(String, String)>,
     body: String,
     error: Option<String>,
+    note: Option<String>,
     elapsed_ms: u64,
 }
 
@@ -729,6 +700,7 @@ async fn device(
                 headers: b.headers,
                 body: b.body,
                 error: b.error,
+                note: b.note,
                 elapsed_ms: b.elapsed_ms,
             }),
         });
@@ -865,6 +837,9 @@ async fn send_to_backend(
             )
         })?
         .to_string();
+    crate::backend::check_url(&form.url).map_err(|message| {
+        PageError(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {message}"))
+    })?;
     let exchange = crate::backend::exchange(&form.url, form.body_shape, &envelope).await;
     state.record_backend_exchange(form.call, exchange);
     state.remember_backend(

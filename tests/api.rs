@@ -44,6 +44,9 @@ async fn every_documented_route_is_answered_by_its_handler() {
     routes.sort_by_key(|(method, _)| method == "DELETE");
     for (method, path) in routes {
         let uri = path.replace("{app_id}", &app_id);
+        if method == "DELETE" && path.contains("{app_id}") {
+            state.create_app(Default::default()).unwrap(); // the last app stays
+        }
         let body = match path.as_str() {
             "/api/v1/apps/{app_id}/scenario" => r#"{"name": "success"}"#,
             "/api/v1/verify" => r#"{"envelope": "{}", "app_id": "APP"}"#,

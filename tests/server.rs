@@ -26,9 +26,13 @@ struct Server {
 impl Server {
     /// Starts the binary on a free port and waits for its banner.
     fn start(args: &[&str]) -> Server {
+        Server::start_exactly(&[args, &["--addr", "127.0.0.1:0"]].concat())
+    }
+
+    /// Starts the binary with exactly these arguments and waits for its banner.
+    fn start_exactly(args: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(args)
-            .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -755,4 +759,141 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
         stderr.contains("another alipay-sim is using the data directory"),
         "{stderr}"
     );
+}
+
+#[test]
+fn serve_takes_a_port_and_host_names_and_answers_its_own_host() {
+    let server = Server::start_exactly(&[
+        "serve",
+        "--ephemeral",
+        "--addr",
+        "localhost:8086",
+        "--port",
+        "0",
+    ]);
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    assert_ne!(port, "8086");
+    let by_name = Client::new()
+        .get(format!("http://localhost:{port}/healthz"))
+        .send()
+        .unwrap();
+    assert_eq!(by_name.status(), StatusCode::OK);
+    // Another name for the same address is refused, and allowed with --allowed-host.
+    let renamed = |server: &Server| {
+        Client::new()
+            .get(server.url("/healthz"))
+            .header("host", format!("sim.team.test:{port}"))
+            .send()
+            .unwrap()
+    };
+    assert_error(
+        renamed(&server),
+        StatusCode::FORBIDDEN,
+        "host_not_allowed",
+        "--allowed-host sim.team.test",
+    );
+    let server = Server::start(&["serve", "--ephemeral", "--allowed-host", "sim.team.test"]);
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    let answer = Client::new()
+        .get(server.url("/healthz"))
+        .header("host", format!("sim.team.test:{port}"))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+}
+
+#[test]
+fn bad_addresses_and_a_port_in_use_get_a_way_out() {
+    let server = Server::start(&["serve", "--ephemeral"]);
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    let output = Command::new(BIN)
+        .args(["serve", "--ephemeral", "--port", &port])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let next = port.parse::<u16>().unwrap() + 1;
+    assert!(
+        stderr.contains("in use") && stderr.contains(&format!("--port {next}")),
+        "{stderr}"
+    );
+    for (addr, needle) in [
+        ("localhost", "has no port"),
+        ("localhost:80x", "is not a port"),
+        ("no-such-host.invalid:8086", "cannot resolve"),
+    ] {
+        let output = Command::new(BIN)
+            .args(["serve", "--ephemeral", "--addr", addr])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{addr}: {stderr}");
+        assert!(
+            stderr.contains(needle) && stderr.contains("such as 127.0.0.1:8086"),
+            "{addr}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unusable_data_directory_says_how_to_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let stderr = refused_start(&file.join("data"));
+    assert!(
+        stderr.contains("--data-dir") && stderr.contains("--ephemeral"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(".lock"), "{stderr}");
+}
+
+#[test]
+fn the_server_and_the_key_commands_agree_by_default() {
+    let server = Server::start(&["serve", "--ephemeral"]);
+    let keys = common::run_json(Command::new(BIN).args(["keys", "--json"]));
+    let app = &server.json("GET", "/api/v1/apps", None)[0];
+    assert_eq!(app["app_id"], keys["app_id"]);
+    assert_eq!(app["keys"]["alipay_public_key"], keys["alipay_public_key"]);
+    assert_eq!(app["keys"]["aes_key"], keys["aes_key"]);
+    let random = Server::start(&["serve", "--ephemeral", "--random-keys"]);
+    let app = &random.json("GET", "/api/v1/apps", None)[0];
+    assert_ne!(app["keys"]["aes_key"], keys["aes_key"]);
+}
+
+#[test]
+fn sigterm_does_not_wait_for_a_client_that_never_finishes() {
+    use std::io::Write;
+    let mut server = Server::start(&["serve", "--ephemeral"]);
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    // The shutdown deadline (5 s), not the body timeout (10 s), ended it.
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stream);
 }
