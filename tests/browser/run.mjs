@@ -185,6 +185,37 @@ const tests = {
     const result = sdkVerdict(out.ok.response, keys.alipayPublicKey, keys.aesKey);
     check(result.verdict === 'accept' && result.plaintext.code === '10000', `the SDK says ${JSON.stringify(result)}`);
   },
+
+  async 'security: a page of another origin cannot create an app, post a form or read keys'(page) {
+    const appId = await newApp(page);
+    const appsBefore = await (await fetch(`${base}/api/v1/apps`)).json();
+    previewPage = `<!doctype html><meta charset="utf-8"><pre id="out"></pre>
+      <script>
+        (async function () {
+          const results = {};
+          // A "simple" request: the browser sends it without asking first.
+          await fetch('${base}/api/v1/apps', { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"app_id":"planted-by-a-page"}' }).catch(() => {});
+          // A form post to the device page's send, as a hidden form would make it.
+          await fetch('${base}/apps/${appId}/console', { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'account=personal' }).catch(() => {});
+          for (const path of ['/api/v1/apps/${appId}/keys', '/api/v1/journal', '/apps/${appId}/recording/suite.json']) {
+            try { await (await fetch('${base}' + path)).text(); results[path] = 'read'; } catch (e) { results[path] = 'blocked'; }
+          }
+          try {
+            await (await fetch('${base}/api/v1/apps/${appId}', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"console":{"gateway":false}}' })).text();
+            results.patch = 'sent';
+          } catch (e) { results.patch = 'blocked'; }
+          document.getElementById('out').textContent = JSON.stringify(results);
+        })();
+      </script>`;
+    await page.goto(`${backendUrl}/preview.html`);
+    await page.waitForFunction(() => document.getElementById('out').textContent.length > 0);
+    const results = JSON.parse(await page.textContent('#out'));
+    for (const [what, result] of Object.entries(results)) check(result === 'blocked', `${what}: ${result}`);
+    const appsAfter = await (await fetch(`${base}/api/v1/apps`)).json();
+    check(appsAfter.length === appsBefore.length, `apps ${appsBefore.length} -> ${appsAfter.length}`);
+    const app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
+    check(app.console.account === 'enterprise' && app.console.gateway === true, `the app changed: ${JSON.stringify(app.console)}`);
+  },
 };
 
 let passed = 0;
