@@ -85,8 +85,11 @@ impl Access {
 
     fn refusal(&self, request: &Request) -> Option<Refusal> {
         let headers = request.headers();
-        // HTTP/1.0 clients may send no Host; a browser always does.
-        let host = headers.get(header::HOST).map(|h| h.to_str().unwrap_or(""));
+        // HTTP/2 carries the host in the URI; HTTP/1.0 clients may send none, a browser always does.
+        let host = headers
+            .get(header::HOST)
+            .map(|h| h.to_str().unwrap_or(""))
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
         if let Some(host) = host {
             if !self.host_allowed(host) {
                 return Some(Refusal {
