@@ -49,7 +49,7 @@ p = subprocess.Popen([bin, "serve", "--addr", f"127.0.0.1:{port}", "--data-dir",
 while True:
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=1)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         if s.recv(64).startswith(b"HTTP/1.1 200"):
             break
     except OSError:
