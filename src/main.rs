@@ -134,10 +134,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
         Err(error) => {
-            // One line, like every other error of ours; `--help` shows the usage.
+            // clap's whole message: what is wrong, the argument meant ("tip: ..."), the usage.
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            eprintln!("alipay-sim: {}", first.trim_start_matches("error: "));
+            let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            eprint!("alipay-sim: {message}");
             return ExitCode::from(2);
         }
     };
