@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         scenario: String,
         /// Seed of the app's keys; the same seed gives the same output.
-        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
         /// Bound mobile instead of the scenario's: 11 mainland digits, `国家码-号码`, or "".
         #[arg(long)]
@@ -71,7 +71,8 @@ enum Command {
     },
     /// Print the app's keys for a seed, to configure a backend.
     Keys {
-        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        /// Seed of the app's keys; the same seed gives the same keys.
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
         /// Print JSON instead of labelled text.
         #[arg(long)]
@@ -82,7 +83,8 @@ enum Command {
         /// Directory to write into (created if missing).
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        /// Seed of the app's keys (those of `alipay-sim keys --seed N`).
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
     },
     /// Read an envelope on stdin and say what a strict backend concludes, and why.
@@ -94,8 +96,8 @@ enum Command {
         /// AES key, base64 (needed for encrypted content).
         #[arg(long, env = "ALIPAY_SIM_AES_KEY")]
         aes_key: Option<String>,
-        /// The app's sign type.
-        #[arg(long, default_value = "RSA2")]
+        /// The app's sign type: RSA2 (SHA-256) or RSA (SHA-1).
+        #[arg(long, default_value = "RSA2", value_parser = sign_type_parser())]
         sign_type: SignType,
         /// Print the conclusion as JSON {verdict, plaintext, reason}.
         #[arg(long)]
@@ -116,7 +118,7 @@ struct PlayArgs {
     #[arg(long, env = "ALIPAY_SIM_BACKEND")]
     backend: Option<String>,
     /// Seed of the app's keys (those of `alipay-sim keys --seed N`), unless a suite carries keys.
-    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
     seed: u64,
     /// Also write the results as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
@@ -127,6 +129,22 @@ struct PlayArgs {
     /// Stop at the first failing step.
     #[arg(long)]
     fail_fast: bool,
+}
+
+/// A seed: a u64, with a message that says so (clap's default says "invalid digit").
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("the seed must be a whole number from 0 to {}", u64::MAX))
+}
+
+/// `RSA2` or `RSA`, listed in `--help` and in the error for anything else.
+fn sign_type_parser() -> impl clap::builder::TypedValueParser<Value = SignType> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["RSA2", "RSA"]).map(|name| match name.as_str() {
+        "RSA" => SignType::Rsa,
+        _ => SignType::Rsa2,
+    })
 }
 
 fn main() -> ExitCode {

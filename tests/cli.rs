@@ -189,6 +189,62 @@ fn verify_without_a_key_names_the_option() {
 }
 
 #[test]
+fn seeds_are_whole_numbers_and_every_option_says_what_it_takes() {
+    let seed_commands: [&[&str]; 4] = [
+        &["envelope", "--scenario", "success"],
+        &["keys"],
+        &["fixtures", "--out", "unused"],
+        &["play", "conformance", "--backend", "http://127.0.0.1:1/"],
+    ];
+    for command in seed_commands {
+        for seed in ["-1", "--seed=-1", "1.5", "18446744073709551616"] {
+            let mut args = command.to_vec();
+            if !seed.starts_with("--") {
+                args.push("--seed");
+            }
+            args.push(seed);
+            let output = Command::new(BIN)
+                .args(&args)
+                .env_remove("ALIPAY_SIM_SEED")
+                .output()
+                .unwrap();
+            assert_usage_error(
+                &output,
+                &["the seed must be a whole number from 0 to 18446744073709551615"],
+            );
+        }
+        let help = stdout(&run(&[command[0], "--help"]));
+        let seed_line = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("--seed <SEED>"))
+            .take(2)
+            .collect::<String>();
+        assert!(
+            seed_line.contains("Seed of the app's keys"),
+            "{} --help: {seed_line:?}",
+            command[0]
+        );
+    }
+    let help = stdout(&run(&["verify", "--help"]));
+    assert!(help.contains("[possible values: RSA2, RSA]"), "{help}");
+    let keys = json(&run(&["keys", "--json"]));
+    let public_key = keys["alipay_public_key"].as_str().unwrap();
+    assert_usage_error(
+        &run_with_stdin(
+            &[
+                "verify",
+                "--alipay-public-key",
+                public_key,
+                "--sign-type",
+                "SHA256",
+            ],
+            "{}",
+        ),
+        &["'SHA256'", "RSA2", "RSA"],
+    );
+}
+
+#[test]
 fn bad_input_gets_one_clear_line() {
     assert_clear_error(&run(&["envelope", "--scenario", "sucess"]), "sucess");
     assert_clear_error(
