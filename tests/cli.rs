@@ -272,6 +272,84 @@ fn bad_input_gets_one_clear_line() {
     );
 }
 
+/// Throwaway public keys of other algorithms (`openssl genpkey`, then `openssl pkey -pubout`).
+const EC_P256_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEsH4Xy3WRP0dA8jPVu+riFUl8Hx4u
+di/T5xvtssGOTO+8WzGPR4wybXvxy8C08iEYS6CdGT+6U4uz6hXkmOr6aA==
+-----END PUBLIC KEY-----
+";
+const ED25519_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAZ9dP5fVAtPP9Pe/UV3TAOkjpmeIDXy1mjntrNKM6yPc=
+-----END PUBLIC KEY-----
+";
+
+#[test]
+fn verify_says_what_kind_of_key_it_was_given() {
+    let keys = json(&run(&["keys", "--json"]));
+    let field = |name: &str| keys[name].as_str().unwrap().to_string();
+    let one_line = |pem: &str| -> String {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    let pkcs1_public = {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        rsa::RsaPublicKey::from_public_key_pem(&field("alipay_public_key_pem"))
+            .unwrap()
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+    };
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            EC_P256_PUBLIC_KEY.into(),
+            &["this is an EC (P-256) public key; Alipay keys are RSA"],
+        ),
+        (
+            one_line(EC_P256_PUBLIC_KEY),
+            &["this is an EC (P-256) public key; Alipay keys are RSA"],
+        ),
+        (
+            ED25519_PUBLIC_KEY.into(),
+            &["this is an Ed25519 public key; Alipay keys are RSA"],
+        ),
+        (
+            field("alipay_private_key_pkcs8_pem"),
+            &["a private key (PKCS#8 `PRIVATE KEY`)", "alipay-sim keys"],
+        ),
+        (
+            one_line(&field("alipay_private_key_pkcs8_pem")),
+            &["a private key (PKCS#8", "alipay-sim keys"],
+        ),
+        (
+            field("alipay_private_key_pkcs1_pem"),
+            &[
+                "a private key (PKCS#1 `RSA PRIVATE KEY`)",
+                "alipay-sim keys",
+            ],
+        ),
+        (
+            pkcs1_public.clone(),
+            &["PKCS#1 `RSA PUBLIC KEY`", "`BEGIN PUBLIC KEY`"],
+        ),
+        (
+            one_line(&pkcs1_public),
+            &["PKCS#1 `RSA PUBLIC KEY`", "`BEGIN PUBLIC KEY`"],
+        ),
+    ];
+    for (key, needles) in cases {
+        let output = run_with_stdin(&["verify", "--alipay-public-key", &key], "{}");
+        assert_clear_error(&output, "--alipay-public-key");
+        for needle in needles {
+            assert!(
+                stderr(&output).contains(needle),
+                "{key}: {} lacks {needle:?}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
 #[test]
 fn keys_prints_what_a_backend_needs_and_matches_the_envelopes() {
     let keys = json(&run(&["keys", "--seed", "42", "--json"]));
