@@ -30,8 +30,12 @@ pub const RSA_BITS: usize = 2048;
 pub enum CryptoError {
     #[error("{what} is not valid standard base64 ({detail})")]
     Base64 { what: &'static str, detail: String },
-    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes")]
+    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes (the console's AES key is 24 base64 characters: 16 bytes)")]
     AesKeyLength(usize),
+    #[error("this looks like a hex key ({chars} hex characters, {bits} bits); the console's AES key is base64 (24 characters for 128 bits, ending ==): this key in base64 is {base64}", bits = chars * 4)]
+    AesKeyHex { chars: usize, base64: String },
+    #[error("AES key is not valid standard base64 ({detail}); the console's AES key is base64 (24 characters for 128 bits, ending ==, such as 0cWv1rL0Qk3vF0XcS9uUyA==)")]
+    AesKeyBase64 { detail: String },
     #[error("ciphertext length {0} is not a positive multiple of 16 bytes")]
     CiphertextLength(usize),
     #[error("PKCS#7 padding is invalid (wrong AES key, IV or padding)")]
@@ -142,8 +146,30 @@ impl AesKey {
     }
 
     /// Parses the console's form: standard base64 (24 characters ending `==` for AES-128).
+    /// A key written in hex (32, 48 or 64 hex digits) is refused with its base64 form: read as
+    /// base64, 32 hex digits would silently make another, 24-byte key.
     pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
-        Self::from_bytes(&unb64("AES key", text.trim())?)
+        let text = text.trim();
+        if matches!(text.len(), 32 | 48 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let bytes: Vec<u8> = text
+                .as_bytes()
+                .chunks(2)
+                .map(|pair| {
+                    let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                    digit(pair[0]) << 4 | digit(pair[1])
+                })
+                .collect();
+            return Err(CryptoError::AesKeyHex {
+                chars: text.len(),
+                base64: b64(&bytes),
+            });
+        }
+        let bytes = STANDARD
+            .decode(text)
+            .map_err(|e| CryptoError::AesKeyBase64 {
+                detail: e.to_string(),
+            })?;
+        Self::from_bytes(&bytes)
     }
 
     /// A key of `len` bytes drawn from a seeded generator (deterministic).
@@ -614,8 +640,17 @@ mod tests {
         );
         assert!(matches!(
             AesKey::from_base64("not base64!"),
-            Err(CryptoError::Base64 { .. })
+            Err(CryptoError::AesKeyBase64 { .. })
         ));
+        assert_eq!(
+            AesKey::from_base64(" 00112233445566778899aabbccddeeff\n").unwrap_err(),
+            CryptoError::AesKeyHex {
+                chars: 32,
+                base64: "ABEiM0RVZneImaq7zN3u/w==".into()
+            }
+        );
+        // Base64 of 24 bytes that happens to hold other characters is a key.
+        assert!(AesKey::from_base64("00112233445566778899aabbccddeefg").is_ok());
     }
 
     #[test]

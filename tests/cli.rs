@@ -351,6 +351,52 @@ fn verify_says_what_kind_of_key_it_was_given() {
 }
 
 #[test]
+fn verify_says_what_is_wrong_with_an_aes_key() {
+    let keys = json(&run(&["keys", "--json"]));
+    let public_key = keys["alipay_public_key"].as_str().unwrap();
+    for (aes_key, needles) in [
+        (
+            "00112233445566778899aabbccddeeff",
+            &[
+                "this looks like a hex key (32 hex characters, 128 bits)",
+                "the console's AES key is base64 (24 characters for 128 bits",
+                "ABEiM0RVZneImaq7zN3u/w==",
+            ][..],
+        ),
+        (
+            "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff",
+            &["this looks like a hex key (64 hex characters, 256 bits)"][..],
+        ),
+        (
+            "not base64!",
+            &[
+                "AES key is not valid standard base64",
+                "the console's AES key is base64 (24 characters for 128 bits",
+            ][..],
+        ),
+    ] {
+        let output = run_with_stdin(
+            &[
+                "verify",
+                "--alipay-public-key",
+                public_key,
+                "--aes-key",
+                aes_key,
+            ],
+            "{}",
+        );
+        assert_clear_error(&output, "--aes-key");
+        for needle in needles {
+            assert!(
+                stderr(&output).contains(needle),
+                "{aes_key}: {} lacks {needle:?}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
+#[test]
 fn keys_prints_what_a_backend_needs_and_matches_the_envelopes() {
     let keys = json(&run(&["keys", "--seed", "42", "--json"]));
     for field in [
