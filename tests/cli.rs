@@ -475,6 +475,35 @@ fn fixtures_reports_an_unwritable_directory() {
 }
 
 #[test]
+fn an_error_says_its_cause_once() {
+    // The state file cannot be written under a regular file: the I/O error is part of the
+    // message, and must not be printed a second time as its cause.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(file.join("sub"))
+        .env("ALIPAY_SIM_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("serve started with an unwritable data directory");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_clear_error(&output, "a-file");
+    let err = stderr(&output);
+    assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
+}
+
+#[test]
 fn verify_explains_what_a_backend_concludes() {
     let fixture = |name: &str| json(&run(&["envelope", "--scenario", name, "--seed", "5"]));
     let ok = fixture("success");
