@@ -475,6 +475,68 @@ fn fixtures_reports_an_unwritable_directory() {
 }
 
 #[test]
+fn verify_finds_the_envelope_in_a_request_body_and_in_envelope_output() {
+    let fixture = |name: &str| json(&run(&["envelope", "--scenario", name, "--seed", "5"]));
+    let ok = fixture("success");
+    let args = [
+        "verify",
+        "--alipay-public-key",
+        ok["alipay_public_key"].as_str().unwrap(),
+        "--aes-key",
+        ok["aes_key"].as_str().unwrap(),
+    ];
+    let request_body_note = "note: this is the request body my.request sends ({\"response\": \"<envelope>\"}); verifying the envelope inside it";
+    let output_note = "note: this is `alipay-sim envelope` output; verifying its payload.response";
+
+    // What the page posts to its backend: {"response": "<envelope text>"}.
+    let request_body = ok["payload"].to_string();
+    let output = run_with_stdin(&args, &request_body);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("accept: "),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stderr(&output).trim_end(), request_body_note);
+
+    // The whole object `envelope` prints, as text and with --json.
+    let output = run_with_stdin(&args, &ok.to_string());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("accept: "),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stderr(&output).trim_end(), output_note);
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let conclusion: Value =
+        serde_json::from_slice(&run_with_stdin(&json_args, &ok.to_string()).stdout).unwrap();
+    assert_eq!(conclusion["verdict"], "accept");
+
+    // The inner envelope gets its own verdict.
+    let forged = fixture("flip-signature-byte");
+    let output = run_with_stdin(&args, &forged["payload"].to_string());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).starts_with("reject-signature: "));
+    assert!(stderr(&output).contains(request_body_note));
+
+    // An envelope whose response is a ciphertext string, and one without sign, are envelopes.
+    for name in ["success", "missing-sign"] {
+        let output = run_with_stdin(
+            &args,
+            fixture(name)["payload"]["response"].as_str().unwrap(),
+        );
+        assert_eq!(stderr(&output), "", "{name}");
+    }
+
+    // Output for a call where nothing reaches the backend has nothing to verify.
+    let output = run_with_stdin(&args, &fixture("ide-simulator").to_string());
+    assert_eq!(output.status.code(), Some(2));
+    assert_clear_error(&output, "no envelope reaches the backend (callback fail)");
+}
+
+#[test]
 fn an_error_says_its_cause_once() {
     // The state file cannot be written under a regular file: the I/O error is part of the
     // message, and must not be printed a second time as its cause.
