@@ -10,7 +10,7 @@ use serde_json::json;
 
 use alipay_sim::crypto::{AesKey, PublicKey};
 use alipay_sim::model::Mobile;
-use alipay_sim::oracle::{self, BackendKeys};
+use alipay_sim::oracle::{self, BackendKeys, BusinessResult};
 use alipay_sim::{catalogue, AppKeys, SignType, Verdict};
 
 // The server allocates small objects on every request; mimalloc serves those faster than glibc.
@@ -53,7 +53,8 @@ enum Command {
     Serve(ServeArgs),
     /// List the scenario catalogue.
     Scenarios {
-        /// Print a JSON array of {name, title, verdict, rule} instead of one line each.
+        /// Print a JSON array of {name, title, verdict, business_result, rule} instead of one
+        /// line each.
         #[arg(long)]
         json: bool,
     },
@@ -195,18 +196,31 @@ fn run(command: Command) -> Result<ExitCode> {
             if json {
                 let list: Vec<_> = catalogue
                     .iter()
-                    .map(|s| json!({"name": s.name, "title": s.title, "verdict": s.expect.verdict, "rule": s.expect.rule}))
+                    .map(|s| {
+                        json!({
+                            "name": s.name,
+                            "title": s.title,
+                            "verdict": s.expect.verdict,
+                            "business_result": s.business_result(),
+                            "rule": s.expect.rule,
+                        })
+                    })
                     .collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else {
                 let width = catalogue.iter().map(|s| s.name.len()).max().unwrap_or(0);
-                for s in catalogue.iter() {
+                let summaries: Vec<String> =
+                    catalogue.iter().map(|s| s.verdict_summary()).collect();
+                let summary_width = summaries
+                    .iter()
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (s, summary) in catalogue.iter().zip(&summaries) {
                     writeln!(
                         out,
-                        "{:width$}  {:16}  {}",
-                        s.name,
-                        s.expect.verdict.as_str(),
-                        s.title
+                        "{:width$}  {summary:summary_width$}  {}",
+                        s.name, s.title
                     )?;
                 }
             }
@@ -359,6 +373,7 @@ fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
             "name": scenario.name,
             "title": scenario.title,
             "verdict": fixture.delivery.expect.verdict,
+            "business_result": fixture.delivery.expect.plaintext.as_ref().and_then(BusinessResult::of),
             "rule": fixture.delivery.expect.rule,
             "callback": fixture.delivery.callback,
             "file": file,

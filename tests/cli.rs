@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use common::BIN;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -75,9 +75,55 @@ fn scenarios_lists_the_catalogue_as_text_and_json() {
     }
     let text = stdout(&run(&["scenarios"]));
     assert_eq!(text.lines().count(), list.len());
-    assert!(text
-        .lines()
-        .any(|l| l.starts_with("success ") && l.contains("accept")));
+    // Authenticity and what the plaintext says, side by side: an authentic 40006 is no login.
+    let entry = |name: &str| list.iter().find(|e| e["name"] == name).unwrap().clone();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    for (name, verdict, business_result, column) in [
+        (
+            "success",
+            "accept",
+            json!("phone-number"),
+            "authentic · phone number",
+        ),
+        (
+            "phone-application-pending",
+            "accept",
+            json!("40006 isv.insufficient-isv-permissions"),
+            "authentic · 40006, no phone number",
+        ),
+        (
+            "no-user-consent",
+            "accept",
+            json!("40003 isv.invalid-auth-relations"),
+            "authentic · 40003, no phone number",
+        ),
+        (
+            "success-no-mobile",
+            "accept",
+            json!("10000 no-mobile"),
+            "authentic · 10000, no mobile",
+        ),
+        (
+            "wrong-signing-key",
+            "reject-signature",
+            Value::Null,
+            "reject-signature",
+        ),
+        ("ide-simulator", "front-end", Value::Null, "front-end"),
+    ] {
+        assert_eq!(entry(name)["verdict"], verdict, "{name}");
+        assert_eq!(entry(name)["business_result"], business_result, "{name}");
+        assert!(
+            line(name).contains(&format!("  {column}  ")),
+            "{}",
+            line(name)
+        );
+    }
 }
 
 #[test]
@@ -447,10 +493,35 @@ fn fixtures_writes_every_scenario_an_index_and_the_keys() {
         index.as_array().unwrap().len(),
         listed.as_array().unwrap().len()
     );
-    for entry in index.as_array().unwrap() {
+    for (entry, listed) in index
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(listed.as_array().unwrap())
+    {
         let fixture = read(entry["file"].as_str().unwrap());
         assert_eq!(fixture["scenario"], entry["name"]);
         assert_eq!(fixture["expect"]["verdict"], entry["verdict"]);
+        // The business result is what the fixture's plaintext says.
+        let plaintext = &fixture["expect"]["plaintext"];
+        let business_result = match plaintext["code"].as_str() {
+            None => Value::Null,
+            Some("10000") if plaintext["mobile"].as_str().is_some_and(|m| !m.is_empty()) => {
+                json!("phone-number")
+            }
+            Some("10000") => json!("10000 no-mobile"),
+            Some(code) => json!(format!("{code} {}", plaintext["subCode"].as_str().unwrap())),
+        };
+        assert_eq!(
+            entry["business_result"], business_result,
+            "{}",
+            entry["name"]
+        );
+        assert_eq!(
+            listed["business_result"], business_result,
+            "{}",
+            entry["name"]
+        );
     }
     assert_eq!(
         read("keys.json"),
