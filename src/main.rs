@@ -260,6 +260,11 @@ fn run(command: Command) -> Result<ExitCode> {
                     "alipay_private_key (PKCS#8 PEM; the simulator signs with it):\n{}",
                     keys.alipay_private_key_pkcs8_pem
                 )?;
+                writeln!(
+                    out,
+                    "alipay_private_key (PKCS#1 PEM, the same key, for SDKs that want this form):\n{}",
+                    keys.alipay_private_key_pkcs1_pem
+                )?;
                 writeln!(out, "aes_key (base64): {}", keys.aes_key)?;
             }
         }

@@ -467,10 +467,22 @@ fn keys_prints_what_a_backend_needs_and_matches_the_envelopes() {
     assert_eq!(envelope["aes_key"], keys["aes_key"]);
     assert_eq!(envelope["app_id"], keys["app_id"]);
 
+    // The text has every key the JSON has, in the same forms (the README promises both PEMs).
     let text = stdout(&run(&["keys", "--seed", "42"]));
-    assert!(text.contains(keys["alipay_public_key"].as_str().unwrap()));
-    assert!(text.contains("-----BEGIN PUBLIC KEY-----"));
-    assert!(text.contains(keys["aes_key"].as_str().unwrap()));
+    for field in [
+        "app_id",
+        "alipay_public_key",
+        "alipay_public_key_pem",
+        "alipay_private_key_pkcs8_pem",
+        "alipay_private_key_pkcs1_pem",
+        "aes_key",
+    ] {
+        assert!(
+            text.contains(keys[field].as_str().unwrap()),
+            "the text lacks {field}"
+        );
+    }
+    assert!(text.contains("-----BEGIN RSA PRIVATE KEY-----"));
 }
 
 #[test]
