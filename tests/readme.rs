@@ -100,3 +100,35 @@ fn the_example_suite_is_valid() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("cannot reach"), "{stderr}");
 }
+
+#[test]
+fn the_files_the_readme_steps_write_are_ignored_by_git() {
+    // The playback steps run in this repository (they start tests/backend/reference.mjs): what
+    // they write must not show up as untracked files.
+    let mut written = Vec::new();
+    for block in blocks("sh") {
+        for line in block.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for pair in words.windows(2) {
+                if (pair[0] == ">" || pair[0] == "--junit") && !pair[1].starts_with("/dev/") {
+                    written.push(pair[1].to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        written.iter().any(|f| f == "keys.json"),
+        "the README no longer writes keys.json: {written:?}"
+    );
+    for file in written {
+        let status = Command::new("git")
+            .args(["check-ignore", "--quiet", "--no-index", &file])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("git runs");
+        assert!(
+            status.success(),
+            "the README's steps write {file}, which git does not ignore"
+        );
+    }
+}
