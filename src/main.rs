@@ -403,6 +403,7 @@ fn play(args: PlayArgs) -> Result<ExitCode> {
     let options = PlayOptions {
         backend_url: args.backend,
         fail_fast: args.fail_fast,
+        seed: Some(args.seed),
     };
     let live = std::io::stderr().is_terminal();
     let json = args.json;

@@ -491,6 +491,7 @@ impl LoadedSuite {
         Ok(PreparedSuite {
             file: self.file.clone(),
             name: self.suite.name.clone(),
+            own_keys: self.suite.keys.is_some(),
             url,
             request,
             steps,
@@ -900,6 +901,8 @@ fn fill_json(
 pub struct PreparedSuite {
     pub file: String,
     pub name: String,
+    /// The suite carries its own keys (a recorded suite), rather than `--seed`'s.
+    pub own_keys: bool,
     pub url: Option<String>,
     pub request: RequestShape,
     pub steps: Vec<PreparedStep>,
