@@ -469,6 +469,7 @@ async fn list_scenarios() -> Json<Value> {
                 "description": s.description,
                 "source": s.source,
                 "verdict": s.expect.verdict,
+                "business_result": s.business_result(),
                 "rule": s.expect.rule,
             })
         })

@@ -30,14 +30,24 @@ pub const RSA_BITS: usize = 2048;
 pub enum CryptoError {
     #[error("{what} is not valid standard base64 ({detail})")]
     Base64 { what: &'static str, detail: String },
-    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes")]
+    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes (the console's AES key is 24 base64 characters: 16 bytes)")]
     AesKeyLength(usize),
+    #[error("this looks like a hex key ({chars} hex characters, {bits} bits); the console's AES key is base64 (24 characters for 128 bits, ending ==): this key in base64 is {base64}", bits = chars * 4)]
+    AesKeyHex { chars: usize, base64: String },
+    #[error("AES key is not valid standard base64 ({detail}); the console's AES key is base64 (24 characters for 128 bits, ending ==, such as 0cWv1rL0Qk3vF0XcS9uUyA==)")]
+    AesKeyBase64 { detail: String },
     #[error("ciphertext length {0} is not a positive multiple of 16 bytes")]
     CiphertextLength(usize),
     #[error("PKCS#7 padding is invalid (wrong AES key, IV or padding)")]
     Padding,
-    #[error("this is a PKCS#1 RSAPublicKey; Alipay public keys are X.509 SubjectPublicKeyInfo (the console's one-line MIIBIj... form), which both official SDKs require")]
+    #[error("this is a PKCS#1 `RSA PUBLIC KEY`; Alipay public keys are X.509 SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form), which both official SDKs require: `openssl rsa -RSAPublicKey_in -in key.pem -pubout` converts it")]
     Pkcs1PublicKey,
+    #[error("this is {algorithm} public key; Alipay keys are RSA: give the Alipay public key (支付宝公钥) from the console, or the simulator's from `alipay-sim keys`")]
+    NotRsa { algorithm: String },
+    #[error("this is a private key ({form}); a backend verifies with the Alipay public key (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form), which `alipay-sim keys` prints")]
+    PrivateKey { form: &'static str },
+    #[error("this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); alipay-sim simulates the public-key mode (公钥): give the Alipay public key (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form)")]
+    Certificate,
     #[error("{what} is not a valid RSA key ({detail})")]
     Key { what: &'static str, detail: String },
     #[error("signing failed: {0}")]
@@ -136,8 +146,30 @@ impl AesKey {
     }
 
     /// Parses the console's form: standard base64 (24 characters ending `==` for AES-128).
+    /// A key written in hex (32, 48 or 64 hex digits) is refused with its base64 form: read as
+    /// base64, 32 hex digits would silently make another, 24-byte key.
     pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
-        Self::from_bytes(&unb64("AES key", text.trim())?)
+        let text = text.trim();
+        if matches!(text.len(), 32 | 48 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let bytes: Vec<u8> = text
+                .as_bytes()
+                .chunks(2)
+                .map(|pair| {
+                    let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                    digit(pair[0]) << 4 | digit(pair[1])
+                })
+                .collect();
+            return Err(CryptoError::AesKeyHex {
+                chars: text.len(),
+                base64: b64(&bytes),
+            });
+        }
+        let bytes = STANDARD
+            .decode(text)
+            .map_err(|e| CryptoError::AesKeyBase64 {
+                detail: e.to_string(),
+            })?;
+        Self::from_bytes(&bytes)
     }
 
     /// A key of `len` bytes drawn from a seeded generator (deterministic).
@@ -388,35 +420,73 @@ impl PublicKey {
     }
 
     /// Reads the console's one-line base64 or a `BEGIN PUBLIC KEY` PEM. A PKCS#1
-    /// `RSAPublicKey` is refused, as both official SDKs refuse it.
+    /// `RSAPublicKey` is refused, as both official SDKs refuse it. Anything else that is a key
+    /// (a private key, another algorithm's public key, a certificate) is named in the error.
     pub fn parse(text: &str) -> Result<Self, CryptoError> {
         let text = text.trim();
-        if text.contains("BEGIN RSA PUBLIC KEY") {
+        let der = match pem_label(text) {
+            Some(label) => {
+                if let Some(form) = private_key_form(label) {
+                    return Err(CryptoError::PrivateKey { form });
+                }
+                match label {
+                    "PUBLIC KEY" => {}
+                    "RSA PUBLIC KEY" => return Err(CryptoError::Pkcs1PublicKey),
+                    "CERTIFICATE" => return Err(CryptoError::Certificate),
+                    other => {
+                        return Err(CryptoError::Key {
+                            what: "Alipay public key",
+                            detail: format!("a PEM `{other}` block; expected `BEGIN PUBLIC KEY`"),
+                        })
+                    }
+                }
+                rsa::pkcs8::der::pem::decode_vec(text.as_bytes())
+                    .map_err(|e| CryptoError::Key {
+                        what: "Alipay public key",
+                        detail: format!("the PEM block does not decode: {e}"),
+                    })?
+                    .1
+            }
+            None => unb64("Alipay public key", &strip_whitespace(text))?,
+        };
+        Self::from_der(&der)
+    }
+
+    /// A DER SubjectPublicKeyInfo of an RSA key; other DER keys are named in the error.
+    fn from_der(der: &[u8]) -> Result<Self, CryptoError> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::pkcs8::{PrivateKeyInfo, SubjectPublicKeyInfoRef};
+        let invalid = |detail: String| CryptoError::Key {
+            what: "Alipay public key",
+            detail,
+        };
+        if let Ok(info) = SubjectPublicKeyInfoRef::try_from(der) {
+            if info.algorithm.oid != oid::RSA_ENCRYPTION {
+                return Err(CryptoError::NotRsa {
+                    algorithm: oid::public_key_algorithm(&info.algorithm),
+                });
+            }
+            return RsaPublicKey::from_public_key_der(der)
+                .map(PublicKey)
+                .map_err(|e| invalid(e.to_string()));
+        }
+        if RsaPublicKey::from_pkcs1_der(der).is_ok() {
             return Err(CryptoError::Pkcs1PublicKey);
         }
-        if text.contains("-----BEGIN") {
-            return RsaPublicKey::from_public_key_pem(text)
-                .map(PublicKey)
-                .map_err(|e| CryptoError::Key {
-                    what: "Alipay public key",
-                    detail: e.to_string(),
-                });
+        if PrivateKeyInfo::try_from(der).is_ok() {
+            return Err(CryptoError::PrivateKey {
+                form: "PKCS#8 `PRIVATE KEY`",
+            });
         }
-        let der = unb64("Alipay public key", &strip_whitespace(text))?;
-        match RsaPublicKey::from_public_key_der(&der) {
-            Ok(key) => Ok(PublicKey(key)),
-            Err(e) => {
-                use rsa::pkcs1::DecodeRsaPublicKey;
-                if RsaPublicKey::from_pkcs1_der(&der).is_ok() {
-                    Err(CryptoError::Pkcs1PublicKey)
-                } else {
-                    Err(CryptoError::Key {
-                        what: "Alipay public key",
-                        detail: e.to_string(),
-                    })
-                }
-            }
+        if rsa::pkcs1::RsaPrivateKey::try_from(der).is_ok() {
+            return Err(CryptoError::PrivateKey {
+                form: "PKCS#1 `RSA PRIVATE KEY`",
+            });
         }
+        Err(invalid(
+            "not DER of an X.509 SubjectPublicKeyInfo (the console's one-line MIIBIj... form)"
+                .into(),
+        ))
     }
 
     /// Checks a base64 PKCS#1 v1.5 signature over `message` with the given hash.
@@ -448,6 +518,70 @@ impl PublicKey {
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PublicKey({})", self.to_base64())
+    }
+}
+
+/// The label of the first `-----BEGIN LABEL-----` line, if the text has one.
+fn pem_label(text: &str) -> Option<&str> {
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let rest = &text[start..];
+    Some(rest[..rest.find("-----")?].trim())
+}
+
+/// How to name a PEM block of a private key, by its label.
+fn private_key_form(label: &str) -> Option<&'static str> {
+    Some(match label {
+        "PRIVATE KEY" => "PKCS#8 `PRIVATE KEY`",
+        "RSA PRIVATE KEY" => "PKCS#1 `RSA PRIVATE KEY`",
+        "ENCRYPTED PRIVATE KEY" => "encrypted PKCS#8 `ENCRYPTED PRIVATE KEY`",
+        "EC PRIVATE KEY" => "SEC1 `EC PRIVATE KEY`",
+        "OPENSSH PRIVATE KEY" => "OpenSSH `OPENSSH PRIVATE KEY`",
+        _ => return None,
+    })
+}
+
+/// Algorithm identifiers of the keys people paste by mistake.
+mod oid {
+    use rsa::pkcs8::{AlgorithmIdentifierRef, ObjectIdentifier};
+
+    pub const RSA_ENCRYPTION: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+    const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+
+    /// "an EC (P-256)", "an Ed25519", ...: the algorithm of a public key, with its article.
+    pub fn public_key_algorithm(algorithm: &AlgorithmIdentifierRef<'_>) -> String {
+        let name = |oid: &ObjectIdentifier| -> Option<&'static str> {
+            Some(match oid.to_string().as_str() {
+                "1.2.840.10045.3.1.7" => "P-256",
+                "1.3.132.0.34" => "P-384",
+                "1.3.132.0.35" => "P-521",
+                "1.3.132.0.10" => "secp256k1",
+                "1.2.156.10197.1.301" => "SM2",
+                "1.3.101.112" => "Ed25519",
+                "1.3.101.113" => "Ed448",
+                "1.3.101.110" => "X25519",
+                "1.3.101.111" => "X448",
+                "1.2.840.10040.4.1" => "DSA",
+                "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+                _ => return None,
+            })
+        };
+        if algorithm.oid == EC_PUBLIC_KEY {
+            return match algorithm.parameters_oid() {
+                Ok(curve) => match name(&curve) {
+                    Some(curve) => format!("an EC ({curve})"),
+                    None => format!("an EC (curve {curve})"),
+                },
+                Err(_) => "an EC".into(),
+            };
+        }
+        match name(&algorithm.oid) {
+            Some(name @ ("Ed25519" | "Ed448" | "X25519" | "X448" | "RSASSA-PSS")) => {
+                format!("an {name}")
+            }
+            Some(name) => format!("a {name}"),
+            None => format!("a non-RSA (algorithm {})", algorithm.oid),
+        }
     }
 }
 
@@ -506,8 +640,17 @@ mod tests {
         );
         assert!(matches!(
             AesKey::from_base64("not base64!"),
-            Err(CryptoError::Base64 { .. })
+            Err(CryptoError::AesKeyBase64 { .. })
         ));
+        assert_eq!(
+            AesKey::from_base64(" 00112233445566778899aabbccddeeff\n").unwrap_err(),
+            CryptoError::AesKeyHex {
+                chars: 32,
+                base64: "ABEiM0RVZneImaq7zN3u/w==".into()
+            }
+        );
+        // Base64 of 24 bytes that happens to hold other characters is a key.
+        assert!(AesKey::from_base64("00112233445566778899aabbccddeefg").is_ok());
     }
 
     #[test]
@@ -538,6 +681,23 @@ mod tests {
         assert_eq!(a, seeded_rng(1, "x").next_u64());
         assert_ne!(a, seeded_rng(2, "x").next_u64());
         assert_ne!(a, seeded_rng(1, "y").next_u64());
+    }
+
+    #[test]
+    fn public_keys_parse_and_other_pem_blocks_are_named() {
+        let key = SigningKey::generate(&mut seeded_rng(3, "test")).unwrap();
+        let public = key.public_key();
+        assert_eq!(&PublicKey::parse(&public.to_pem()).unwrap(), public);
+        assert_eq!(&PublicKey::parse(&public.to_base64()).unwrap(), public);
+        let certificate = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(PublicKey::parse(certificate), Err(CryptoError::Certificate));
+        let other = PublicKey::parse("-----BEGIN FOO-----\nAAAA\n-----END FOO-----")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            other.contains("`FOO`") && other.contains("BEGIN PUBLIC KEY"),
+            "{other}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use alipay_sim::crypto::{AesKey, PublicKey};
 use alipay_sim::model::Mobile;
-use alipay_sim::oracle::{self, BackendKeys};
+use alipay_sim::oracle::{self, BackendKeys, BusinessResult};
 use alipay_sim::{catalogue, AppKeys, SignType, Verdict};
 
 // The server allocates small objects on every request; mimalloc serves those faster than glibc.
@@ -86,7 +86,8 @@ enum Command {
     Serve(ServeArgs),
     /// List the scenario catalogue.
     Scenarios {
-        /// Print a JSON array of {name, title, verdict, rule} instead of one line each.
+        /// Print a JSON array of {name, title, verdict, business_result, rule} instead of one
+        /// line each.
         #[arg(long)]
         json: bool,
     },
@@ -96,7 +97,7 @@ enum Command {
         #[arg(long)]
         scenario: String,
         /// Seed of the app's keys; the same seed gives the same output.
-        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
         /// Bound mobile instead of the scenario's: 11 mainland digits, `国家码-号码`, or "".
         #[arg(long)]
@@ -104,7 +105,8 @@ enum Command {
     },
     /// Print the app's keys for a seed, to configure a backend.
     Keys {
-        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        /// Seed of the app's keys; the same seed gives the same keys.
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
         /// Print JSON instead of labelled text.
         #[arg(long)]
@@ -115,7 +117,8 @@ enum Command {
         /// Directory to write into (created if missing).
         #[arg(long)]
         out: PathBuf,
-        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+        /// Seed of the app's keys (those of `alipay-sim keys --seed N`).
+        #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
         seed: u64,
     },
     /// Read an envelope on stdin and say what a strict backend concludes, and why.
@@ -127,8 +130,8 @@ enum Command {
         /// AES key, base64 (needed for encrypted content).
         #[arg(long, env = "ALIPAY_SIM_AES_KEY")]
         aes_key: Option<String>,
-        /// The app's sign type.
-        #[arg(long, default_value = "RSA2")]
+        /// The app's sign type: RSA2 (SHA-256) or RSA (SHA-1).
+        #[arg(long, default_value = "RSA2", value_parser = sign_type_parser())]
         sign_type: SignType,
         /// Print the conclusion as JSON {verdict, plaintext, reason}.
         #[arg(long)]
@@ -149,7 +152,7 @@ struct PlayArgs {
     #[arg(long, env = "ALIPAY_SIM_BACKEND")]
     backend: Option<String>,
     /// Seed of the app's keys (those of `alipay-sim keys --seed N`), unless a suite carries keys.
-    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED")]
+    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
     seed: u64,
     /// Also write the results as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
@@ -162,15 +165,31 @@ struct PlayArgs {
     fail_fast: bool,
 }
 
+/// A seed: a u64, with a message that says so (clap's default says "invalid digit").
+fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("the seed must be a whole number from 0 to {}", u64::MAX))
+}
+
+/// `RSA2` or `RSA`, listed in `--help` and in the error for anything else.
+fn sign_type_parser() -> impl clap::builder::TypedValueParser<Value = SignType> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["RSA2", "RSA"]).map(|name| match name.as_str() {
+        "RSA" => SignType::Rsa,
+        _ => SignType::Rsa2,
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
         Err(error) => {
-            // One line, like every other error of ours; `--help` shows the usage.
+            // clap's whole message: what is wrong, the argument meant ("tip: ..."), the usage.
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            eprintln!("alipay-sim: {}", first.trim_start_matches("error: "));
+            let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            eprint!("alipay-sim: {message}");
             return ExitCode::from(2);
         }
     };
@@ -178,10 +197,24 @@ fn main() -> ExitCode {
     match run(command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("alipay-sim: {error:#}");
+            eprintln!("alipay-sim: {}", describe(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, `a: b: c`, leaving out a cause that the text already
+/// holds (many errors put their source in their own message).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(command: Command) -> Result<ExitCode> {
@@ -196,18 +229,31 @@ fn run(command: Command) -> Result<ExitCode> {
             if json {
                 let list: Vec<_> = catalogue
                     .iter()
-                    .map(|s| json!({"name": s.name, "title": s.title, "verdict": s.expect.verdict, "rule": s.expect.rule}))
+                    .map(|s| {
+                        json!({
+                            "name": s.name,
+                            "title": s.title,
+                            "verdict": s.expect.verdict,
+                            "business_result": s.business_result(),
+                            "rule": s.expect.rule,
+                        })
+                    })
                     .collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else {
                 let width = catalogue.iter().map(|s| s.name.len()).max().unwrap_or(0);
-                for s in catalogue.iter() {
+                let summaries: Vec<String> =
+                    catalogue.iter().map(|s| s.verdict_summary()).collect();
+                let summary_width = summaries
+                    .iter()
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (s, summary) in catalogue.iter().zip(&summaries) {
                     writeln!(
                         out,
-                        "{:width$}  {:16}  {}",
-                        s.name,
-                        s.expect.verdict.as_str(),
-                        s.title
+                        "{:width$}  {summary:summary_width$}  {}",
+                        s.name, s.title
                     )?;
                 }
             }
@@ -247,6 +293,11 @@ fn run(command: Command) -> Result<ExitCode> {
                     "alipay_private_key (PKCS#8 PEM; the simulator signs with it):\n{}",
                     keys.alipay_private_key_pkcs8_pem
                 )?;
+                writeln!(
+                    out,
+                    "alipay_private_key (PKCS#1 PEM, the same key, for SDKs that want this form):\n{}",
+                    keys.alipay_private_key_pkcs1_pem
+                )?;
                 writeln!(out, "aes_key (base64): {}", keys.aes_key)?;
             }
         }
@@ -280,6 +331,10 @@ fn run(command: Command) -> Result<ExitCode> {
             if envelope.trim().is_empty() {
                 bail!("no envelope on stdin: pipe in the text of res.response");
             }
+            let (note, envelope) = find_envelope(envelope)?;
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
             let conclusion = oracle::verify(&envelope, &keys);
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&conclusion)?)?;
@@ -304,6 +359,40 @@ fn run(command: Command) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The envelope in what was piped into `verify`, with a note when it was wrapped: the body
+/// `my.request` posts (`{"response": "<envelope>"}`), or the whole object `alipay-sim
+/// envelope` prints. Anything else is taken as the envelope, for the oracle to judge.
+fn find_envelope(input: String) -> Result<(Option<&'static str>, String)> {
+    let Ok(serde_json::Value::Object(outer)) = serde_json::from_str(&input) else {
+        return Ok((None, input));
+    };
+    if let (Some(payload), None) = (outer.get("payload"), outer.get("response")) {
+        return match payload.get("response").and_then(|r| r.as_str()) {
+            Some(envelope) => Ok((
+                Some("this is `alipay-sim envelope` output; verifying its payload.response"),
+                envelope.to_string(),
+            )),
+            None => bail!(
+                "this is `alipay-sim envelope` output for a call where no envelope reaches the backend (callback {}): nothing to verify",
+                outer.get("callback").and_then(|c| c.as_str()).unwrap_or("unknown")
+            ),
+        };
+    }
+    // An envelope's own `response` may be a string too (the ciphertext), but never one that
+    // holds a JSON object with a `response` of its own.
+    if let Some(serde_json::Value::String(inner)) = outer.get("response") {
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::from_str(inner) {
+            if fields.contains_key("response") {
+                return Ok((
+                    Some("this is the request body my.request sends ({\"response\": \"<envelope>\"}); verifying the envelope inside it"),
+                    inner.clone(),
+                ));
+            }
+        }
+    }
+    Ok((None, input))
+}
+
 fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let keys = AppKeys::for_seed(seed)?;
@@ -322,6 +411,7 @@ fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
             "name": scenario.name,
             "title": scenario.title,
             "verdict": fixture.delivery.expect.verdict,
+            "business_result": fixture.delivery.expect.plaintext.as_ref().and_then(BusinessResult::of),
             "rule": fixture.delivery.expect.rule,
             "callback": fixture.delivery.callback,
             "file": file,
@@ -346,6 +436,7 @@ fn play(args: PlayArgs) -> Result<ExitCode> {
     let options = PlayOptions {
         backend_url: args.backend,
         fail_fast: args.fail_fast,
+        seed: Some(args.seed),
     };
     let live = std::io::stderr().is_terminal();
     let json = args.json;

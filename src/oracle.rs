@@ -67,6 +67,73 @@ pub struct Expect {
     pub reason: String,
 }
 
+/// What an authentic plaintext means to the business: a phone number, or an answer that is
+/// not one (`accept` only says the envelope is authentic). Serialised for listings as
+/// `phone-number`, `10000 no-mobile`, or the code and sub-code, e.g.
+/// `40006 isv.insufficient-isv-permissions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusinessResult {
+    /// Code 10000 with a non-empty mobile: the only answer that is a login.
+    PhoneNumber,
+    /// Code 10000 with an empty or no mobile.
+    NoMobile,
+    /// Any other code, with its sub-code when there is one.
+    Error {
+        code: String,
+        sub_code: Option<String>,
+    },
+}
+
+impl BusinessResult {
+    /// What a plaintext (`{"code", "msg", "subCode"?, "mobile"?}`) means; `None` without a code.
+    pub fn of(plaintext: &Value) -> Option<BusinessResult> {
+        let code = plaintext.get("code")?.as_str()?;
+        let mobile = plaintext.get("mobile").and_then(Value::as_str);
+        Some(match code {
+            "10000" if mobile.is_some_and(|m| !m.is_empty()) => BusinessResult::PhoneNumber,
+            "10000" => BusinessResult::NoMobile,
+            _ => BusinessResult::Error {
+                code: code.to_string(),
+                sub_code: plaintext
+                    .get("subCode")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            },
+        })
+    }
+
+    /// `phone-number`, `10000 no-mobile`, `40006 isv.insufficient-isv-permissions`.
+    pub fn key(&self) -> String {
+        match self {
+            BusinessResult::PhoneNumber => "phone-number".into(),
+            BusinessResult::NoMobile => "10000 no-mobile".into(),
+            BusinessResult::Error {
+                code,
+                sub_code: Some(sub_code),
+            } => format!("{code} {sub_code}"),
+            BusinessResult::Error {
+                code,
+                sub_code: None,
+            } => code.clone(),
+        }
+    }
+
+    /// In words: `phone number`, `10000, no mobile`, `40006, no phone number`.
+    pub fn summary(&self) -> String {
+        match self {
+            BusinessResult::PhoneNumber => "phone number".into(),
+            BusinessResult::NoMobile => "10000, no mobile".into(),
+            BusinessResult::Error { code, .. } => format!("{code}, no phone number"),
+        }
+    }
+}
+
+impl Serialize for BusinessResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.key())
+    }
+}
+
 /// What a backend is configured with.
 #[derive(Debug, Clone)]
 pub struct BackendKeys {

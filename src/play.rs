@@ -16,6 +16,8 @@ pub struct PlayOptions {
     pub backend_url: Option<String>,
     /// Stop at the first failing step.
     pub fail_fast: bool,
+    /// The seed the keys come from (`--seed`), to name in a hint.
+    pub seed: Option<u64>,
 }
 
 /// Why a run stopped before it finished.
@@ -65,6 +67,9 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// When the run started, RFC 3339.
     pub timestamp: String,
+    /// What the failures suggest, when they follow a pattern: most envelopes that should give
+    /// a phone number refused at the signature means the backend holds other keys.
+    pub hint: Option<String>,
     pub suites: Vec<SuiteReport>,
 }
 
@@ -152,6 +157,7 @@ pub async fn play(
         not_run: 0,
         elapsed_ms: 0,
         timestamp,
+        hint: None,
         suites: Vec::new(),
     };
     let mut position = 0;
@@ -210,7 +216,50 @@ pub async fn play(
         });
     }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report.hint = keys_hint(suites, &report, options.seed);
     Ok(report)
+}
+
+/// A hint when the backend probably holds other keys: at least half of the steps that expect
+/// a phone number failed with an answer that speaks of the signature, and no step that expects
+/// a refusal failed (a backend that verifies the wrong bytes accepts some forgery).
+fn keys_hint(suites: &[PreparedSuite], report: &Report, seed: Option<u64>) -> Option<String> {
+    let mut wanted = 0;
+    let mut refused_at_signature = 0;
+    let mut own_keys = Vec::new();
+    for (suite, played) in suites.iter().zip(&report.suites) {
+        for step in &played.steps {
+            let failed = step.status == StepStatus::Failed;
+            match step.expected_kind {
+                ExpectKind::Success => wanted += 1,
+                ExpectKind::Refusal if failed => return None,
+                _ => continue,
+            }
+            let speaks_of_signature = step.answer.as_ref().is_some_and(|answer| {
+                let body = answer.body.to_lowercase();
+                body.contains("sign") || body.contains("签")
+            });
+            if failed && speaks_of_signature {
+                refused_at_signature += 1;
+                if suite.own_keys && !own_keys.contains(&suite.file) {
+                    own_keys.push(suite.file.clone());
+                }
+            }
+        }
+    }
+    if refused_at_signature == 0 || refused_at_signature * 2 < wanted {
+        return None;
+    }
+    let question = match (own_keys.first(), seed) {
+        (Some(file), _) => format!("Is it configured with the keys in {file}?"),
+        (None, Some(seed)) => format!(
+            "Is it configured with `alipay-sim keys --seed {seed}`? (play used seed {seed})"
+        ),
+        (None, None) => "Is it configured with the keys play signs with?".to_string(),
+    };
+    Some(format!(
+        "{refused_at_signature} of {wanted} steps that expect a phone number were refused at the signature: the backend's keys probably belong to another seed or app. {question}"
+    ))
 }
 
 /// A plain-HTTP URL, or why not: the client has no TLS, as backends under test are local.
@@ -428,6 +477,9 @@ pub fn render_summary(report: &Report) -> String {
         line.push_str("failed:\n");
         line.push_str(&failing.join("\n"));
         line.push('\n');
+    }
+    if let Some(hint) = &report.hint {
+        line.push_str(&format!("hint: {hint}\n"));
     }
     line
 }

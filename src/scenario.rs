@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use crate::fault::Fault;
 use crate::keys::AppKeys;
 use crate::model::{Action, Console, Mobile, Platform, User};
-use crate::oracle::Verdict;
+use crate::oracle::{BusinessResult, Verdict};
+use crate::outcome::Outcome;
 use crate::simulate::{get_phone_number, Call, Delivery};
 use crate::Error;
 
@@ -60,6 +61,28 @@ impl Scenario {
             user: self.user.clone(),
             action: self.action.clone(),
             fault: self.fault,
+        }
+    }
+
+    /// What the plaintext of an authentic envelope says (a phone number, or an error code);
+    /// `None` when the scenario's verdict is not `accept`. Decided by the rules alone, without
+    /// keys: catalogue scenarios do not depend on a busy probability's draw.
+    pub fn business_result(&self) -> Option<BusinessResult> {
+        if self.expect.verdict != Verdict::Accept {
+            return None;
+        }
+        match crate::rules::evaluate(&self.call(), 0.0) {
+            Outcome::Envelope(plan) => BusinessResult::of(&plan.plaintext.to_value()),
+            Outcome::FrontEnd(_) => None,
+        }
+    }
+
+    /// `authentic · phone number`, `authentic · 40006, no phone number`, or the verdict
+    /// (`reject-signature`): what a listing shows beside the scenario's name.
+    pub fn verdict_summary(&self) -> String {
+        match self.business_result() {
+            Some(result) => format!("authentic · {}", result.summary()),
+            None => self.expect.verdict.to_string(),
         }
     }
 

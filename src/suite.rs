@@ -331,7 +331,8 @@ impl LoadedSuite {
         let deserializer = &mut serde_json::Deserializer::from_str(text);
         let suite: Suite = serde_path_to_error::deserialize(deserializer).map_err(|error| {
             let at = error.path().to_string();
-            let message = error.inner().to_string();
+            let message =
+                wrong_type_for_choice(text, &error).unwrap_or_else(|| error.inner().to_string());
             if at == "." || at.is_empty() {
                 SuiteError::File {
                     file: file.to_string(),
@@ -490,11 +491,66 @@ impl LoadedSuite {
         Ok(PreparedSuite {
             file: self.file.clone(),
             name: self.suite.name.clone(),
+            own_keys: self.suite.keys.is_some(),
             url,
             request,
             steps,
         })
     }
+}
+
+/// serde_json reports a number, list or `true` where one of a few names (an enum) is expected
+/// as a syntax error, "expected value", without naming the choices. When the text is valid JSON,
+/// that is what happened: the names are found by putting a name that is none of them there.
+fn wrong_type_for_choice(
+    text: &str,
+    error: &serde_path_to_error::Error<serde_json::Error>,
+) -> Option<String> {
+    if !error.inner().is_syntax() {
+        return None;
+    }
+    let mut value: Value = serde_json::from_str(text).ok()?;
+    let slot = value_at(&mut value, error.path())?;
+    let given = std::mem::replace(slot, Value::String("\u{1}".into()));
+    let probe = serde_path_to_error::deserialize::<_, Suite>(&value).err()?;
+    if probe.path().to_string() != error.path().to_string() {
+        return None;
+    }
+    let message = probe.inner().to_string();
+    let (_, choices) = message.split_once(", expected ")?;
+    Some(format!("expected {choices}, got {given}"))
+}
+
+/// The value a serde path points to.
+fn value_at<'v>(value: &'v mut Value, path: &serde_path_to_error::Path) -> Option<&'v mut Value> {
+    use serde_path_to_error::Segment;
+    let mut here = value;
+    for segment in path.iter() {
+        here = match segment {
+            Segment::Seq { index } => here.get_mut(*index)?,
+            Segment::Map { key } => here.get_mut(key.as_str())?,
+            Segment::Enum { .. } | Segment::Unknown => return None,
+        };
+    }
+    Some(here)
+}
+
+/// A regular expression's error on one line: the pattern, what is wrong, and where.
+fn regex_error(pattern: &str, error: &regex::Error) -> String {
+    let text = error.to_string();
+    let what = text
+        .lines()
+        .find_map(|line| line.strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().last().unwrap_or_default());
+    // The parser shows the pattern indented by four spaces, with a caret line under the fault.
+    let at = text
+        .lines()
+        .find(|line| line.trim_start().starts_with('^') && line.trim().chars().all(|c| c == '^'))
+        .filter(|_| !pattern.contains('\n'))
+        .and_then(|caret| (caret.len() - caret.trim_start().len()).checked_sub(4))
+        .map(|column| format!(" at character {}", column + 1))
+        .unwrap_or_default();
+    format!("{pattern:?} is not a valid regular expression: {what}{at}")
 }
 
 /// `steps[3]` with the step's name or scenario, as errors show it.
@@ -784,7 +840,7 @@ impl AnswerSpec {
     /// Checks what can be checked without a step: the regular expression.
     fn check_syntax(&self) -> Result<(), (&'static str, String)> {
         if let Some(pattern) = &self.body_matches {
-            Regex::new(pattern).map_err(|e| ("body_matches", e.to_string()))?;
+            Regex::new(pattern).map_err(|e| ("body_matches", regex_error(pattern, &e)))?;
         }
         Ok(())
     }
@@ -802,7 +858,10 @@ impl AnswerSpec {
         let body_matches = match &self.body_matches {
             Some(pattern) => {
                 let pattern = fill(pattern).map_err(|m| ("body_matches", m))?;
-                Some(Regex::new(&pattern).map_err(|e| ("body_matches", e.to_string()))?)
+                Some(
+                    Regex::new(&pattern)
+                        .map_err(|e| ("body_matches", regex_error(&pattern, &e)))?,
+                )
             }
             None => None,
         };
@@ -842,6 +901,8 @@ fn fill_json(
 pub struct PreparedSuite {
     pub file: String,
     pub name: String,
+    /// The suite carries its own keys (a recorded suite), rather than `--seed`'s.
+    pub own_keys: bool,
     pub url: Option<String>,
     pub request: RequestShape,
     pub steps: Vec<PreparedStep>,
@@ -1090,6 +1151,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("backend.values"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_field_and_what_it_takes() {
+        let err = parse(r#"{"name":"x","backend":{"body":1},"steps":[{"scenario":"success"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "my-suite.json: backend.body: expected one of `json`, `form`, `raw`, got 1"
+        );
+        let err = parse(r#"{"name":"x","steps":[{"console":{"signing":["RSA2"]}}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "my-suite.json: steps[0].console.signing: expected one of `none`, `RSA2`, `RSA`, got [\"RSA2\"]"
+        );
+        // Text that is not JSON still gets the parser's position.
+        let err = parse(r#"{"name": "x", "steps": [}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected value at line 1 column 25"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_regular_expression_is_one_line_naming_the_step_and_key() {
+        for (text, at) in [
+            (
+                r#"{"name":"x","steps":[{"scenario":"success","expect":{"body_matches":"a(b"}}]}"#,
+                "my-suite.json: steps[0] (success).expect.body_matches: ",
+            ),
+            (
+                r#"{"name":"x","refusal":{"body_matches":"a(b"},"steps":[{"scenario":"success"}]}"#,
+                "my-suite.json: refusal.body_matches: ",
+            ),
+        ] {
+            let err = parse(text)
+                .unwrap()
+                .prepare(AppKeys::for_seed(0).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "{at}\"a(b\" is not a valid regular expression: unclosed group at character 2"
+                )
+            );
+        }
     }
 
     #[test]

@@ -80,3 +80,48 @@ async fn every_documented_route_is_answered_by_its_handler() {
     let response = api::router(state).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_scenario_listing_gives_authenticity_and_business_result_side_by_side() {
+    let state = SimState::open(StateConfig {
+        seed: Some(1),
+        data_dir: None,
+    })
+    .unwrap();
+    let request = Request::builder()
+        .uri("/api/v1/scenarios")
+        .body(Body::empty())
+        .unwrap();
+    let response = api::router(state).oneshot(request).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_slice(&bytes).unwrap();
+    let entry = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    for (name, verdict, business_result) in [
+        ("success", "accept", Value::from("phone-number")),
+        (
+            "phone-application-pending",
+            "accept",
+            Value::from("40006 isv.insufficient-isv-permissions"),
+        ),
+        ("flip-signature-byte", "reject-signature", Value::Null),
+    ] {
+        assert_eq!(entry(name)["verdict"], verdict, "{name}");
+        assert_eq!(entry(name)["business_result"], business_result, "{name}");
+    }
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let fields = doc["components"]["schemas"]["Scenario"]["properties"]
+        .as_object()
+        .unwrap();
+    let served = entry("success");
+    let served: Vec<&String> = served.as_object().unwrap().keys().collect();
+    assert_eq!(fields.keys().collect::<Vec<_>>(), served);
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use common::BIN;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -75,9 +75,55 @@ fn scenarios_lists_the_catalogue_as_text_and_json() {
     }
     let text = stdout(&run(&["scenarios"]));
     assert_eq!(text.lines().count(), list.len());
-    assert!(text
-        .lines()
-        .any(|l| l.starts_with("success ") && l.contains("accept")));
+    // Authenticity and what the plaintext says, side by side: an authentic 40006 is no login.
+    let entry = |name: &str| list.iter().find(|e| e["name"] == name).unwrap().clone();
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    for (name, verdict, business_result, column) in [
+        (
+            "success",
+            "accept",
+            json!("phone-number"),
+            "authentic · phone number",
+        ),
+        (
+            "phone-application-pending",
+            "accept",
+            json!("40006 isv.insufficient-isv-permissions"),
+            "authentic · 40006, no phone number",
+        ),
+        (
+            "no-user-consent",
+            "accept",
+            json!("40003 isv.invalid-auth-relations"),
+            "authentic · 40003, no phone number",
+        ),
+        (
+            "success-no-mobile",
+            "accept",
+            json!("10000 no-mobile"),
+            "authentic · 10000, no mobile",
+        ),
+        (
+            "wrong-signing-key",
+            "reject-signature",
+            Value::Null,
+            "reject-signature",
+        ),
+        ("ide-simulator", "front-end", Value::Null, "front-end"),
+    ] {
+        assert_eq!(entry(name)["verdict"], verdict, "{name}");
+        assert_eq!(entry(name)["business_result"], business_result, "{name}");
+        assert!(
+            line(name).contains(&format!("  {column}  ")),
+            "{}",
+            line(name)
+        );
+    }
 }
 
 #[test]
@@ -138,16 +184,115 @@ fn envelope_takes_another_mobile() {
         "--mobile",
         "+8613800000000",
     ]);
-    assert_clear_error(&output, "+8613800000000");
+    assert_usage_error(&output, &["+8613800000000", "11 mainland digits"]);
+}
+
+/// A mistake on the command line: exit code 2 and clap's whole message, which names what is
+/// wrong and points to `--help`.
+fn assert_usage_error(output: &Output, needles: &[&str]) {
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(output);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.starts_with("alipay-sim: "), "{err}");
+    for needle in needles.iter().chain(&["--help"]) {
+        assert!(err.contains(needle), "{err:?} does not name {needle:?}");
+    }
+}
+
+#[test]
+fn command_line_mistakes_get_clap_whole_message() {
+    // The missing argument's name, not only "the following required arguments were not provided:".
+    assert_usage_error(
+        &run(&["fixtures"]),
+        &["--out <OUT>", "Usage: alipay-sim fixtures --out <OUT>"],
+    );
+    // The tip names the argument meant.
+    assert_usage_error(
+        &run(&["envelope", "--scenaro", "success"]),
+        &[
+            "unexpected argument '--scenaro'",
+            "tip: a similar argument exists: '--scenario'",
+            "Usage: alipay-sim envelope --scenario <SCENARIO>",
+        ],
+    );
+}
+
+#[test]
+fn verify_without_a_key_names_the_option() {
+    let output = Command::new(BIN)
+        .arg("verify")
+        .env_remove("ALIPAY_SIM_ALIPAY_PUBLIC_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_usage_error(
+        &output,
+        &[
+            "--alipay-public-key <ALIPAY_PUBLIC_KEY>",
+            "Usage: alipay-sim verify --alipay-public-key <ALIPAY_PUBLIC_KEY>",
+        ],
+    );
+}
+
+#[test]
+fn seeds_are_whole_numbers_and_every_option_says_what_it_takes() {
+    let seed_commands: [&[&str]; 4] = [
+        &["envelope", "--scenario", "success"],
+        &["keys"],
+        &["fixtures", "--out", "unused"],
+        &["play", "conformance", "--backend", "http://127.0.0.1:1/"],
+    ];
+    for command in seed_commands {
+        for seed in ["-1", "--seed=-1", "1.5", "18446744073709551616"] {
+            let mut args = command.to_vec();
+            if !seed.starts_with("--") {
+                args.push("--seed");
+            }
+            args.push(seed);
+            let output = Command::new(BIN)
+                .args(&args)
+                .env_remove("ALIPAY_SIM_SEED")
+                .output()
+                .unwrap();
+            assert_usage_error(
+                &output,
+                &["the seed must be a whole number from 0 to 18446744073709551615"],
+            );
+        }
+        let help = stdout(&run(&[command[0], "--help"]));
+        let seed_line = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("--seed <SEED>"))
+            .take(2)
+            .collect::<String>();
+        assert!(
+            seed_line.contains("Seed of the app's keys"),
+            "{} --help: {seed_line:?}",
+            command[0]
+        );
+    }
+    let help = stdout(&run(&["verify", "--help"]));
+    assert!(help.contains("[possible values: RSA2, RSA]"), "{help}");
+    let keys = json(&run(&["keys", "--json"]));
+    let public_key = keys["alipay_public_key"].as_str().unwrap();
+    assert_usage_error(
+        &run_with_stdin(
+            &[
+                "verify",
+                "--alipay-public-key",
+                public_key,
+                "--sign-type",
+                "SHA256",
+            ],
+            "{}",
+        ),
+        &["'SHA256'", "RSA2", "RSA"],
+    );
 }
 
 #[test]
 fn bad_input_gets_one_clear_line() {
     assert_clear_error(&run(&["envelope", "--scenario", "sucess"]), "sucess");
-    assert_clear_error(
-        &run(&["envelope", "--scenario", "success", "--seed=-1"]),
-        "--seed",
-    );
     assert_clear_error(
         &run_with_stdin(&["verify", "--alipay-public-key", "not-a-key"], "{}"),
         "--alipay-public-key",
@@ -168,22 +313,133 @@ fn bad_input_gets_one_clear_line() {
         "AES key must decode to 16, 24 or 32 bytes",
     );
     assert_clear_error(
-        &run_with_stdin(
+        &run_with_stdin(&["verify", "--alipay-public-key", public_key], " \n"),
+        "no envelope",
+    );
+}
+
+/// Throwaway public keys of other algorithms (`openssl genpkey`, then `openssl pkey -pubout`).
+const EC_P256_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEsH4Xy3WRP0dA8jPVu+riFUl8Hx4u
+di/T5xvtssGOTO+8WzGPR4wybXvxy8C08iEYS6CdGT+6U4uz6hXkmOr6aA==
+-----END PUBLIC KEY-----
+";
+const ED25519_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAZ9dP5fVAtPP9Pe/UV3TAOkjpmeIDXy1mjntrNKM6yPc=
+-----END PUBLIC KEY-----
+";
+
+#[test]
+fn verify_says_what_kind_of_key_it_was_given() {
+    let keys = json(&run(&["keys", "--json"]));
+    let field = |name: &str| keys[name].as_str().unwrap().to_string();
+    let one_line = |pem: &str| -> String {
+        pem.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    let pkcs1_public = {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        rsa::RsaPublicKey::from_public_key_pem(&field("alipay_public_key_pem"))
+            .unwrap()
+            .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+    };
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            EC_P256_PUBLIC_KEY.into(),
+            &["this is an EC (P-256) public key; Alipay keys are RSA"],
+        ),
+        (
+            one_line(EC_P256_PUBLIC_KEY),
+            &["this is an EC (P-256) public key; Alipay keys are RSA"],
+        ),
+        (
+            ED25519_PUBLIC_KEY.into(),
+            &["this is an Ed25519 public key; Alipay keys are RSA"],
+        ),
+        (
+            field("alipay_private_key_pkcs8_pem"),
+            &["a private key (PKCS#8 `PRIVATE KEY`)", "alipay-sim keys"],
+        ),
+        (
+            one_line(&field("alipay_private_key_pkcs8_pem")),
+            &["a private key (PKCS#8", "alipay-sim keys"],
+        ),
+        (
+            field("alipay_private_key_pkcs1_pem"),
+            &[
+                "a private key (PKCS#1 `RSA PRIVATE KEY`)",
+                "alipay-sim keys",
+            ],
+        ),
+        (
+            pkcs1_public.clone(),
+            &["PKCS#1 `RSA PUBLIC KEY`", "`BEGIN PUBLIC KEY`"],
+        ),
+        (
+            one_line(&pkcs1_public),
+            &["PKCS#1 `RSA PUBLIC KEY`", "`BEGIN PUBLIC KEY`"],
+        ),
+    ];
+    for (key, needles) in cases {
+        let output = run_with_stdin(&["verify", "--alipay-public-key", &key], "{}");
+        assert_clear_error(&output, "--alipay-public-key");
+        for needle in needles {
+            assert!(
+                stderr(&output).contains(needle),
+                "{key}: {} lacks {needle:?}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
+#[test]
+fn verify_says_what_is_wrong_with_an_aes_key() {
+    let keys = json(&run(&["keys", "--json"]));
+    let public_key = keys["alipay_public_key"].as_str().unwrap();
+    for (aes_key, needles) in [
+        (
+            "00112233445566778899aabbccddeeff",
+            &[
+                "this looks like a hex key (32 hex characters, 128 bits)",
+                "the console's AES key is base64 (24 characters for 128 bits",
+                "ABEiM0RVZneImaq7zN3u/w==",
+            ][..],
+        ),
+        (
+            "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff",
+            &["this looks like a hex key (64 hex characters, 256 bits)"][..],
+        ),
+        (
+            "not base64!",
+            &[
+                "AES key is not valid standard base64",
+                "the console's AES key is base64 (24 characters for 128 bits",
+            ][..],
+        ),
+    ] {
+        let output = run_with_stdin(
             &[
                 "verify",
                 "--alipay-public-key",
                 public_key,
-                "--sign-type",
-                "SHA256",
+                "--aes-key",
+                aes_key,
             ],
             "{}",
-        ),
-        "SHA256",
-    );
-    assert_clear_error(
-        &run_with_stdin(&["verify", "--alipay-public-key", public_key], " \n"),
-        "no envelope",
-    );
+        );
+        assert_clear_error(&output, "--aes-key");
+        for needle in needles {
+            assert!(
+                stderr(&output).contains(needle),
+                "{aes_key}: {} lacks {needle:?}",
+                stderr(&output)
+            );
+        }
+    }
 }
 
 #[test]
@@ -211,10 +467,22 @@ fn keys_prints_what_a_backend_needs_and_matches_the_envelopes() {
     assert_eq!(envelope["aes_key"], keys["aes_key"]);
     assert_eq!(envelope["app_id"], keys["app_id"]);
 
+    // The text has every key the JSON has, in the same forms (the README promises both PEMs).
     let text = stdout(&run(&["keys", "--seed", "42"]));
-    assert!(text.contains(keys["alipay_public_key"].as_str().unwrap()));
-    assert!(text.contains("-----BEGIN PUBLIC KEY-----"));
-    assert!(text.contains(keys["aes_key"].as_str().unwrap()));
+    for field in [
+        "app_id",
+        "alipay_public_key",
+        "alipay_public_key_pem",
+        "alipay_private_key_pkcs8_pem",
+        "alipay_private_key_pkcs1_pem",
+        "aes_key",
+    ] {
+        assert!(
+            text.contains(keys[field].as_str().unwrap()),
+            "the text lacks {field}"
+        );
+    }
+    assert!(text.contains("-----BEGIN RSA PRIVATE KEY-----"));
 }
 
 #[test]
@@ -237,10 +505,35 @@ fn fixtures_writes_every_scenario_an_index_and_the_keys() {
         index.as_array().unwrap().len(),
         listed.as_array().unwrap().len()
     );
-    for entry in index.as_array().unwrap() {
+    for (entry, listed) in index
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(listed.as_array().unwrap())
+    {
         let fixture = read(entry["file"].as_str().unwrap());
         assert_eq!(fixture["scenario"], entry["name"]);
         assert_eq!(fixture["expect"]["verdict"], entry["verdict"]);
+        // The business result is what the fixture's plaintext says.
+        let plaintext = &fixture["expect"]["plaintext"];
+        let business_result = match plaintext["code"].as_str() {
+            None => Value::Null,
+            Some("10000") if plaintext["mobile"].as_str().is_some_and(|m| !m.is_empty()) => {
+                json!("phone-number")
+            }
+            Some("10000") => json!("10000 no-mobile"),
+            Some(code) => json!(format!("{code} {}", plaintext["subCode"].as_str().unwrap())),
+        };
+        assert_eq!(
+            entry["business_result"], business_result,
+            "{}",
+            entry["name"]
+        );
+        assert_eq!(
+            listed["business_result"], business_result,
+            "{}",
+            entry["name"]
+        );
     }
     assert_eq!(
         read("keys.json"),
@@ -262,6 +555,97 @@ fn fixtures_reports_an_unwritable_directory() {
         &run(&["fixtures", "--out", file.to_str().unwrap()]),
         "a-file",
     );
+}
+
+#[test]
+fn verify_finds_the_envelope_in_a_request_body_and_in_envelope_output() {
+    let fixture = |name: &str| json(&run(&["envelope", "--scenario", name, "--seed", "5"]));
+    let ok = fixture("success");
+    let args = [
+        "verify",
+        "--alipay-public-key",
+        ok["alipay_public_key"].as_str().unwrap(),
+        "--aes-key",
+        ok["aes_key"].as_str().unwrap(),
+    ];
+    let request_body_note = "note: this is the request body my.request sends ({\"response\": \"<envelope>\"}); verifying the envelope inside it";
+    let output_note = "note: this is `alipay-sim envelope` output; verifying its payload.response";
+
+    // What the page posts to its backend: {"response": "<envelope text>"}.
+    let request_body = ok["payload"].to_string();
+    let output = run_with_stdin(&args, &request_body);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("accept: "),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stderr(&output).trim_end(), request_body_note);
+
+    // The whole object `envelope` prints, as text and with --json.
+    let output = run_with_stdin(&args, &ok.to_string());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("accept: "),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(stderr(&output).trim_end(), output_note);
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let conclusion: Value =
+        serde_json::from_slice(&run_with_stdin(&json_args, &ok.to_string()).stdout).unwrap();
+    assert_eq!(conclusion["verdict"], "accept");
+
+    // The inner envelope gets its own verdict.
+    let forged = fixture("flip-signature-byte");
+    let output = run_with_stdin(&args, &forged["payload"].to_string());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).starts_with("reject-signature: "));
+    assert!(stderr(&output).contains(request_body_note));
+
+    // An envelope whose response is a ciphertext string, and one without sign, are envelopes.
+    for name in ["success", "missing-sign"] {
+        let output = run_with_stdin(
+            &args,
+            fixture(name)["payload"]["response"].as_str().unwrap(),
+        );
+        assert_eq!(stderr(&output), "", "{name}");
+    }
+
+    // Output for a call where nothing reaches the backend has nothing to verify.
+    let output = run_with_stdin(&args, &fixture("ide-simulator").to_string());
+    assert_eq!(output.status.code(), Some(2));
+    assert_clear_error(&output, "no envelope reaches the backend (callback fail)");
+}
+
+#[test]
+fn an_error_says_its_cause_once() {
+    // The state file cannot be written under a regular file: the I/O error is part of the
+    // message, and must not be printed a second time as its cause.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(file.join("sub"))
+        .env("ALIPAY_SIM_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("serve started with an unwritable data directory");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_clear_error(&output, "a-file");
+    let err = stderr(&output);
+    assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
 }
 
 #[test]

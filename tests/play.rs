@@ -79,6 +79,7 @@ fn conformance_passes_on_the_reference_backend() {
     assert!(stdout.contains("ok    conformance › success  (accepted as it must be"));
     assert!(stdout.contains("ok    conformance › wrong-signing-key  (refused as it must be"));
     assert!(stdout.contains("skip  conformance › user-refused  (nothing reaches the backend"));
+    assert!(!stdout.contains("hint:"), "{stdout}");
 
     // A CI system's reader finds one test case per step, named after its scenario.
     let report = read_junit(&junit);
@@ -163,6 +164,9 @@ fn conformance_names_the_scenarios_that_expose_each_broken_backend() {
         }
         let summary = format!("{} failed", failed.len());
         assert!(stdout.contains(&summary), "{script}: {stdout}");
+        // Their keys are right: no hint blames them, not even when every genuine envelope
+        // is refused at the signature (unquoted-signature).
+        assert!(!stdout.contains("hint:"), "{script}: {stdout}");
 
         // Each failure shows what was sent, what came back, what was expected, and the diff.
         let first = failed.iter().next().unwrap();
@@ -226,6 +230,51 @@ fn fail_fast_stops_at_the_first_failure_and_json_reports_the_run() {
         report["failed"].as_u64().unwrap() as usize,
         steps.iter().filter(|s| s["status"] == "failed").count()
     );
+}
+
+#[test]
+fn a_backend_with_another_seeds_keys_gets_a_hint() {
+    let backend = NodeBackend::start("reference.mjs", SEED);
+    // Every genuine envelope is refused at the signature: the backend holds seed 7's keys.
+    let hint = "were refused at the signature: the backend's keys probably belong to another seed or app. Is it configured with `alipay-sim keys --seed 0`? (play used seed 0)";
+
+    let output = play(&["conformance", "--backend", &backend.url, "--seed", "0"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint in {stdout}"));
+    assert!(line.ends_with(hint), "{line}");
+
+    let output = play(&[
+        "conformance",
+        "--backend",
+        &backend.url,
+        "--seed",
+        "0",
+        "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let wanted = report["suites"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["expected_kind"] == "success")
+        .count();
+    assert!(wanted >= 5, "{wanted}");
+    assert!(
+        line.starts_with(&format!(
+            "hint: {wanted} of {wanted} steps that expect a phone number "
+        )),
+        "{line}"
+    );
+    assert_eq!(report["hint"].as_str(), line.strip_prefix("hint: "));
+
+    // With the backend's seed, no hint.
+    let output = play_conformance(&backend.url, &["--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["hint"].is_null(), "{}", report["hint"]);
 }
 
 #[test]

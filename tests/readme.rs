@@ -1,4 +1,4 @@
-//! The README works as written: its curl session runs against a fresh server, and its Rust
+//! The README works as written: its curl session runs, twice, against one server, and its Rust
 //! examples are tests of this suite, word for word.
 
 mod common;
@@ -20,7 +20,7 @@ fn blocks(language: &str) -> Vec<&'static str> {
 #[test]
 fn the_curl_session_works_as_written() {
     let marker =
-        "<!-- curl-session: tests/readme.rs runs this block against a fresh server -->\n```sh\n";
+        "<!-- curl-session: tests/readme.rs runs this block twice against one server -->\n```sh\n";
     let start = README
         .find(marker)
         .expect("the README marks its curl session")
@@ -32,30 +32,37 @@ fn the_curl_session_works_as_written() {
     let base = &server.url;
 
     let script = session.replacen("BASE=http://127.0.0.1:8086", &format!("BASE={base}"), 1);
-    let output = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .output()
-        .expect("bash runs");
-    drop(server);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the session failed (it needs curl and jq): {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for expected in [
-        "\"app_id\": \"demo-app\"",
-        "40006: phone-number application not approved",
-        "\"verdict\": \"accept\"",
-        "\"mobile\": \"13912345678\"",
-        "\"sign_type\": \"RSA2\"",
-        "\"rule\": \"console.phone-application-not-approved\"",
-    ] {
+    // Twice against the same server: a reader runs the session again, and must get the same.
+    for run in ["first", "second"] {
+        let output = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .output()
+            .expect("bash runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.contains(expected),
-            "the session's output lacks {expected}:\n{stdout}"
+            output.status.success(),
+            "the {run} session failed (it needs curl and jq): {}\n{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for expected in [
+            "\"app_id\": \"demo-app\"",
+            "40006: phone-number application not approved",
+            "\"verdict\": \"accept\"",
+            "\"mobile\": \"13912345678\"",
+            "\"sign_type\": \"RSA2\"",
+            "\"rule\": \"console.phone-application-not-approved\"",
+        ] {
+            assert!(
+                stdout.contains(expected),
+                "the {run} session's output lacks {expected}:\n{stdout}"
+            );
+        }
+        assert!(
+            !stdout.lines().any(|line| line.trim() == "null"),
+            "the {run} session printed null:\n{stdout}"
         );
     }
+    drop(server);
 }
 
 #[test]
@@ -99,4 +106,36 @@ fn the_example_suite_is_valid() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("cannot reach"), "{stderr}");
+}
+
+#[test]
+fn the_files_the_readme_steps_write_are_ignored_by_git() {
+    // The playback steps run in this repository (they start tests/backend/reference.mjs): what
+    // they write must not show up as untracked files.
+    let mut written = Vec::new();
+    for block in blocks("sh") {
+        for line in block.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            for pair in words.windows(2) {
+                if (pair[0] == ">" || pair[0] == "--junit") && !pair[1].starts_with("/dev/") {
+                    written.push(pair[1].to_string());
+                }
+            }
+        }
+    }
+    assert!(
+        written.iter().any(|f| f == "keys.json"),
+        "the README no longer writes keys.json: {written:?}"
+    );
+    for file in written {
+        let status = Command::new("git")
+            .args(["check-ignore", "--quiet", "--no-index", &file])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("git runs");
+        assert!(
+            status.success(),
+            "the README's steps write {file}, which git does not ignore"
+        );
+    }
 }
