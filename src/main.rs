@@ -52,7 +52,9 @@ struct ServeArgs {
         long,
         env = "ALIPAY_SIM_SEED",
         default_value_t = 0,
-        conflicts_with = "random_keys"
+        conflicts_with = "random_keys",
+        allow_negative_numbers = true,
+        value_parser = parse_seed
     )]
     seed: u64,
     /// Give new apps random keys instead of keys derived from --seed.
@@ -196,11 +198,21 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     match run(command) {
         Ok(code) => code,
+        // `alipay-sim scenarios | head`: the reader has what it wanted.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("alipay-sim: {}", describe(&error));
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes on one line, `a: b: c`, leaving out a cause that the text already

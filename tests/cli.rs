@@ -236,7 +236,8 @@ fn verify_without_a_key_names_the_option() {
 
 #[test]
 fn seeds_are_whole_numbers_and_every_option_says_what_it_takes() {
-    let seed_commands: [&[&str]; 4] = [
+    let seed_commands: [&[&str]; 5] = [
+        &["serve", "--ephemeral"],
         &["envelope", "--scenario", "success"],
         &["keys"],
         &["fixtures", "--out", "unused"],
@@ -266,7 +267,8 @@ fn seeds_are_whole_numbers_and_every_option_says_what_it_takes() {
             .take(2)
             .collect::<String>();
         assert!(
-            seed_line.contains("Seed of the app's keys"),
+            seed_line.contains("Seed of the app's keys")
+                || seed_line.contains("Seed of the keys of new apps"),
             "{} --help: {seed_line:?}",
             command[0]
         );
@@ -733,4 +735,18 @@ fn verify_explains_what_a_backend_concludes() {
         "{}",
         stdout(&output)
     );
+}
+
+#[test]
+fn a_reader_that_stops_early_gets_no_error() {
+    // `alipay-sim scenarios | head -1`: the reader has gone before the output is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(BIN)
+        .arg("scenarios")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&output), "");
+    assert!(output.status.success(), "{:?}", output.status);
 }
