@@ -180,18 +180,28 @@ impl<S: Send + Sync, T: DeserializeOwned + EmptyBody> FromRequest<S> for Body<T>
             });
         }
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            use serde_json::error::Category;
-            match e.inner().classify() {
-                Category::Data => invalid_field(e.path(), e.inner()),
-                _ => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!("request body is not valid JSON: {}", e.inner()),
-                ),
+        match serde_path_to_error::deserialize(deserializer) {
+            Ok(value) => Ok(Body(value)),
+            Err(e) if e.inner().classify() == serde_json::error::Category::Data => {
+                Err(invalid_field(e.path(), e.inner()))
             }
-        })?;
-        Ok(Body(value))
+            // serde_json's reader reports some bad values as syntax: an enum (`sign_type`,
+            // `fault`, `platform.busy`...) given a number, `null` or an array is "expected
+            // value". JSON that parses is never malformed: read from the parsed value, every
+            // error is one of type or value, naming the field.
+            Err(_) => {
+                let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "malformed_json",
+                        format!("request body is not valid JSON: {e}"),
+                    )
+                })?;
+                serde_path_to_error::deserialize(value)
+                    .map(Body)
+                    .map_err(|e| invalid_field(e.path(), e.inner()))
+            }
+        }
     }
 }
 

@@ -1,0 +1,200 @@
+//! Bad input to the JSON API, in-process (axum's `oneshot`): every refusal is a 4xx with the
+//! documented `{"error": {"code", "message"}}` JSON body naming the field or part, never a
+//! panic, a 500, a text/plain answer, or a changed app.
+
+use alipay_sim::api;
+use alipay_sim::state::{SimState, StateConfig};
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Api {
+    state: SimState,
+    app: String,
+}
+
+impl Api {
+    fn new() -> Api {
+        let state = SimState::open(StateConfig {
+            seed: Some(5),
+            data_dir: None,
+        })
+        .unwrap();
+        let app = state.list_apps()[0].app_id.clone();
+        Api { state, app }
+    }
+
+    /// `uri` with `APP` replaced by the app's id.
+    fn uri(&self, uri: &str) -> String {
+        uri.replace("APP", &self.app)
+    }
+
+    /// Sends one request; the status and the JSON body, which every answer must have.
+    async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        body: &str,
+        scenario: Option<HeaderValue>,
+    ) -> (StatusCode, Value) {
+        let uri = self.uri(uri);
+        let mut request = Request::builder().method(method).uri(&uri);
+        if let Some(value) = scenario {
+            request = request.header(api::SCENARIO_HEADER, value);
+        }
+        let request = request
+            .body(Body::from(body.replace("APP", &self.app)))
+            .unwrap();
+        let response = api::router(self.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        if status == StatusCode::NO_CONTENT {
+            return (status, Value::Null);
+        }
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/json"),
+            "{method} {uri}: {status} answered {content_type:?}: {text}"
+        );
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{method} {uri}: {status}: not JSON ({e}): {text}"));
+        (status, json)
+    }
+
+    /// Asserts that the request is refused with `status` and `code`, with a message that
+    /// contains every one of `needles`.
+    async fn refused(
+        &self,
+        method: &str,
+        uri: &str,
+        body: &str,
+        status: StatusCode,
+        code: &str,
+        needles: &[&str],
+    ) {
+        self.refused_with(method, uri, body, None, status, code, needles)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn refused_with(
+        &self,
+        method: &str,
+        uri: &str,
+        body: &str,
+        scenario: Option<HeaderValue>,
+        status: StatusCode,
+        code: &str,
+        needles: &[&str],
+    ) {
+        let (got, json) = self.send(method, uri, body, scenario).await;
+        let what = format!("{method} {uri} {body}");
+        assert_eq!(got, status, "{what}: {json}");
+        assert_eq!(json["error"]["code"], code, "{what}: {json}");
+        let message = json["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no message: {json}"));
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{what}: {message:?} does not name {needle:?}"
+            );
+        }
+    }
+
+    /// The app as `GET /api/v1/apps/{id}` shows it.
+    async fn app_view(&self) -> Value {
+        let (status, view) = self.send("GET", "/api/v1/apps/APP", "", None).await;
+        assert_eq!(status, StatusCode::OK);
+        view
+    }
+}
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+#[tokio::test]
+async fn enum_fields_given_a_non_string_are_a_422_naming_the_field() {
+    let api = Api::new();
+    let before = api.app_view().await;
+    let (verify, call, create, patch) = (
+        "POST /api/v1/verify",
+        "POST /api/v1/apps/APP/getPhoneNumber",
+        "POST /api/v1/apps",
+        "PATCH /api/v1/apps/APP",
+    );
+    let cases = [
+        (verify, r#"{"envelope": "x", "sign_type": 5}"#, "sign_type"),
+        (
+            verify,
+            r#"{"envelope": "x", "app_id": "APP", "sign_type": true}"#,
+            "sign_type",
+        ),
+        (call, r#"{"action": 5}"#, "action"),
+        (call, r#"{"fault": true}"#, "fault"),
+        (call, r#"{"fault": ["missing-sign"]}"#, "fault"),
+        (create, r#"{"console": {"account": 5}}"#, "console.account"),
+        (
+            create,
+            r#"{"console": {"signing": null}}"#,
+            "console.signing",
+        ),
+        (
+            create,
+            r#"{"console": {"phone_application": 1.5}}"#,
+            "console.phone_application",
+        ),
+        (create, r#"{"platform": {"busy": 5}}"#, "platform.busy"),
+        (create, r#"{"platform": {"busy": {}}}"#, "platform.busy"),
+        (
+            create,
+            r#"{"platform": {"busy": {"probability": 0.5, "x": 1}}}"#,
+            "platform.busy",
+        ),
+        (
+            create,
+            r#"{"user": {"environment": 0}}"#,
+            "user.environment",
+        ),
+        (
+            patch,
+            r#"{"console": {"aes_key": false}}"#,
+            "console.aes_key",
+        ),
+        (patch, r#"{"platform": {"busy": 1}}"#, "platform.busy"),
+    ];
+    for (route, body, field) in cases {
+        let (method, uri) = route.split_once(' ').unwrap();
+        api.refused(
+            method,
+            uri,
+            body,
+            UNPROCESSABLE,
+            "invalid_request",
+            &[field],
+        )
+        .await;
+    }
+    // Still valid JSON with a bad value is never "malformed"; broken JSON still is.
+    api.refused(
+        "POST",
+        "/api/v1/verify",
+        r#"{"envelope": "x", "sign_type": 5"#,
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        &["not valid JSON"],
+    )
+    .await;
+    assert_eq!(api.state.list_apps().len(), 1, "no app was created");
+    assert_eq!(api.app_view().await, before, "the app is unchanged");
+}
