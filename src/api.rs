@@ -205,11 +205,12 @@ impl<S: Send + Sync, T: DeserializeOwned + EmptyBody> FromRequest<S> for Body<T>
     }
 }
 
-/// A 422 naming the field by its path, e.g. `console.gatway: unknown field ...`.
+/// A 422 naming the field by its path, e.g. `console.gatway: unknown field ...`, or the
+/// request body when the body itself is wrong.
 fn invalid_field(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> ApiError {
     let path = path.to_string();
     let message = if path == "." {
-        error.to_string()
+        format!("request body: {error}")
     } else {
         format!("{path}: {error}")
     };
@@ -333,10 +334,11 @@ async fn rotate_keys(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ScenarioRequest {
     name: String,
 }
+crate::de::object_only!(deserialize: ScenarioRequest);
 
 async fn apply_scenario(
     State(state): State<SimState>,

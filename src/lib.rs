@@ -123,6 +123,7 @@
 pub mod api;
 pub mod backend;
 pub mod crypto;
+mod de;
 pub mod envelope;
 pub mod fault;
 pub mod keys;

@@ -198,3 +198,102 @@ async fn enum_fields_given_a_non_string_are_a_422_naming_the_field() {
     assert_eq!(api.state.list_apps().len(), 1, "no app was created");
     assert_eq!(api.app_view().await, before, "the app is unchanged");
 }
+
+#[tokio::test]
+async fn arrays_in_place_of_objects_are_refused_naming_the_field() {
+    let api = Api::new();
+    let before = api.app_view().await;
+    let array = "expected an object, found an array";
+    let (create, patch, call) = (
+        "POST /api/v1/apps",
+        "PATCH /api/v1/apps/APP",
+        "POST /api/v1/apps/APP/getPhoneNumber",
+    );
+    let cases = [
+        // Filled by position, this made a personal account without a signing method.
+        (
+            patch,
+            r#"{"console": ["personal", false, "none"]}"#,
+            "console",
+        ),
+        (patch, r#"{"platform": []}"#, "platform"),
+        (patch, r#"{"console": {"isv": ["2021"]}}"#, "console.isv"),
+        (patch, r#"{"action": ["refuse"]}"#, "action"),
+        (patch, r#"{"user": ["13800000001"]}"#, "user"),
+        (create, r#"{"console": ["personal"]}"#, "console"),
+        (create, r#"{"user": []}"#, "user"),
+        (create, r#"["an-app"]"#, "request body"),
+        (call, r#"{"protocols": ["2021"]}"#, "protocols"),
+        (call, r#"["refuse"]"#, "request body"),
+        ("POST /api/v1/verify", r#"["{}", "APP"]"#, "request body"),
+        (
+            "POST /api/v1/apps/APP/scenario",
+            r#"["no-user-consent"]"#,
+            "request body",
+        ),
+    ];
+    for (route, body, field) in cases {
+        let (method, uri) = route.split_once(' ').unwrap();
+        api.refused(
+            method,
+            uri,
+            body,
+            UNPROCESSABLE,
+            "invalid_request",
+            &[field, array],
+        )
+        .await;
+    }
+    assert_eq!(api.state.list_apps().len(), 1, "no app was created");
+    assert!(api.state.journal(None, 10).is_empty(), "no call was made");
+    assert_eq!(api.app_view().await, before, "the app is unchanged");
+}
+
+/// The state file and suite files share the request's types: an array in place of an object
+/// is refused there too, rather than read by position.
+#[test]
+fn state_and_suite_files_refuse_an_array_for_an_object() {
+    use alipay_sim::store::Store;
+    use alipay_sim::suite::LoadedSuite;
+
+    let dir = tempfile::tempdir().unwrap();
+    drop(
+        SimState::open(StateConfig {
+            seed: Some(5),
+            data_dir: Some(dir.path().to_path_buf()),
+        })
+        .unwrap(),
+    );
+    let path = dir.path().join("state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["apps"][0]["config"]["console"] = serde_json::json!(["personal", false, "none"]);
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let error = Store::open(dir.path())
+        .unwrap()
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&path.display().to_string()), "{error}");
+    assert!(
+        error.contains("expected an object, found an array"),
+        "{error}"
+    );
+
+    let suite = r#"{"steps": [{"console": ["personal", false, "none"]}]}"#;
+    let error = LoadedSuite::parse("mine.json", suite)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("mine.json"), "{error}");
+    assert!(error.contains("steps[0].console"), "{error}");
+    assert!(
+        error.contains("expected an object, found an array"),
+        "{error}"
+    );
+    let error = LoadedSuite::parse("mine.json", r#"{"steps": [["success"]]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("steps[0]: expected an object, found an array"),
+        "{error}"
+    );
+}
