@@ -249,6 +249,128 @@ async fn arrays_in_place_of_objects_are_refused_naming_the_field() {
     assert_eq!(api.app_view().await, before, "the app is unchanged");
 }
 
+#[tokio::test]
+async fn a_path_that_does_not_decode_is_a_json_400_naming_the_app_id() {
+    let api = Api::new();
+    let routes = [
+        ("GET", "/api/v1/apps/%FF"),
+        ("PATCH", "/api/v1/apps/%FF"),
+        ("DELETE", "/api/v1/apps/%FF"),
+        ("POST", "/api/v1/apps/%FF/reset"),
+        ("GET", "/api/v1/apps/%FF/keys"),
+        ("POST", "/api/v1/apps/a%FFb/keys/rotate"),
+        ("POST", "/api/v1/apps/%FF/scenario"),
+        ("POST", "/api/v1/apps/%C3%28/getPhoneNumber"),
+    ];
+    for (method, uri) in routes {
+        api.refused(
+            method,
+            uri,
+            "{}",
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            &["app_id", "UTF-8"],
+        )
+        .await;
+    }
+    assert_eq!(api.state.list_apps().len(), 1);
+}
+
+#[tokio::test]
+async fn every_other_refusal_is_json_naming_what_was_wrong() {
+    let api = Api::new();
+    let before = api.app_view().await;
+    let not_ascii = HeaderValue::from_bytes(b"succ\xffss").unwrap();
+    api.refused_with(
+        "POST",
+        "/api/v1/apps/APP/getPhoneNumber",
+        "",
+        Some(not_ascii),
+        StatusCode::BAD_REQUEST,
+        "invalid_header",
+        &["X-Alipay-Sim-Scenario"],
+    )
+    .await;
+    let long = format!("/api/v1/apps/{}", "a".repeat(30_000));
+    api.refused(
+        "GET",
+        &long,
+        "",
+        StatusCode::NOT_FOUND,
+        "app_not_found",
+        &["aaaa"],
+    )
+    .await;
+    let long = format!("/api/v1/{}", "b".repeat(30_000));
+    api.refused(
+        "GET",
+        &long,
+        "",
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        &["bbbb"],
+    )
+    .await;
+    api.refused(
+        "GET",
+        "/api/v1/apps/%FF/nothing",
+        "",
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        &["/api/v1/apps/%FF/nothing"],
+    )
+    .await;
+    api.refused(
+        "PUT",
+        "/api/v1/journal",
+        "",
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &["PUT"],
+    )
+    .await;
+    api.refused(
+        "DELETE",
+        "/api/v1/journal?app=APP",
+        "",
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        &["app"],
+    )
+    .await;
+    api.refused(
+        "GET",
+        "/api/v1/journal?limit=-1",
+        "",
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        &["limit"],
+    )
+    .await;
+    api.refused(
+        "PATCH",
+        "/api/v1/apps/APP",
+        "",
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        &["JSON body"],
+    )
+    .await;
+    api.refused(
+        "PATCH",
+        "/api/v1/apps/APP",
+        "{\"console\": {\"gateway\": \"\\ud800\"}}",
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        &["not valid JSON"],
+    )
+    .await;
+    // A body on a route that takes none is ignored, not misread.
+    let (status, _) = api.send("DELETE", "/api/v1/journal", "[1, 2]", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.app_view().await, before, "the app is unchanged");
+}
+
 /// The state file and suite files share the request's types: an array in place of an object
 /// is refused there too, rather than read by position.
 #[test]
