@@ -106,7 +106,27 @@ mod tests {
         list: Vec<Inner>,
     }
 
+    /// Like `AppView`, which flattens a `Call` among fields of its own.
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Flattened {
+        id: u8,
+        #[serde(flatten)]
+        inner: Inner,
+    }
+
     object_only!(deserialize: Inner, Outer);
+
+    #[test]
+    fn a_flattened_struct_reads_its_fields_among_others() {
+        let read: Flattened = serde_json::from_str(r#"{"id": 1, "a": 2}"#).unwrap();
+        assert_eq!(
+            read,
+            Flattened {
+                id: 1,
+                inner: Inner { a: 2 }
+            }
+        );
+    }
 
     #[test]
     fn objects_read_and_arrays_are_refused_at_any_depth() {
