@@ -1,14 +1,16 @@
 //! The JSON API under `/api/v1`: a thin layer over [`SimState`].
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a 4xx status that says
-//! what kind of mistake it was (400 malformed JSON, 404 unknown app, scenario or route, 405 wrong
-//! method, 409 app exists, 413 body over 64 KiB, 422 a field with a bad or unknown name or
-//! value); the message names the field or value. The OpenAPI document of all routes is served
+//! what kind of mistake it was (400 malformed JSON, or a path, query or header that does not
+//! decode, 404 unknown app, scenario or route, 405 wrong method, 409 app exists, 413 body over
+//! 64 KiB, 422 a field with a bad or unknown name or value, an array where an object belongs);
+//! the message names the field, value or part. The OpenAPI document of all routes is served
 //! at `/api/v1/openapi.json`.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, MethodRouter};
@@ -192,6 +194,40 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        use axum::extract::path::ErrorKind;
+        let status = rejection.status();
+        let message = match &rejection {
+            PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => {
+                    format!("{key} in the path is not UTF-8 once percent-decoded")
+                }
+                _ => format!("path: {}", e.body_text()),
+            },
+            _ => format!("path: {}", rejection.body_text()),
+        };
+        let code = if status.is_server_error() {
+            "internal_error"
+        } else {
+            "invalid_path"
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+/// The `{app_id}` of a route. One that does not decode is a 400 naming it.
+struct AppId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for AppId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(app_id) = Path::<String>::from_request_parts(parts, state).await?;
+        Ok(AppId(app_id))
+    }
+}
+
 /// A JSON request body of any content type (so `curl -d` works). An empty body is `T::default()`
 /// where the route allows one. Malformed JSON is 400; unknown fields and bad values are 422.
 pub struct Body<T>(pub T);
@@ -211,26 +247,37 @@ impl<S: Send + Sync, T: DeserializeOwned + EmptyBody> FromRequest<S> for Body<T>
             });
         }
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            use serde_json::error::Category;
-            match e.inner().classify() {
-                Category::Data => invalid_field(e.path(), e.inner()),
-                _ => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!("request body is not valid JSON: {}", e.inner()),
-                ),
+        match serde_path_to_error::deserialize(deserializer) {
+            Ok(value) => Ok(Body(value)),
+            Err(e) if e.inner().classify() == serde_json::error::Category::Data => {
+                Err(invalid_field(e.path(), e.inner()))
             }
-        })?;
-        Ok(Body(value))
+            // serde_json's reader reports some bad values as syntax: an enum (`sign_type`,
+            // `fault`, `platform.busy`...) given a number, `null` or an array is "expected
+            // value". JSON that parses is never malformed: read from the parsed value, every
+            // error is one of type or value, naming the field.
+            Err(_) => {
+                let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "malformed_json",
+                        format!("request body is not valid JSON: {e}"),
+                    )
+                })?;
+                serde_path_to_error::deserialize(value)
+                    .map(Body)
+                    .map_err(|e| invalid_field(e.path(), e.inner()))
+            }
+        }
     }
 }
 
-/// A 422 naming the field by its path, e.g. `console.gatway: unknown field ...`.
+/// A 422 naming the field by its path, e.g. `console.gatway: unknown field ...`, or the
+/// request body when the body itself is wrong.
 fn invalid_field(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> ApiError {
     let path = path.to_string();
     let message = if path == "." {
-        error.to_string()
+        format!("request body: {error}")
     } else {
         format!("{path}: {error}")
     };
@@ -308,14 +355,14 @@ async fn create_app(
 
 async fn read_app(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> Result<Json<impl Serialize>, ApiError> {
     Ok(Json(state.app(&app_id)?))
 }
 
 async fn patch_app(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     Body(patch): Body<Value>,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let view = blocking::<_, ApiError>(move || state.patch_app(&app_id, patch)).await?;
@@ -324,7 +371,7 @@ async fn patch_app(
 
 async fn delete_app(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> Result<StatusCode, ApiError> {
     blocking::<_, ApiError>(move || state.delete_app(&app_id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -332,7 +379,7 @@ async fn delete_app(
 
 async fn reset_app(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let view = blocking::<_, ApiError>(move || state.reset_app(&app_id)).await?;
     Ok(Json(view))
@@ -340,28 +387,29 @@ async fn reset_app(
 
 async fn read_keys(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> Result<Json<impl Serialize>, ApiError> {
     Ok(Json(state.keys(&app_id)?))
 }
 
 async fn rotate_keys(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let keys = blocking::<_, ApiError>(move || state.rotate_keys(&app_id)).await?;
     Ok(Json(keys))
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ScenarioRequest {
     name: String,
 }
+crate::de::object_only!(deserialize: ScenarioRequest);
 
 async fn apply_scenario(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     Body(request): Body<ScenarioRequest>,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let view =
@@ -371,7 +419,7 @@ async fn apply_scenario(
 
 async fn get_phone_number(
     State(state): State<SimState>,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     headers: HeaderMap,
     Body(request): Body<PhoneNumberRequest>,
 ) -> Result<Response, ApiError> {

@@ -124,6 +124,7 @@ pub mod access;
 pub mod api;
 pub mod backend;
 pub mod crypto;
+mod de;
 pub mod envelope;
 pub mod fault;
 pub mod keys;

@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::SignType;
 
+// Each of these structs refuses an array in place of its object (see `crate::de`).
+crate::de::object_only!(serialize and deserialize: Console, Isv, Platform, User, Action);
+
 /// The app's configuration in the open platform console (开放平台控制台).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Console {
     /// 账号主体: the API is for enterprise accounts only.
     pub account: AccountKind,
@@ -94,14 +97,14 @@ pub enum AesKeySetting {
 
 /// An ISV acting for the merchant: its plugin mounts the feature packages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Isv {
     pub isv_app_id: String,
 }
 
 /// How the platform itself behaves, including the points where the sources disagree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Platform {
     /// Answer 20000 "Service Currently Unavailable" never, always, or with a probability.
     pub busy: Busy,
@@ -180,7 +183,7 @@ impl VersionThresholds {
 
 /// The member and their device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct User {
     /// The bound mobile: mainland (11 digits, no +86), overseas `国家码-号码`, or empty.
     pub mobile: Mobile,
@@ -213,7 +216,7 @@ pub enum Environment {
 
 /// What the mini program and the user do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Action {
     pub kind: ActionKind,
     /// `protocols.isvAppId` passed to `my.getPhoneNumber` (an ISV plugin's own app id).

@@ -16,7 +16,7 @@ use crate::{rules, Error};
 /// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
 /// user on a recent phone, no fault.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Call {
     pub console: Console,
     pub platform: Platform,
@@ -24,6 +24,8 @@ pub struct Call {
     pub action: Action,
     pub fault: Option<Fault>,
 }
+
+crate::de::object_only!(serialize and deserialize: Call);
 
 impl Call {
     /// Checks what the types cannot: a probability within `[0, 1]`.

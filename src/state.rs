@@ -62,7 +62,7 @@ pub struct StateConfig {
 
 /// A new app's settings; everything is optional.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewApp {
     pub app_id: Option<String>,
     pub seed: Option<u64>,
@@ -73,7 +73,7 @@ pub struct NewApp {
 
 /// What a `getPhoneNumber` call may set, over the app's configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct PhoneNumberRequest {
     pub action: Option<ActionKind>,
     pub protocols: Option<Protocols>,
@@ -83,7 +83,7 @@ pub struct PhoneNumberRequest {
 
 /// `my.getPhoneNumber`'s `protocols` option.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Protocols {
     #[serde(rename = "isvAppId")]
     pub isv_app_id: Option<String>,
@@ -140,7 +140,7 @@ pub use crate::backend::BackendExchange;
 
 /// Verification request: an envelope and an app id, or explicit keys.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct VerifyRequest {
     pub envelope: String,
     pub app_id: Option<String>,
@@ -148,6 +148,9 @@ pub struct VerifyRequest {
     pub aes_key: Option<String>,
     pub sign_type: Option<SignType>,
 }
+
+// Request bodies refuse an array in place of their object.
+crate::de::object_only!(deserialize: NewApp, PhoneNumberRequest, Protocols, VerifyRequest);
 
 struct App {
     stored: StoredApp,

@@ -29,9 +29,14 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/suite_files.rs"));
 }
 
+// A suite's objects refuse an array in their place.
+crate::de::object_only!(
+    serialize and deserialize: Suite, BackendSpec, SuiteKeys, Step, AnswerSpec
+);
+
 /// One suite file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Suite {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -53,7 +58,7 @@ pub struct Suite {
 
 /// How to reach the backend under test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct BackendSpec {
     /// The backend's endpoint; `play --backend URL` overrides it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +96,7 @@ impl Default for BackendSpec {
 /// Keys written into a suite: the app id, the Alipay private key the simulator signs with
 /// (PKCS#8 PEM, or PKCS#1), and the AES key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct SuiteKeys {
     pub app_id: String,
     pub alipay_private_key: String,
@@ -100,7 +105,7 @@ pub struct SuiteKeys {
 
 /// One step: a catalogue scenario, or a call given inline, and what the answer must show.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -176,7 +181,7 @@ impl<'de> Deserialize<'de> for StepExpect {
 /// Conditions on a backend's answer. Strings may use `{{mobile}}` and `{{code}}`: the mobile
 /// and code of the plaintext a correct backend reads from the step's envelope.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct AnswerSpec {
     /// `200`, `"2xx"`, `"400-499"`, or a list of those.
     #[serde(default, skip_serializing_if = "Option::is_none")]
