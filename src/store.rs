@@ -16,9 +16,11 @@ use crate::simulate::Call;
 pub const FORMAT_VERSION: u32 = 1;
 const FILE_NAME: &str = "state.json";
 
+crate::de::object_only!(serialize and deserialize: StoredState, StoredApp, BackendTarget);
+
 /// Everything that survives a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct StoredState {
     pub format_version: u32,
     /// Apps created so far, to derive the next app's seed when the server has one.
@@ -28,7 +30,7 @@ pub struct StoredState {
 
 /// One app: its configuration and its key material (throwaway keys, stored in the clear).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct StoredApp {
     pub app_id: String,
     /// The seed the keys were derived from, for reference.
@@ -46,7 +48,7 @@ pub struct StoredApp {
 
 /// A developer's backend, as the device page's "send to my backend" form gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct BackendTarget {
     pub url: String,
     pub body_shape: BodyShape,
@@ -164,7 +166,14 @@ impl Store {
             path: path.clone(),
             problem,
         };
-        let state: StoredState = serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+        let deserializer = &mut serde_json::Deserializer::from_str(&text);
+        let state: StoredState =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                match e.path().to_string().as_str() {
+                    "." => corrupt(e.inner().to_string()),
+                    path => corrupt(format!("{path}: {}", e.inner())),
+                }
+            })?;
         if state.format_version != FORMAT_VERSION {
             return Err(corrupt(format!(
                 "format_version {} is not {FORMAT_VERSION}",

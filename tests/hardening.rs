@@ -605,6 +605,16 @@ fn a_state_file_is_checked_as_the_api_checks_input() {
             with(&|a| a["created_at"] = json!("yesterday")),
             "created_at",
         ),
+        (
+            with_apps(vec![Value::Array(
+                app.as_object().unwrap().values().cloned().collect(),
+            )]),
+            "apps[0]: expected an object, found an array",
+        ),
+        (
+            with(&|a| a["backend"] = json!(["http://127.0.0.1:3000/", "json"])),
+            "apps[0].backend: expected an object",
+        ),
     ];
     for (state, needle) in cases {
         let text = serde_json::to_string_pretty(&state).unwrap();
