@@ -26,6 +26,14 @@ fn state() -> (SimState, String) {
     (state, app_id)
 }
 
+/// A state kept in `dir`, with seed 1.
+fn persisted(dir: &Path) -> Result<SimState, alipay_sim::state::StateError> {
+    SimState::open(StateConfig {
+        seed: Some(1),
+        data_dir: Some(dir.to_path_buf()),
+    })
+}
+
 struct Answer {
     status: StatusCode,
     headers: axum::http::HeaderMap,
@@ -466,13 +474,7 @@ fn the_data_directory_and_state_file_are_private_to_their_owner() {
 #[test]
 fn temporary_files_of_interrupted_writes_are_removed_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    drop(
-        SimState::open(StateConfig {
-            seed: Some(1),
-            data_dir: Some(dir.path().to_path_buf()),
-        })
-        .unwrap(),
-    );
+    drop(persisted(dir.path()).unwrap());
     let state = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
     for n in 0..12 {
         std::fs::write(dir.path().join(format!(".state.json.999{n}.0.tmp")), &state).unwrap();
@@ -565,13 +567,7 @@ fn a_body_that_never_arrives_is_answered_408() {
 #[test]
 fn a_state_file_is_checked_as_the_api_checks_input() {
     let dir = tempfile::tempdir().unwrap();
-    drop(
-        SimState::open(StateConfig {
-            seed: Some(1),
-            data_dir: Some(dir.path().to_path_buf()),
-        })
-        .unwrap(),
-    );
+    drop(persisted(dir.path()).unwrap());
     let file = dir.path().join("state.json");
     let good: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let app = good["apps"][0].clone();
@@ -619,13 +615,10 @@ fn a_state_file_is_checked_as_the_api_checks_input() {
     for (state, needle) in cases {
         let text = serde_json::to_string_pretty(&state).unwrap();
         std::fs::write(&file, &text).unwrap();
-        let error = SimState::open(StateConfig {
-            seed: Some(1),
-            data_dir: Some(dir.path().to_path_buf()),
-        })
-        .err()
-        .unwrap_or_else(|| panic!("accepted a state file with {needle}"))
-        .to_string();
+        let error = persisted(dir.path())
+            .err()
+            .unwrap_or_else(|| panic!("accepted a state file with {needle}"))
+            .to_string();
         assert!(
             error.contains(file.to_str().unwrap()) && error.contains(needle),
             "{error:?} should name the file and {needle:?}"

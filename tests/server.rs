@@ -94,6 +94,27 @@ impl Server {
         body
     }
 
+    /// Sends SIGTERM and waits, at most `limit`, for the exit: its status and how long it took.
+    fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < limit,
+                "still running {limit:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn first_app(&self) -> String {
         self.json("GET", "/api/v1/apps", None)[0]["app_id"]
             .as_str()
@@ -683,24 +704,8 @@ fn concurrent_partial_updates_lose_nothing() {
 #[test]
 fn sigterm_shuts_down_gracefully() {
     let mut server = Server::start(&["--ephemeral"]);
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (status, _) = server.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
 }
 
 #[test]
@@ -871,29 +876,9 @@ fn sigterm_does_not_wait_for_a_client_that_never_finishes() {
         .write_all(b"POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "still running 20 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, took) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "exit status {status}");
     // The shutdown deadline (5 s), not the body timeout (10 s), ended it.
-    assert!(
-        started.elapsed() < Duration::from_secs(9),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took < Duration::from_secs(9), "{took:?}");
     drop(stream);
 }
