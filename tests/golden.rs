@@ -48,7 +48,10 @@ fn every_scenario_gives_exactly_its_pinned_result() {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         for extra in present.difference(&expected_files) {
-            changed.push(format!("{seed}/{} (no such scenario)", extra.to_string_lossy()));
+            changed.push(format!(
+                "{seed}/{} (no such scenario)",
+                extra.to_string_lossy()
+            ));
         }
     }
     assert!(
