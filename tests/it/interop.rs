@@ -7,7 +7,7 @@
 //! The checkers live in `tests/interop/`; `tests/interop/setup.sh` installs the pinned SDKs
 //! into ignored folders there (run here, so plain `cargo test` works too).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

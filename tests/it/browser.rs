@@ -2,7 +2,7 @@
 //! (`tests/browser/run.mjs`), against the real binary. `tests/browser/setup.sh` installs
 //! Chromium (as root) and the npm packages.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +16,7 @@ fn the_web_ui_works_in_headless_chromium() {
         .unwrap();
     assert!(status.success(), "tests/browser/setup.sh failed");
 
-    let server = common::EphemeralServer::start();
+    let server = common::Server::ephemeral();
     let output = Command::new("node")
         .arg(dir.join("run.mjs"))
         .arg(&server.url)

@@ -2,12 +2,12 @@
 //! `alipay-sdk` (tests/backend/reference.mjs), its deliberately broken variants, an echo server
 //! for the request shape, and a suite recorded on the device page.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
-use common::{read_junit, EphemeralServer, NodeBackend, BIN};
+use common::{read_junit, NodeBackend, Server, BIN};
 use serde_json::Value;
 
 const SEED: u64 = 7;
@@ -469,7 +469,7 @@ fn post_form(http: &reqwest::blocking::Client, server: &str, path: &str, form: &
 
 #[test]
 fn a_recorded_session_replays_with_play() {
-    let sim = EphemeralServer::start();
+    let sim = Server::ephemeral();
     let http = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -577,7 +577,7 @@ fn app_backend(script: &str, keys: &Value) -> NodeBackend {
 
 #[test]
 fn recording_a_missing_app_is_not_found() {
-    let sim = EphemeralServer::start();
+    let sim = Server::ephemeral();
     let response =
         reqwest::blocking::get(format!("{}/apps/nope/recording/suite.json", sim.url)).unwrap();
     assert_eq!(response.status(), 404);

@@ -1,11 +1,11 @@
 //! The README works as written: its curl session runs, twice, against one server, and its Rust
 //! examples are tests of this suite, word for word.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// Every fenced block of `language`.
 fn blocks(language: &str) -> Vec<&'static str> {
@@ -28,7 +28,7 @@ fn the_curl_session_works_as_written() {
     let session = &README[start..start + README[start..].find("```").unwrap()];
     assert!(session.starts_with("BASE=http://127.0.0.1:8086\n"));
 
-    let server = common::EphemeralServer::start();
+    let server = common::Server::ephemeral();
     let base = &server.url;
 
     let script = session.replacen("BASE=http://127.0.0.1:8086", &format!("BASE={base}"), 1);

@@ -27,7 +27,7 @@ struct Case {
 }
 
 fn vectors() -> Vectors {
-    serde_json::from_str(include_str!("vectors.json")).expect("tests/vectors.json parses")
+    serde_json::from_str(include_str!("../vectors.json")).expect("tests/vectors.json parses")
 }
 
 fn vector_keys(v: &Vectors) -> AppKeys {

@@ -2,133 +2,17 @@
 //! durability across SIGKILL, a corrupt state file, concurrent partial updates, and an envelope
 //! the official Node SDK accepts with the keys the API returned.
 
-mod common;
+use crate::common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use common::{sdk_verdicts, BIN};
-
-/// A running `alipay-sim` process, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    banner: String,
-    http: Client,
-}
-
-impl Server {
-    /// Starts the binary on a free port and waits for its banner.
-    fn start(args: &[&str]) -> Server {
-        Server::start_exactly(&[args, &["--addr", "127.0.0.1:0"]].concat())
-    }
-
-    /// Starts the binary with exactly these arguments and waits for its banner.
-    fn start_exactly(args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        loop {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap() == 0 {
-                panic!("the server exited before printing its banner: {banner}");
-            }
-            banner.push_str(&line);
-            if line.starts_with("Throwaway keys only") {
-                break;
-            }
-        }
-        let url = banner
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix("alipay-sim listening on "))
-            .expect("the banner starts with the URL")
-            .to_string();
-        Server {
-            child,
-            url,
-            banner,
-            http: Client::new(),
-        }
-    }
-
-    fn persistent(dir: &Path) -> Server {
-        Server::start(&["serve", "--data-dir", dir.to_str().unwrap(), "--seed", "11"])
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
-    }
-
-    fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).send().unwrap()
-    }
-
-    fn send(&self, method: &str, path: &str, body: Option<&str>) -> Response {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        request.send().unwrap()
-    }
-
-    fn json(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let response = self.send(method, path, body.map(|b| b.to_string()).as_deref());
-        let status = response.status();
-        let body: Value = response.json().unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {path}: {status} {body}");
-        body
-    }
-
-    /// Sends SIGTERM and waits, at most `limit`, for the exit: its status and how long it took.
-    fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < limit,
-                "still running {limit:?} after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn first_app(&self) -> String {
-        self.json("GET", "/api/v1/apps", None)[0]["app_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{sdk_verdicts, Server, BIN};
 
 /// Starts a server on `data_dir` that must refuse to start; its stderr.
 fn refused_start(data_dir: &Path) -> String {

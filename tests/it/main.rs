@@ -1,0 +1,24 @@
+//! The integration tests, one binary with a module per topic (it links the crate once). Each
+//! module's doc says what it covers; `common` holds the launchers and helpers they share.
+//! `cargo test --test it MODULE` runs one topic, e.g. `cargo test --test it golden`.
+
+mod common;
+
+mod api;
+mod api_errors;
+mod browser;
+mod catalogue;
+mod cli;
+mod crate_surface;
+mod fixture;
+mod golden;
+mod hardening;
+mod interop;
+mod play;
+mod properties;
+mod readme;
+mod readme_example_library;
+mod readme_example_simulator;
+mod server;
+mod ui;
+mod vectors;
