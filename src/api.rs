@@ -127,27 +127,31 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one table from a state error to its HTTP status and error code, for the API and the UI.
+pub(crate) fn status_of(error: &StateError) -> (StatusCode, &'static str) {
+    match error {
+        StateError::AppNotFound(_) => (StatusCode::NOT_FOUND, "app_not_found"),
+        StateError::AppExists(_) => (StatusCode::CONFLICT, "app_exists"),
+        StateError::LastApp(_) => (StatusCode::CONFLICT, "last_app"),
+        StateError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        StateError::Engine(Error::UnknownScenario(_)) => {
+            (StatusCode::NOT_FOUND, "scenario_not_found")
+        }
+        StateError::Engine(Error::FaultNotApplicable { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "fault_not_applicable")
+        }
+        StateError::Engine(Error::Invalid { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+        }
+        StateError::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        StateError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
+    }
+}
+
 impl From<StateError> for ApiError {
     fn from(error: StateError) -> Self {
-        let message = error.to_string();
-        let (status, code) = match &error {
-            StateError::AppNotFound(_) => (StatusCode::NOT_FOUND, "app_not_found"),
-            StateError::AppExists(_) => (StatusCode::CONFLICT, "app_exists"),
-            StateError::LastApp(_) => (StatusCode::CONFLICT, "last_app"),
-            StateError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-            StateError::Engine(Error::UnknownScenario(_)) => {
-                (StatusCode::NOT_FOUND, "scenario_not_found")
-            }
-            StateError::Engine(Error::FaultNotApplicable { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "fault_not_applicable")
-            }
-            StateError::Engine(Error::Invalid { .. }) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
-            }
-            StateError::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            StateError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_error"),
-        };
-        ApiError::new(status, code, message)
+        let (status, code) = status_of(&error);
+        ApiError::new(status, code, error.to_string())
     }
 }
 

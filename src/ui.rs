@@ -64,15 +64,7 @@ impl IntoResponse for PageError {
 
 impl From<StateError> for PageError {
     fn from(error: StateError) -> Self {
-        let status = match &error {
-            StateError::AppNotFound(_) | StateError::Engine(crate::Error::UnknownScenario(_)) => {
-                StatusCode::NOT_FOUND
-            }
-            StateError::Invalid { .. } | StateError::Engine(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            StateError::AppExists(_) | StateError::LastApp(_) => StatusCode::CONFLICT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        PageError(status, error.to_string())
+        PageError(crate::api::status_of(&error).0, error.to_string())
     }
 }
 
