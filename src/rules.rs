@@ -6,7 +6,8 @@
 //! permission checks is not documented by Alipay; ours is front end first (nothing reaches the
 //! platform), then a transient failure, then account and app permissions, then the user's
 //! authorization, then the ISV and the keys, as a gateway checks a call from the outside in.
-//! Each rule names its source in `shared/spec/alipay-getphonenumber.md` (the "spec").
+//! Each rule names its source in `docs/alipay-getphonenumber.md` (the "spec"; gathered from the
+//! steering repository's `shared/spec/`).
 
 use serde_json::json;
 
