@@ -3,7 +3,7 @@
 //! the files under `tests/golden/SEED/NAME.json`.
 //!
 //! A change of behaviour made on purpose rewrites them in the same commit, so that its diff
-//! shows what changed: `UPDATE_GOLDEN=1 cargo test --test golden`, then say in the commit
+//! shows what changed: `UPDATE_GOLDEN=1 cargo test --test it golden`, then say in the commit
 //! message which scenarios changed and why.
 
 use std::collections::BTreeSet;
