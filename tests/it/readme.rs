@@ -20,7 +20,7 @@ fn blocks(language: &str) -> Vec<&'static str> {
 #[test]
 fn the_curl_session_works_as_written() {
     let marker =
-        "<!-- curl-session: tests/readme.rs runs this block twice against one server -->\n```sh\n";
+        "<!-- curl-session: tests/it/readme.rs runs this block twice against one server -->\n```sh\n";
     let start = README
         .find(marker)
         .expect("the README marks its curl session")
