@@ -9,7 +9,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::access::Access;
 use crate::state::{NewApp, PhoneNumberRequest, SimState, StateError, VerifyRequest};
 use crate::{catalogue, Error};
 
@@ -32,7 +31,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// Every route: method, path, handler. The router is built from this table, and a test checks
 /// it against the OpenAPI document.
-fn routes() -> Vec<(&'static str, &'static str, MethodRouter<SimState>)> {
+fn table() -> Vec<(&'static str, &'static str, MethodRouter<SimState>)> {
     vec![
         ("GET", "/healthz", get(healthz)),
         ("GET", "/api/v1/openapi.json", get(openapi)),
@@ -68,35 +67,16 @@ fn routes() -> Vec<(&'static str, &'static str, MethodRouter<SimState>)> {
 
 /// The (method, path) of every route, as the router serves them.
 pub fn route_list() -> Vec<(&'static str, &'static str)> {
-    routes().into_iter().map(|(m, p, _)| (m, p)).collect()
+    table().into_iter().map(|(m, p, _)| (m, p)).collect()
 }
 
-/// The simulator's whole router over `state`: the JSON API and the web UI, answering loopback
-/// hosts only, with CORS for the front-end call alone.
-pub fn router(state: SimState) -> Router {
-    router_with(state, Access::default())
-}
-
-/// [`router`], with the hosts and origins of `access` allowed besides.
-pub fn router_with(state: SimState, access: Access) -> Router {
-    let access = std::sync::Arc::new(access);
+/// The API's routes, from the table; `server::router` adds the UI's and the layers.
+pub(crate) fn routes() -> Router<SimState> {
     let mut api = Router::new();
-    for (_, path, handler) in routes() {
+    for (_, path, handler) in table() {
         api = api.route(path, handler);
     }
-    let guard = access.clone();
-    api.merge(crate::ui::routes())
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Browser previews of a mini program (my.js) call the API from their own origin; the
-        // layer answers their preflight requests before routing.
-        .layer(access.cors_layer())
-        .layer(axum::middleware::from_fn(move |request, next| {
-            guard.clone().guard(request, next)
-        }))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+    api
 }
 
 /// An error response: `{"error": {"code", "message"}}`.
@@ -575,7 +555,7 @@ async fn reset_all(State(state): State<SimState>) -> Result<Json<impl Serialize>
     Ok(Json(apps))
 }
 
-async fn route_not_found(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn route_not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",
@@ -583,7 +563,7 @@ async fn route_not_found(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

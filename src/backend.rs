@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::store::BodyShape;
+pub use crate::store::{check_url, BackendExchange};
 
 /// How a request to a backend is made: the parts a suite's `backend` section can set.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,20 +105,6 @@ impl Answer {
     }
 }
 
-/// Whether `url` is one a backend can be reached at: absolute http or https.
-pub fn check_url(url: &str) -> Result<(), String> {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
-        Ok(parsed) => Err(format!(
-            "{url:?} is a {} URL; give an http:// or https:// one",
-            parsed.scheme()
-        )),
-        Err(error) => Err(format!(
-            "{url:?} is not a URL ({error}); give one such as http://127.0.0.1:3000/api/phone"
-        )),
-    }
-}
-
 /// Why there is no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SendError {
@@ -128,24 +115,6 @@ pub enum SendError {
     Timeout { url: String, timeout: Duration },
     #[error("request to {url} failed: {message}")]
     Failed { url: String, message: String },
-}
-
-/// One request to a developer's backend and its answer (or why there was none), as the
-/// journal keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BackendExchange {
-    pub url: String,
-    pub body_shape: BodyShape,
-    pub request_body: String,
-    pub status: Option<u16>,
-    pub headers: Vec<(String, String)>,
-    /// The answer's body, or its first [`ANSWER_LIMIT`] bytes.
-    pub body: String,
-    pub error: Option<String>,
-    /// Said of the answer where it is shown: a cut body, a redirect not followed.
-    #[serde(default)]
-    pub note: Option<String>,
-    pub elapsed_ms: u64,
 }
 
 fn client() -> &'static reqwest::Client {

@@ -104,21 +104,35 @@
 //!                                                                       \--> oracle::Expect
 //! ```
 //!
+//! The modules stand in layers, and an import only points down (`tests/it/layers.rs` holds
+//! the rule, and no two modules import each other):
+//!
+//! ```text
+//! leaves    crypto  keys  oracle             AES, RSA, key formats; seeded keys; verdicts
+//! engine    model  rules  outcome  fault     pure: (call, keys, index) -> delivery + oracle
+//!           envelope  simulate  scenario
+//! shell     store  recording  state          apps, journal, recording, the state file; no HTTP
+//! adapters  access  api  ui  server          HTTP: hosts and origins, the API, the pages, serving
+//!           backend  suite  play             requests to a developer's backend; playback
+//! entries   the CLI (src/main.rs), the Simulator fixture (server)
+//! ```
+//!
 //! - [`crypto`]: AES-CBC, RSA signatures, key formats; nothing else.
 //! - [`keys`]: the keys of an app, derived from a seed.
-//! - [`model`]: the inputs of a call.
+//! - [`oracle`]: verdicts, and the strict backend that reaches them.
+//! - [`model`]: the inputs of a call ([`Call`]).
 //! - [`rules`]: the documented rules, in order, each with its source.
 //! - [`outcome`]: what the rules decide.
 //! - [`fault`] and [`envelope`]: the envelope's bytes, correct or deliberately wrong.
-//! - [`oracle`]: verdicts, and the strict backend that reaches them.
 //! - [`scenario`]: the embedded catalogue.
 //! - [`simulate`]: one call end to end.
-//! - [`state`] and [`store`]: apps, journal and their durable storage.
-//! - [`api`] and [`server`]: the HTTP API over that state, and the test fixture.
-//! - [`ui`]: the web UI's pages.
+//! - [`store`], [`recording`] and [`state`]: durable storage, device-page recordings, and the
+//!   shared state of apps and journal.
+//! - [`access`], [`api`], [`ui`] and [`server`]: who may reach the server, the HTTP API, the
+//!   web UI's pages, and serving them (with the [`Simulator`] fixture).
 //! - [`backend`]: requests to a developer's backend, as `my.request` makes them.
-//! - [`suite`], [`play`] and [`recording`]: suites of calls with the answers a backend must
-//!   give, their playback and reports, and suites recorded on the device page.
+//! - [`suite`] and [`play`]: suites of calls with the answers a backend must give (recorded
+//!   ones included), their playback and reports.
 
 pub mod access;
 pub mod api;
@@ -126,6 +140,7 @@ pub mod backend;
 pub mod crypto;
 mod de;
 pub mod envelope;
+mod error;
 pub mod fault;
 pub mod keys;
 pub mod model;
@@ -143,31 +158,11 @@ pub mod suite;
 pub mod ui;
 
 pub use crypto::{CryptoError, SignType};
+pub use error::Error;
 pub use fault::Fault;
 pub use keys::{AppKeys, PublishedKeys};
+pub use model::Call;
 pub use oracle::{Expect, Verdict};
 pub use scenario::{catalogue, Catalogue, Fixture, Scenario};
 pub use server::{AppHandle, Simulator, SimulatorBuilder};
-pub use simulate::{get_phone_number, Call, Delivery};
-
-/// Everything that can go wrong. Messages name the bad value and what was expected.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
-    #[error("fault {fault} cannot apply: it needs {needs}, but this call produces {got}")]
-    FaultNotApplicable {
-        fault: Fault,
-        needs: &'static str,
-        got: String,
-    },
-    #[error("unknown scenario {0:?}; `alipay-sim scenarios` lists the catalogue")]
-    UnknownScenario(String),
-    #[error("scenario file {file}: {message}")]
-    ScenarioFile { file: String, message: String },
-    #[error("invalid {field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-}
+pub use simulate::{get_phone_number, Delivery};

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::SignType;
+use crate::error::Error;
+use crate::fault::Fault;
 
 // Each of these structs refuses an array in place of its object (see `crate::de`).
 crate::de::object_only!(serialize and deserialize: Console, Isv, Platform, User, Action);
@@ -439,5 +441,34 @@ mod tests {
         assert_eq!(p.busy, Busy::Probability(0.25));
         let p: Platform = serde_json::from_str(r#"{"busy": "always"}"#).unwrap();
         assert_eq!(p.busy, Busy::Always);
+    }
+}
+
+/// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
+/// user on a recent phone, no fault.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
+pub struct Call {
+    pub console: Console,
+    pub platform: Platform,
+    pub user: User,
+    pub action: Action,
+    pub fault: Option<Fault>,
+}
+
+crate::de::object_only!(serialize and deserialize: Call);
+
+impl Call {
+    /// Checks what the types cannot: a probability within `[0, 1]`.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Busy::Probability(p) = self.platform.busy {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::Invalid {
+                    field: "platform.busy.probability",
+                    message: format!("{p} is not between 0 and 1"),
+                });
+            }
+        }
+        Ok(())
     }
 }

@@ -11,23 +11,13 @@
 
 use serde_json::json;
 
+use crate::model::Call;
 use crate::model::{
     AccountKind, ActionKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
     WithoutSigning,
 };
+pub use crate::outcome::Rule;
 use crate::outcome::{Callback, EnvelopePlan, FrontEndFailure, Outcome, Plaintext};
-use crate::Call;
-
-/// One documented behaviour of the platform.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Rule {
-    /// Stable id, e.g. `console.phone-application-not-approved`.
-    pub id: &'static str,
-    /// What happens, in words, as a dashboard would show it.
-    pub summary: &'static str,
-    /// Where the behaviour is documented.
-    pub source: &'static str,
-}
 
 macro_rules! rules {
     ($($name:ident = $id:literal, $summary:literal, $source:literal;)*) => {

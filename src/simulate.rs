@@ -6,41 +6,12 @@ use serde_json::{json, Value};
 
 use crate::crypto::{self, SignType};
 use crate::envelope::{self, EnvelopeCache};
-use crate::fault::Fault;
 use crate::keys::AppKeys;
-use crate::model::{Action, AesKeySetting, Busy, Console, Platform, User};
+pub use crate::model::Call;
+use crate::model::{AesKeySetting, Busy};
 use crate::oracle::{Expect, Verdict};
 use crate::outcome::{Callback, Outcome};
 use crate::{rules, Error};
-
-/// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
-/// user on a recent phone, no fault.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(remote = "Self", default, deny_unknown_fields)]
-pub struct Call {
-    pub console: Console,
-    pub platform: Platform,
-    pub user: User,
-    pub action: Action,
-    pub fault: Option<Fault>,
-}
-
-crate::de::object_only!(serialize and deserialize: Call);
-
-impl Call {
-    /// Checks what the types cannot: a probability within `[0, 1]`.
-    pub fn validate(&self) -> Result<(), Error> {
-        if let Busy::Probability(p) = self.platform.busy {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(Error::Invalid {
-                    field: "platform.busy.probability",
-                    message: format!("{p} is not between 0 and 1"),
-                });
-            }
-        }
-        Ok(())
-    }
-}
 
 /// What the front end receives from one call, with the keys a backend needs and the oracle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

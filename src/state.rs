@@ -136,7 +136,7 @@ pub struct JournalEntry {
     pub backend: Option<BackendExchange>,
 }
 
-pub use crate::backend::BackendExchange;
+pub use crate::store::BackendExchange;
 
 /// Verification request: an envelope and an app id, or explicit keys.
 #[derive(Debug, Clone, Deserialize)]
@@ -737,16 +737,15 @@ impl SimState {
         self.lock_recordings().get(app_id).cloned()
     }
 
-    /// The app's recording as a suite file `alipay-sim play` replays.
-    pub fn recorded_suite(&self, app_id: &str) -> Result<Option<crate::suite::Suite>, StateError> {
-        let (keys, target) = {
-            let inner = self.lock();
-            let app = inner.app(app_id)?;
-            (app.keys.clone(), app.stored.backend.clone())
-        };
-        Ok(self
-            .recording(app_id)
-            .map(|recording| recording.to_suite(&keys, target.as_ref())))
+    /// The app's keys, and the backend the device page last sent to: what a suite recorded on
+    /// the device page carries.
+    pub fn keys_and_backend(
+        &self,
+        app_id: &str,
+    ) -> Result<(Arc<AppKeys>, Option<BackendTarget>), StateError> {
+        let inner = self.lock();
+        let app = inner.app(app_id)?;
+        Ok((app.keys.clone(), app.stored.backend.clone()))
     }
 
     /// The backend the device page last sent to, for this app.
@@ -918,7 +917,7 @@ fn load_apps(stored: Vec<StoredApp>, apps_created: u64) -> Result<BTreeMap<Strin
                 )
             })?;
             if let Some(backend) = &app.backend {
-                crate::backend::check_url(&backend.url).map_err(|e| format!("backend.url: {e}"))?;
+                crate::store::check_url(&backend.url).map_err(|e| format!("backend.url: {e}"))?;
             }
             if apps.contains_key(&app.app_id) {
                 return Err("this app id appears twice".into());

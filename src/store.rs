@@ -54,6 +54,38 @@ pub struct BackendTarget {
     pub body_shape: BodyShape,
 }
 
+/// One request to a developer's backend and its answer (or why there was none), as the
+/// journal keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendExchange {
+    pub url: String,
+    pub body_shape: BodyShape,
+    pub request_body: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// The answer's body, or its first `backend::ANSWER_LIMIT` bytes.
+    pub body: String,
+    pub error: Option<String>,
+    /// Said of the answer where it is shown: a cut body, a redirect not followed.
+    #[serde(default)]
+    pub note: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Whether `url` is one a backend can be reached at: absolute http or https.
+pub fn check_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(parsed) => Err(format!(
+            "{url:?} is a {} URL; give an http:// or https:// one",
+            parsed.scheme()
+        )),
+        Err(error) => Err(format!(
+            "{url:?} is not a URL ({error}); give one such as http://127.0.0.1:3000/api/phone"
+        )),
+    }
+}
+
 /// How the envelope is placed in the request to a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

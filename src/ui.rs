@@ -743,12 +743,14 @@ async fn stop_recording(State(state): State<SimState>, Path(app_id): Path<String
 
 /// The recording as a suite file, downloaded.
 async fn recorded_suite(State(state): State<SimState>, Path(app_id): Path<String>) -> PageResult {
-    let suite = state.recorded_suite(&app_id)?.ok_or_else(|| {
+    let (keys, target) = state.keys_and_backend(&app_id)?;
+    let recording = state.recording(&app_id).ok_or_else(|| {
         PageError(
             StatusCode::NOT_FOUND,
             format!("app {app_id} has no recording: start one on its device page"),
         )
     })?;
+    let suite = crate::suite::Suite::from_recording(&recording, &keys, target.as_ref());
     let text = serde_json::to_string_pretty(&suite).expect("suites serialise") + "\n";
     download("application/json", &format!("recorded-{app_id}.json"), text)
 }

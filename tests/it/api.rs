@@ -59,7 +59,10 @@ async fn every_documented_route_is_answered_by_its_handler() {
             .uri(&uri)
             .body(Body::from(body))
             .unwrap();
-        let response = api::router(state.clone()).oneshot(request).await.unwrap();
+        let response = alipay_sim::server::router(state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
@@ -77,7 +80,10 @@ async fn every_documented_route_is_answered_by_its_handler() {
         .uri("/api/v1/undocumented")
         .body(Body::empty())
         .unwrap();
-    let response = api::router(state).oneshot(request).await.unwrap();
+    let response = alipay_sim::server::router(state)
+        .oneshot(request)
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
@@ -92,7 +98,10 @@ async fn the_scenario_listing_gives_authenticity_and_business_result_side_by_sid
         .uri("/api/v1/scenarios")
         .body(Body::empty())
         .unwrap();
-    let response = api::router(state).oneshot(request).await.unwrap();
+    let response = alipay_sim::server::router(state)
+        .oneshot(request)
+        .await
+        .unwrap();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();

@@ -46,7 +46,7 @@ impl Api {
         let request = request
             .body(Body::from(body.replace("APP", &self.app)))
             .unwrap();
-        let response = api::router(self.state.clone())
+        let response = alipay_sim::server::router(self.state.clone())
             .oneshot(request)
             .await
             .unwrap();

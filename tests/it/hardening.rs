@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alipay_sim::access::Access;
-use alipay_sim::api::{router, router_with};
 use alipay_sim::server::ServerOptions;
+use alipay_sim::server::{router, router_with};
 use alipay_sim::state::{SimState, StateConfig};
 use alipay_sim::store::Store;
 use axum::body::Body;

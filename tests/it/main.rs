@@ -14,6 +14,7 @@ mod fixture;
 mod golden;
 mod hardening;
 mod interop;
+mod layers;
 mod play;
 mod properties;
 mod readme;

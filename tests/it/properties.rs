@@ -490,7 +490,10 @@ fn send(
     let is_json = serde_json::from_slice::<Value>(&body).is_ok();
     let request = request.body(Body::from(body)).unwrap();
     let (status, content_type, bytes) = runtime().block_on(async {
-        let response = api::router(state.clone()).oneshot(request).await.unwrap();
+        let response = alipay_sim::server::router(state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
         let status = response.status();
         let content_type = response.headers().get("content-type").cloned();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)

@@ -1,8 +1,8 @@
 //! The web UI's pages and forms, in-process (axum's `oneshot`): every console setting can be
 //! changed from the console page, and the outcome it shows is what the next call returns.
 
-use alipay_sim::api::router;
 use alipay_sim::catalogue;
+use alipay_sim::server::router;
 use alipay_sim::state::{PhoneNumberRequest, SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
