@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::fault::Fault;
 
 // Each of these structs refuses an array in place of its object (see `crate::de`).
-crate::de::object_only!(serialize and deserialize: Console, Isv, Platform, User, Action);
+crate::de::object_only!(serialize and deserialize: Console, Isv, Quirks, User, Action);
 
 /// The app's configuration in the open platform console (开放平台控制台).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,10 +104,11 @@ pub struct Isv {
     pub isv_app_id: String,
 }
 
-/// How the platform itself behaves, including the points where the sources disagree.
+/// The platform's quirks (the `platform` section of a call): how it behaves where the sources
+/// disagree or are silent, and whether it is busy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
-pub struct Platform {
+pub struct Quirks {
     /// Answer 20000 "Service Currently Unavailable" never, always, or with a probability.
     pub busy: Busy,
     /// Form of the 20000 and 40001 `isv.missing-default-signature-type` envelopes. The docs
@@ -129,9 +130,9 @@ pub struct Platform {
     pub refusal_message: String,
 }
 
-impl Default for Platform {
+impl Default for Quirks {
     fn default() -> Self {
-        Platform {
+        Quirks {
             busy: Busy::Never,
             error_form: ErrorForm::Plain,
             without_signing: WithoutSigning::MissingDefaultSignatureType,
@@ -437,9 +438,9 @@ mod tests {
 
     #[test]
     fn busy_reads_all_three_forms() {
-        let p: Platform = serde_json::from_str(r#"{"busy": {"probability": 0.25}}"#).unwrap();
+        let p: Quirks = serde_json::from_str(r#"{"busy": {"probability": 0.25}}"#).unwrap();
         assert_eq!(p.busy, Busy::Probability(0.25));
-        let p: Platform = serde_json::from_str(r#"{"busy": "always"}"#).unwrap();
+        let p: Quirks = serde_json::from_str(r#"{"busy": "always"}"#).unwrap();
         assert_eq!(p.busy, Busy::Always);
     }
 }
@@ -450,7 +451,7 @@ mod tests {
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Call {
     pub console: Console,
-    pub platform: Platform,
+    pub platform: Quirks,
     pub user: User,
     pub action: Action,
     pub fault: Option<Fault>,

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use crate::fault::Fault;
 use crate::keys::AppKeys;
-use crate::model::{Action, Console, Mobile, Platform, User};
+use crate::model::{Action, Console, Mobile, Quirks, User};
 use crate::oracle::{BusinessResult, Verdict};
 use crate::outcome::Outcome;
 use crate::simulate::{get_phone_number, Call, Delivery};
@@ -33,7 +33,7 @@ pub struct Scenario {
     #[serde(default)]
     pub console: Console,
     #[serde(default)]
-    pub platform: Platform,
+    pub platform: Quirks,
     #[serde(default)]
     pub user: User,
     #[serde(default)]

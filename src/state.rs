@@ -15,7 +15,7 @@ use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
 use crate::envelope::EnvelopeCache;
 use crate::fault::Fault;
 use crate::keys::{app_id_for_seed, AppKeys};
-use crate::model::{ActionKind, Console, Mobile, Platform, User};
+use crate::model::{ActionKind, Console, Mobile, Quirks, User};
 use crate::oracle::{self, BackendKeys, Conclusion};
 use crate::recording::{RecordedCall, Recording};
 use crate::scenario::{catalogue, Fixture};
@@ -67,7 +67,7 @@ pub struct NewApp {
     pub app_id: Option<String>,
     pub seed: Option<u64>,
     pub console: Option<Console>,
-    pub platform: Option<Platform>,
+    pub platform: Option<Quirks>,
     pub user: Option<User>,
 }
 

@@ -19,7 +19,7 @@ use crate::backend::RequestShape;
 use crate::crypto::{AesKey, SigningKey};
 use crate::fault::Fault;
 use crate::keys::AppKeys;
-use crate::model::{Action, Console, Mobile, Platform, User};
+use crate::model::{Action, Console, Mobile, Quirks, User};
 use crate::oracle::{self, BackendKeys};
 use crate::recording::{RecordedCall, Recording};
 use crate::simulate::{get_phone_number, Call, Delivery};
@@ -118,7 +118,7 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console: Option<Console>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
+    pub platform: Option<Quirks>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
