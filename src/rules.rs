@@ -1,8 +1,9 @@
 //! The console rules: how the configuration, the platform, the user and the action decide what
 //! `my.getPhoneNumber` gives the front end.
 //!
-//! Rules are tried in the order of [`RULES`]; the first that applies decides the content. Then
-//! the signing rules decide whether the envelope carries `sign`. The order among the
+//! [`evaluate`] walks two tables: the content rules, in order, until the first that applies
+//! decides the content; then the signing rules, whose first that applies drops `sign`.
+//! [`RULES`] lists both tables' rules in that order (a test holds them equal). The order among the
 //! permission checks is not documented by Alipay; ours is front end first (nothing reaches the
 //! platform), then a transient failure, then account and app permissions, then the user's
 //! authorization, then the ISV and the keys, as a gateway checks a call from the outside in.
@@ -86,119 +87,198 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|r| r.id == id)
 }
 
+/// What the rules look at, worked out once per call.
+struct Context<'a> {
+    call: &'a Call,
+    /// Whether this call meets a busy platform (`platform.busy` against the draw).
+    busy: bool,
+    /// Whether the app's AES key can encrypt.
+    aes_usable: bool,
+    /// Whether errors that follow `platform.error_form` come back encrypted.
+    errors_encrypted: bool,
+}
+
+/// What a content rule decides.
+enum Decision {
+    /// The front end fails; nothing reaches the platform.
+    FrontEnd(Callback, serde_json::Value),
+    /// An envelope with this plaintext, encrypted or not.
+    Content(Plaintext, bool),
+}
+
+/// A rule of [`CONTENT_RULES`]: when it applies, and what it decides.
+struct ContentRule {
+    rule: &'static Rule,
+    applies: fn(&Context) -> bool,
+    decides: fn(&Context) -> Decision,
+}
+
+/// The rules that decide the content, tried in this order; the first that applies decides.
+static CONTENT_RULES: [ContentRule; 14] = [
+    // Front end: nothing reaches the platform.
+    ContentRule {
+        rule: &UNSUPPORTED_VERSION,
+        applies: |c| {
+            let (min_base, min_client) = c.call.platform.version_thresholds.minimums();
+            c.call.user.base_library_version < min_base || c.call.user.client_version < min_client
+        },
+        decides: |c| {
+            let button =
+                c.call.user.base_library_version >= "1.11.0".parse().expect("valid version");
+            let api = if button {
+                "getPhoneNumber"
+            } else {
+                "button.open-type.getAuthorize"
+            };
+            Decision::FrontEnd(
+                Callback::Unsupported,
+                json!({ "api": api, "canIUse": false }),
+            )
+        },
+    },
+    ContentRule {
+        rule: &USER_REFUSED,
+        applies: |c| c.call.action.kind == ActionKind::Refuse,
+        decides: |c| {
+            Decision::FrontEnd(
+                Callback::OnError,
+                json!({ "detail": { "type": "getAuthorize", "errorMessage": c.call.platform.refusal_message } }),
+            )
+        },
+    },
+    ContentRule {
+        rule: &IDE_SIMULATOR,
+        applies: |c| c.call.user.environment == Environment::IdeSimulator,
+        decides: |_| {
+            Decision::FrontEnd(
+                Callback::Fail,
+                json!({ "error": 1, "errorMessage": "该接口暂不支持" }),
+            )
+        },
+    },
+    ContentRule {
+        rule: &JSAPI_BASE_PACKAGE_MISSING,
+        applies: |c| !c.call.console.jsapi_base_package,
+        // The docs give the message but no error code, so none is invented.
+        decides: |_| Decision::FrontEnd(Callback::Fail, json!({ "errorMessage": "no permission" })),
+    },
+    // Platform: the content of the envelope.
+    ContentRule {
+        rule: &PLATFORM_BUSY,
+        applies: |c| c.busy,
+        decides: |c| Decision::Content(busy_plaintext(), c.errors_encrypted),
+    },
+    ContentRule {
+        rule: &PERSONAL_ACCOUNT,
+        applies: |c| c.call.console.account == AccountKind::Personal,
+        decides: |c| Decision::Content(insufficient_permissions(), c.aes_usable),
+    },
+    ContentRule {
+        rule: &FEATURE_PACKAGE_MISSING,
+        applies: |c| !c.call.console.phone_number_package,
+        decides: |c| Decision::Content(insufficient_permissions(), c.aes_usable),
+    },
+    ContentRule {
+        rule: &PHONE_APPLICATION_NOT_APPROVED,
+        applies: |c| c.call.console.phone_application != Application::Approved,
+        decides: |c| Decision::Content(insufficient_permissions(), c.aes_usable),
+    },
+    ContentRule {
+        rule: &NO_USER_CONSENT,
+        applies: |c| c.call.action.kind == ActionKind::NoConsent,
+        decides: |c| Decision::Content(invalid_auth_relations(), c.aes_usable),
+    },
+    ContentRule {
+        rule: &ISV_APP_ID_MISSING,
+        applies: |c| c.call.console.isv.is_some() && c.call.action.isv_app_id.is_none(),
+        decides: |c| Decision::Content(missing_default_signature_type(), c.errors_encrypted),
+    },
+    ContentRule {
+        rule: &NO_SIGNING,
+        applies: |c| {
+            c.call.console.signing == Signing::None
+                && c.call.platform.without_signing == WithoutSigning::MissingDefaultSignatureType
+        },
+        decides: |c| Decision::Content(missing_default_signature_type(), c.errors_encrypted),
+    },
+    ContentRule {
+        rule: &AES_KEY_NOT_SET,
+        applies: |c| c.call.console.aes_key == AesKeySetting::NotSet,
+        // Never encrypted: there is no key to encrypt with.
+        decides: |_| Decision::Content(missing_encrypt_key(), false),
+    },
+    ContentRule {
+        rule: &AES_KEY_BROKEN,
+        applies: |c| c.call.console.aes_key == AesKeySetting::Broken,
+        // Never encrypted: encryption is what failed.
+        decides: |_| Decision::Content(invalid_encrypt(), false),
+    },
+    ContentRule {
+        rule: &SUCCESS,
+        applies: |_| true,
+        decides: |c| Decision::Content(Plaintext::success(c.call.user.mobile.as_str()), true),
+    },
+];
+
+/// A rule of [`SIGNING_RULES`]: when it drops `sign`.
+struct SigningRule {
+    rule: &'static Rule,
+    drops_sign: fn(&Call) -> bool,
+}
+
+/// Then these decide whether the envelope carries `sign`, in this order.
+static SIGNING_RULES: [SigningRule; 3] = [
+    SigningRule {
+        rule: &UNSIGNED_NO_SIGNING,
+        drops_sign: |c| c.console.signing == Signing::None,
+    },
+    SigningRule {
+        rule: &UNSIGNED_NO_AES_KEY,
+        drops_sign: |c| {
+            c.console.aes_key == AesKeySetting::NotSet && c.platform.unsigned_without_aes_key
+        },
+    },
+    SigningRule {
+        rule: &UNSIGNED_NO_GATEWAY,
+        drops_sign: |c| !c.console.gateway && c.platform.unsigned_without_gateway,
+    },
+];
+
 /// Decides the outcome of one call. `draw` is a number in `[0, 1)` fixed by the seed and the
 /// call's index, compared with `platform.busy`'s probability.
 pub fn evaluate(call: &Call, draw: f64) -> Outcome {
-    let (console, platform, user, action) =
-        (&call.console, &call.platform, &call.user, &call.action);
-
-    // Front end: nothing reaches the platform.
-    let (min_base, min_client) = platform.version_thresholds.minimums();
-    if user.base_library_version < min_base || user.client_version < min_client {
-        let button = user.base_library_version >= "1.11.0".parse().expect("valid version");
-        let api = if button {
-            "getPhoneNumber"
-        } else {
-            "button.open-type.getAuthorize"
-        };
-        return front_end(
-            Callback::Unsupported,
-            json!({ "api": api, "canIUse": false }),
-            &UNSUPPORTED_VERSION,
-        );
-    }
-    if action.kind == ActionKind::Refuse {
-        return front_end(
-            Callback::OnError,
-            json!({ "detail": { "type": "getAuthorize", "errorMessage": platform.refusal_message } }),
-            &USER_REFUSED,
-        );
-    }
-    if user.environment == Environment::IdeSimulator {
-        return front_end(
-            Callback::Fail,
-            json!({ "error": 1, "errorMessage": "该接口暂不支持" }),
-            &IDE_SIMULATOR,
-        );
-    }
-    if !console.jsapi_base_package {
-        // The docs give the message but no error code, so none is invented.
-        return front_end(
-            Callback::Fail,
-            json!({ "errorMessage": "no permission" }),
-            &JSAPI_BASE_PACKAGE_MISSING,
-        );
-    }
-
-    // Platform: the content of the envelope.
-    let busy = match platform.busy {
-        Busy::Never => false,
-        Busy::Always => true,
-        Busy::Probability(p) => draw < p,
+    let aes_usable = call.console.aes_key == AesKeySetting::Set;
+    let context = Context {
+        call,
+        busy: match call.platform.busy {
+            Busy::Never => false,
+            Busy::Always => true,
+            Busy::Probability(p) => draw < p,
+        },
+        aes_usable,
+        errors_encrypted: call.platform.error_form == ErrorForm::Encrypted && aes_usable,
     };
-    let aes_usable = console.aes_key == AesKeySetting::Set;
-    let errors_encrypted = platform.error_form == ErrorForm::Encrypted && aes_usable;
-    let (rule, plaintext, encrypted) = if busy {
-        (&PLATFORM_BUSY, busy_plaintext(), errors_encrypted)
-    } else if console.account == AccountKind::Personal {
-        (&PERSONAL_ACCOUNT, insufficient_permissions(), aes_usable)
-    } else if !console.phone_number_package {
-        (
-            &FEATURE_PACKAGE_MISSING,
-            insufficient_permissions(),
-            aes_usable,
-        )
-    } else if console.phone_application != Application::Approved {
-        (
-            &PHONE_APPLICATION_NOT_APPROVED,
-            insufficient_permissions(),
-            aes_usable,
-        )
-    } else if action.kind == ActionKind::NoConsent {
-        (&NO_USER_CONSENT, invalid_auth_relations(), aes_usable)
-    } else if console.isv.is_some() && action.isv_app_id.is_none() {
-        (
-            &ISV_APP_ID_MISSING,
-            missing_default_signature_type(),
-            errors_encrypted,
-        )
-    } else if console.signing == Signing::None
-        && platform.without_signing == WithoutSigning::MissingDefaultSignatureType
-    {
-        (
-            &NO_SIGNING,
-            missing_default_signature_type(),
-            errors_encrypted,
-        )
-    } else if console.aes_key == AesKeySetting::NotSet {
-        // Never encrypted: there is no key to encrypt with.
-        (&AES_KEY_NOT_SET, missing_encrypt_key(), false)
-    } else if console.aes_key == AesKeySetting::Broken {
-        // Never encrypted: encryption is what failed.
-        (&AES_KEY_BROKEN, invalid_encrypt(), false)
-    } else {
-        (&SUCCESS, Plaintext::success(user.mobile.as_str()), true)
+    let content = CONTENT_RULES
+        .iter()
+        .find(|rule| (rule.applies)(&context))
+        .expect("the last content rule always applies");
+    let (plaintext, encrypted) = match (content.decides)(&context) {
+        Decision::FrontEnd(callback, payload) => return front_end(callback, payload, content.rule),
+        Decision::Content(plaintext, encrypted) => (plaintext, encrypted),
     };
-
-    // Platform: whether the envelope carries `sign`.
-    let unsigned_by = if console.signing == Signing::None {
-        Some(&UNSIGNED_NO_SIGNING)
-    } else if console.aes_key == AesKeySetting::NotSet && platform.unsigned_without_aes_key {
-        Some(&UNSIGNED_NO_AES_KEY)
-    } else if !console.gateway && platform.unsigned_without_gateway {
-        Some(&UNSIGNED_NO_GATEWAY)
-    } else {
-        None
-    };
+    let unsigned_by = SIGNING_RULES
+        .iter()
+        .find(|rule| (rule.drops_sign)(call))
+        .map(|rule| rule.rule);
     Outcome::Envelope(EnvelopePlan {
         plaintext,
         encrypted,
         signing: if unsigned_by.is_some() {
             None
         } else {
-            console.signing.sign_type()
+            call.console.signing.sign_type()
         },
-        rule,
+        rule: content.rule,
         unsigned_by,
     })
 }
@@ -272,6 +352,17 @@ mod tests {
 
     fn call() -> Call {
         Call::default()
+    }
+
+    #[test]
+    fn the_tables_evaluate_every_rule_in_the_documented_order() {
+        let evaluated: Vec<&str> = CONTENT_RULES
+            .iter()
+            .map(|r| r.rule.id)
+            .chain(SIGNING_RULES.iter().map(|r| r.rule.id))
+            .collect();
+        let listed: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+        assert_eq!(evaluated, listed);
     }
 
     fn plan(outcome: Outcome) -> EnvelopePlan {
