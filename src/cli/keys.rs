@@ -1,0 +1,56 @@
+//! `alipay-sim keys`: an app's keys for a seed, to configure a backend with.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use alipay_sim::AppKeys;
+
+use super::parse_seed;
+
+#[derive(clap::Args)]
+pub struct KeysArgs {
+    /// Seed of the app's keys; the same seed gives the same keys.
+    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
+    seed: u64,
+    /// Print JSON instead of labelled text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: KeysArgs, out: &mut impl Write) -> Result<()> {
+    let KeysArgs { seed, json } = args;
+
+    let keys = AppKeys::for_seed(seed)?.published();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
+    } else {
+        writeln!(
+            out,
+            "# Throwaway keys for seed {seed}. Never use real keys with alipay-sim."
+        )?;
+        writeln!(out, "app_id: {}", keys.app_id)?;
+        writeln!(
+            out,
+            "alipay_public_key (one line, as the console shows it):\n{}\n",
+            keys.alipay_public_key
+        )?;
+        writeln!(
+            out,
+            "alipay_public_key (PEM):\n{}",
+            keys.alipay_public_key_pem
+        )?;
+        writeln!(
+            out,
+            "alipay_private_key (PKCS#8 PEM; the simulator signs with it):\n{}",
+            keys.alipay_private_key_pkcs8_pem
+        )?;
+        writeln!(
+            out,
+            "alipay_private_key (PKCS#1 PEM, the same key, for SDKs that want this form):\n{}",
+            keys.alipay_private_key_pkcs1_pem
+        )?;
+        writeln!(out, "aes_key (base64): {}", keys.aes_key)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `alipay-sim play`: suites replayed against a backend, with text, JSON and JUnit reports.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use alipay_sim::AppKeys;
+
+use super::parse_seed;
+
+#[derive(clap::Args)]
+pub struct PlayArgs {
+    /// Suite files, or names of built-in suites (`conformance`).
+    #[arg(required = true, value_name = "SUITE")]
+    suites: Vec<String>,
+    /// The backend's URL, instead of each suite's backend.url.
+    #[arg(long, env = "ALIPAY_SIM_BACKEND")]
+    backend: Option<String>,
+    /// Seed of the app's keys (those of `alipay-sim keys --seed N`), unless a suite carries keys.
+    #[arg(long, default_value_t = 0, env = "ALIPAY_SIM_SEED", allow_negative_numbers = true, value_parser = parse_seed)]
+    seed: u64,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Print the results as one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Stop at the first failing step.
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+pub fn run(args: PlayArgs) -> Result<ExitCode> {
+    use alipay_sim::play::{self, Event, PlayOptions};
+    use alipay_sim::suite::LoadedSuite;
+    use std::io::IsTerminal;
+
+    let keys = AppKeys::for_seed(args.seed)?;
+    let mut suites = Vec::new();
+    for argument in &args.suites {
+        suites.push(LoadedSuite::load(argument)?.prepare(keys.clone())?);
+    }
+    let options = PlayOptions {
+        backend_url: args.backend,
+        fail_fast: args.fail_fast,
+        seed: Some(args.seed),
+    };
+    let live = std::io::stderr().is_terminal();
+    let json = args.json;
+    let mut stdout = std::io::stdout();
+    let mut progress = |event: Event<'_>| match event {
+        Event::Started {
+            suite,
+            step,
+            position,
+            total,
+        } if live => {
+            eprint!("\r\x1b[2K[{position}/{total}] {suite} › {step}");
+        }
+        Event::Started { .. } => {}
+        Event::Finished { suite, step } => {
+            if live {
+                eprint!("\r\x1b[2K");
+            }
+            if !json {
+                let _ = write!(stdout, "{}", play::render_step(suite, step));
+                let _ = stdout.flush();
+            }
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(play::play(&suites, &options, &mut progress))?;
+    if let Some(path) = &args.junit {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, play::junit_xml(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(stdout, "{}", play::render_summary(&report))?;
+    }
+    Ok(if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
