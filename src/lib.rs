@@ -67,7 +67,7 @@
 //! ## Your own situation, checked as a backend would
 //!
 //! ```
-//! use alipay_sim::model::Application;
+//! use alipay_sim::alipay::model::Application;
 //! use alipay_sim::oracle::{verify, BackendKeys};
 //! use alipay_sim::{get_phone_number, AppKeys, Call, Fault, Verdict};
 //!
@@ -104,65 +104,50 @@
 //!                                                                       \--> oracle::Expect
 //! ```
 //!
-//! The modules stand in layers, and an import only points down (`tests/it/layers.rs` holds
-//! the rule, and no two modules import each other):
+//! The modules stand in layers, as folders, and an import only points down
+//! (`tests/it/layers.rs` holds the rule, and no two modules import each other):
 //!
 //! ```text
 //! leaves    crypto  keys  oracle             AES, RSA, key formats; seeded keys; verdicts
-//! engine    model  rules  outcome  fault     pure: (call, keys, index) -> delivery + oracle
-//!           envelope  simulate  scenario
-//! shell     store  recording  state          apps, journal, recording, the state file; no HTTP
-//! adapters  access  api  ui  server          HTTP: hosts and origins, the API, the pages, serving
-//!           backend  suite  play             requests to a developer's backend; playback
-//! entries   the CLI (src/main.rs), the Simulator fixture (server)
+//! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
+//! shell     sim/                             apps, journal, recording, the state file; no HTTP
+//! adapters  http/  ui/  playback/            the API and serving, the pages, suites and playback
+//! entries   src/main.rs and src/cli/ (one file per subcommand); the Simulator fixture
 //! ```
 //!
 //! - [`crypto`]: AES-CBC, RSA signatures, key formats; nothing else.
 //! - [`keys`]: the keys of an app, derived from a seed.
 //! - [`oracle`]: verdicts, and the strict backend that reaches them.
-//! - [`model`]: the inputs of a call ([`Call`]).
-//! - [`rules`]: the documented rules, in order, each with its source.
-//! - [`outcome`]: what the rules decide.
-//! - [`fault`] and [`envelope`]: the envelope's bytes, correct or deliberately wrong.
-//! - [`scenario`]: the embedded catalogue.
-//! - [`simulate`]: one call end to end.
-//! - [`store`], [`recording`] and [`state`]: durable storage, device-page recordings, and the
-//!   shared state of apps and journal.
-//! - [`access`], [`api`], [`ui`] and [`server`]: who may reach the server, the HTTP API, the
-//!   web UI's pages, and serving them (with the [`Simulator`] fixture).
-//! - [`backend`]: requests to a developer's backend, as `my.request` makes them.
-//! - [`suite`] and [`play`]: suites of calls with the answers a backend must give (recorded
-//!   ones included), their playback and reports.
+//! - [`alipay`]: the `my.getPhoneNumber` engine: [`alipay::model`] (the inputs of a [`Call`]),
+//!   [`alipay::rules`] (the documented rules, in order, each with its source),
+//!   [`alipay::outcome`], [`alipay::fault`] and [`alipay::envelope`] (the envelope's bytes,
+//!   correct or deliberately wrong), [`alipay::simulate`] (one call end to end) and
+//!   [`alipay::scenario`] (the embedded catalogue).
+//! - [`sim`]: [`sim::store`] (durable storage), [`sim::recording`] (device-page recordings) and
+//!   [`sim::state`] (the shared state of apps and journal).
+//! - [`http`]: [`http::access`] (who may reach the server), [`http::api`] (the JSON API),
+//!   [`http::server`] (serving it, with the [`Simulator`] fixture) and [`http::backend`]
+//!   (requests to a developer's backend, as `my.request` makes them).
+//! - [`ui`]: the web UI's pages.
+//! - [`playback`]: [`playback::suite`] (suites of calls with the answers a backend must give,
+//!   recorded ones included) and [`playback::play`] (their playback and reports).
 
-pub mod access;
-pub mod api;
-pub mod backend;
+pub mod alipay;
 pub mod crypto;
 mod de;
-pub mod envelope;
-mod error;
-pub mod fault;
+pub mod http;
 pub mod keys;
-pub mod model;
 pub mod oracle;
-pub mod outcome;
-pub mod play;
-pub mod recording;
-pub mod rules;
-pub mod scenario;
-pub mod server;
-pub mod simulate;
-pub mod state;
-pub mod store;
-pub mod suite;
+pub mod playback;
+pub mod sim;
 pub mod ui;
 
+pub use alipay::error::Error;
+pub use alipay::fault::Fault;
+pub use alipay::model::Call;
+pub use alipay::scenario::{catalogue, Catalogue, Fixture, Scenario};
+pub use alipay::simulate::{get_phone_number, Delivery};
 pub use crypto::{CryptoError, SignType};
-pub use error::Error;
-pub use fault::Fault;
+pub use http::server::{AppHandle, Simulator, SimulatorBuilder};
 pub use keys::{AppKeys, PublishedKeys};
-pub use model::Call;
 pub use oracle::{Expect, Verdict};
-pub use scenario::{catalogue, Catalogue, Fixture, Scenario};
-pub use server::{AppHandle, Simulator, SimulatorBuilder};
-pub use simulate::{get_phone_number, Delivery};

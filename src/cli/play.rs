@@ -33,8 +33,8 @@ pub struct PlayArgs {
 }
 
 pub fn run(args: PlayArgs) -> Result<ExitCode> {
-    use alipay_sim::play::{self, Event, PlayOptions};
-    use alipay_sim::suite::LoadedSuite;
+    use alipay_sim::playback::play::{self, Event, PlayOptions};
+    use alipay_sim::playback::suite::LoadedSuite;
     use std::io::IsTerminal;
 
     let keys = AppKeys::for_seed(args.seed)?;

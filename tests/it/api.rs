@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use alipay_sim::api::{self, OPENAPI};
-use alipay_sim::state::{SimState, StateConfig};
+use alipay_sim::http::api::{self, OPENAPI};
+use alipay_sim::sim::state::{SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
@@ -59,7 +59,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
             .uri(&uri)
             .body(Body::from(body))
             .unwrap();
-        let response = alipay_sim::server::router(state.clone())
+        let response = alipay_sim::http::server::router(state.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -80,7 +80,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
         .uri("/api/v1/undocumented")
         .body(Body::empty())
         .unwrap();
-    let response = alipay_sim::server::router(state)
+    let response = alipay_sim::http::server::router(state)
         .oneshot(request)
         .await
         .unwrap();
@@ -98,7 +98,7 @@ async fn the_scenario_listing_gives_authenticity_and_business_result_side_by_sid
         .uri("/api/v1/scenarios")
         .body(Body::empty())
         .unwrap();
-    let response = alipay_sim::server::router(state)
+    let response = alipay_sim::http::server::router(state)
         .oneshot(request)
         .await
         .unwrap();

@@ -2,8 +2,8 @@
 //! documented `{"error": {"code", "message"}}` JSON body naming the field or part, never a
 //! panic, a 500, a text/plain answer, or a changed app.
 
-use alipay_sim::api;
-use alipay_sim::state::{SimState, StateConfig};
+use alipay_sim::http::api;
+use alipay_sim::sim::state::{SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
 use serde_json::Value;
@@ -46,7 +46,7 @@ impl Api {
         let request = request
             .body(Body::from(body.replace("APP", &self.app)))
             .unwrap();
-        let response = alipay_sim::server::router(self.state.clone())
+        let response = alipay_sim::http::server::router(self.state.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -375,8 +375,8 @@ async fn every_other_refusal_is_json_naming_what_was_wrong() {
 /// is refused there too, rather than read by position.
 #[test]
 fn state_and_suite_files_refuse_an_array_for_an_object() {
-    use alipay_sim::store::Store;
-    use alipay_sim::suite::LoadedSuite;
+    use alipay_sim::playback::suite::LoadedSuite;
+    use alipay_sim::sim::store::Store;
 
     let dir = tempfile::tempdir().unwrap();
     drop(

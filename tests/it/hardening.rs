@@ -6,11 +6,11 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alipay_sim::access::Access;
-use alipay_sim::server::ServerOptions;
-use alipay_sim::server::{router, router_with};
-use alipay_sim::state::{SimState, StateConfig};
-use alipay_sim::store::Store;
+use alipay_sim::http::access::Access;
+use alipay_sim::http::server::ServerOptions;
+use alipay_sim::http::server::{router, router_with};
+use alipay_sim::sim::state::{SimState, StateConfig};
+use alipay_sim::sim::store::Store;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
@@ -27,7 +27,7 @@ fn state() -> (SimState, String) {
 }
 
 /// A state kept in `dir`, with seed 1.
-fn persisted(dir: &Path) -> Result<SimState, alipay_sim::state::StateError> {
+fn persisted(dir: &Path) -> Result<SimState, alipay_sim::sim::state::StateError> {
     SimState::open(StateConfig {
         seed: Some(1),
         data_dir: Some(dir.to_path_buf()),
@@ -173,7 +173,7 @@ async fn a_redirect_from_the_backend_is_shown_not_followed() {
     ];
     let form = format!(
         "call={call}&url={}&body_shape=json",
-        alipay_sim::backend::form_encode(&format!("{first}/api/phone"))
+        alipay_sim::http::backend::form_encode(&format!("{first}/api/phone"))
     );
     let answer = send(
         router(state.clone()),
@@ -394,27 +394,27 @@ fn reset_never_leaves_a_state_file_without_apps() {
 #[tokio::test]
 async fn a_huge_backend_answer_is_cut_and_said_so() {
     let (url, _) = fake_backend(200, vec![], vec![b'x'; 5 * 1024 * 1024]);
-    let exchange = alipay_sim::backend::exchange(
+    let exchange = alipay_sim::http::backend::exchange(
         &format!("{url}/api/phone"),
-        alipay_sim::store::BodyShape::Json,
+        alipay_sim::sim::store::BodyShape::Json,
         "{}",
     )
     .await;
     assert_eq!(exchange.status, Some(200));
-    assert_eq!(exchange.body.len(), alipay_sim::backend::ANSWER_LIMIT);
+    assert_eq!(exchange.body.len(), alipay_sim::http::backend::ANSWER_LIMIT);
     assert!(exchange.note.unwrap().contains("first 64 KiB"));
 }
 
 #[test]
 fn the_journal_is_bounded_by_size_as_well_as_count() {
     let (state, app) = state();
-    let big = alipay_sim::state::BackendExchange {
+    let big = alipay_sim::sim::state::BackendExchange {
         url: "http://127.0.0.1:1/".into(),
-        body_shape: alipay_sim::store::BodyShape::Json,
+        body_shape: alipay_sim::sim::store::BodyShape::Json,
         request_body: String::new(),
         status: Some(200),
         headers: vec![],
-        body: "x".repeat(alipay_sim::backend::ANSWER_LIMIT),
+        body: "x".repeat(alipay_sim::http::backend::ANSWER_LIMIT),
         error: None,
         note: None,
         elapsed_ms: 1,
@@ -430,7 +430,7 @@ fn the_journal_is_bounded_by_size_as_well_as_count() {
         .map(|e| e.backend.as_ref().map_or(0, |b| b.body.len()))
         .sum();
     assert!(
-        kept <= alipay_sim::state::JOURNAL_BYTES,
+        kept <= alipay_sim::sim::state::JOURNAL_BYTES,
         "the journal keeps {kept} bytes of answers"
     );
     assert!(
@@ -504,7 +504,7 @@ fn quick_server(runtime: &tokio::runtime::Runtime) -> std::net::SocketAddr {
         body_timeout: Duration::from_secs(1),
         ..ServerOptions::default()
     };
-    runtime.spawn(alipay_sim::server::serve(
+    runtime.spawn(alipay_sim::http::server::serve(
         listener,
         state,
         options,

@@ -2,41 +2,52 @@
 //! two modules import each other.
 //!
 //! ```text
-//! leaves    crypto  de  keys  oracle                know no platform, no HTTP, no state
-//! engine    error  model  rules  outcome  fault     pure: (call, keys, index) -> delivery + oracle
-//!           envelope  simulate  scenario
-//! shell     store  recording  state                 apps, journal, persistence; no HTTP
-//! adapters  access  api  ui  backend  suite  play   HTTP, pages, playback over the shell
-//!           server
-//! entries   main.rs (the CLI; it uses the library by its name, not crate::)
+//! leaves    crypto  de  keys  oracle             know no platform, no HTTP, no state
+//! engine    alipay/                              pure: (call, keys, index) -> delivery + oracle
+//! shell     sim/                                 apps, journal, recording, store; no HTTP
+//! adapters  http/  ui/  playback/                HTTP, pages, playback over the shell
+//! entries   main.rs, cli/                        use the library by its name, not crate::
 //! ```
 //!
+//! A module is a top-level file (`crypto`) or a file of a layer's folder (`alipay/rules`).
 //! `lib.rs` is the guide and only re-exports; a path through one of its re-exports
-//! (`crate::Error`) counts as a path to the module that defines the item. A new module must be
-//! given its layer here: the test fails on a module it does not know.
+//! (`crate::Error`) counts as a path to the module that defines the item. A new top-level file
+//! or folder must be given its layer here: the test fails on one it does not know.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+/// Layers, bottom first: top-level files by name, folders with a trailing `/`.
 const LAYERS: [(&str, &[&str]); 4] = [
     ("leaves", &["crypto", "de", "keys", "oracle"]),
-    (
-        "engine",
-        &[
-            "error", "model", "rules", "outcome", "fault", "envelope", "simulate", "scenario",
-        ],
-    ),
-    ("shell", &["store", "recording", "state"]),
-    (
-        "adapters",
-        &["access", "api", "ui", "backend", "suite", "play", "server"],
-    ),
+    ("engine", &["alipay/"]),
+    ("shell", &["sim/"]),
+    ("adapters", &["http/", "ui/", "playback/"]),
 ];
 
-fn layer_of(module: &str) -> Option<usize> {
+/// Folders whose files are modules of their own.
+fn is_folder(name: &str) -> bool {
     LAYERS
         .iter()
-        .position(|(_, modules)| modules.contains(&module))
+        .any(|(_, members)| members.contains(&format!("{name}/").as_str()))
+}
+
+fn layer_of(module: &str) -> Option<usize> {
+    let folder = module
+        .split_once('/')
+        .map(|(folder, _)| format!("{folder}/"));
+    LAYERS.iter().position(|(_, members)| {
+        members.contains(&module) || folder.as_deref().is_some_and(|f| members.contains(&f))
+    })
+}
+
+/// The module a path after `crate::` names: `alipay::rules::RULES` -> `alipay/rules`.
+fn module_of(path: &[String]) -> String {
+    match path {
+        [folder, file, ..] if is_folder(folder) => format!("{folder}/{file}"),
+        [first, ..] => first.clone(),
+        [] => String::new(),
+    }
 }
 
 /// The text without comments, so that prose naming a path is not an import.
@@ -51,109 +62,158 @@ fn code_of(source: &str) -> String {
         .join("\n")
 }
 
-/// The first segment of every path after `crate::`, groups included:
-/// `crate::{a::b, c}` gives `a` and `c`.
-fn first_segments(code: &str) -> Vec<String> {
-    let mut found = Vec::new();
+/// Every path after `crate::`, groups expanded: `crate::a::{b, c::{d}}` gives `a::b`, `a::c::d`.
+fn crate_paths(code: &str) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
     let mut rest = code;
     while let Some(at) = rest.find("crate::") {
         rest = &rest[at + "crate::".len()..];
-        let Some(group) = rest.strip_prefix('{') else {
-            found.extend(ident(rest));
-            continue;
-        };
-        // The items of the group, split at its own commas, not those of nested groups.
-        let (mut depth, mut start) = (0, 0);
-        for (i, c) in group.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' if depth == 0 => {
-                    found.extend(ident(group[start..i].trim()));
-                    break;
+        expand(rest, Vec::new(), &mut paths);
+    }
+    paths
+}
+
+/// Reads one path (and its groups) at the start of `text`, below `prefix`.
+fn expand(text: &str, prefix: Vec<String>, paths: &mut Vec<Vec<String>>) {
+    let mut path = prefix;
+    let mut text = text;
+    loop {
+        if let Some(group) = text.strip_prefix('{') {
+            return expand_group(group, &path, paths);
+        }
+        let name: String = text
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        text = &text[name.len()..];
+        if !name.is_empty() {
+            path.push(name);
+        }
+        match text.strip_prefix("::") {
+            Some(after) => text = after,
+            None => {
+                if !path.is_empty() {
+                    paths.push(path);
                 }
-                '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    found.extend(ident(group[start..i].trim()));
-                    start = i + 1;
-                }
-                _ => {}
+                return;
             }
         }
     }
-    found
 }
 
-fn ident(text: &str) -> Option<String> {
-    let name: String = text
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    (!name.is_empty()).then_some(name)
+/// The items of a `{...}` group (its text after the brace), split at its own commas.
+fn expand_group(group: &str, prefix: &[String], paths: &mut Vec<Vec<String>>) {
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                expand(group[start..i].trim(), prefix.to_vec(), paths);
+                return;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                expand(group[start..i].trim(), prefix.to_vec(), paths);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
 }
 
-/// What `lib.rs` re-exports, by the name used after `crate::`: `Error` -> `error`.
+/// What `lib.rs` re-exports, by the name used after `crate::`: `Error` -> `alipay/error`.
 fn re_exports(lib: &str) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for line in code_of(lib).lines() {
-        let Some(path) = line.trim().strip_prefix("pub use ") else {
+        let Some(rest) = line.trim().strip_prefix("pub use ") else {
             continue;
         };
-        let path = path.trim_end_matches(';');
-        let (module, items) = path.split_once("::").unwrap_or((path, ""));
-        let items = items.trim_start_matches('{').trim_end_matches('}');
-        for item in items.split(',') {
-            let name = item.rsplit(" as ").next().unwrap_or(item).trim();
-            let name = name.rsplit("::").next().unwrap_or(name);
-            if !name.is_empty() {
-                map.insert(name.to_string(), module.to_string());
+        let mut paths = Vec::new();
+        expand(rest.trim_end_matches(';'), Vec::new(), &mut paths);
+        for path in paths {
+            if let Some(name) = path.last() {
+                map.insert(name.clone(), module_of(&path));
             }
         }
     }
     map
 }
 
+/// Every source file of the library, as (module, path); the entries and `mod.rs` files that only
+/// declare modules are left out.
+fn library_files(src: &Path) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if path.is_dir() {
+            if name == "cli" {
+                continue;
+            }
+            for inner in std::fs::read_dir(&path).unwrap() {
+                let inner = inner.unwrap().path();
+                if inner.extension().is_some_and(|e| e == "rs") {
+                    let file = inner.file_stem().unwrap().to_string_lossy().to_string();
+                    let module = if file == "mod" {
+                        format!("{name}/")
+                    } else {
+                        format!("{name}/{file}")
+                    };
+                    files.push((module, inner));
+                }
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") && name != "lib" && name != "main" {
+            files.push((name, path));
+        }
+    }
+    files
+}
+
 #[test]
 fn every_import_points_down_the_layers_and_none_goes_both_ways() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
-    let exported = re_exports(&lib);
+    let exported = re_exports(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
     let mut edges: BTreeSet<(String, String)> = BTreeSet::new();
     let mut problems = Vec::new();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        let Some(module) = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .filter(|_| path.extension().is_some_and(|e| e == "rs"))
-        else {
-            continue;
-        };
-        if module == "lib" || module == "main" {
-            continue;
-        }
-        let Some(layer) = layer_of(module) else {
+    let files = library_files(&src);
+    assert!(files.len() > 20, "read only {files:?}");
+    for (module, path) in files {
+        let shown = path.strip_prefix(&src).unwrap().display().to_string();
+        let Some(layer) = layer_of(&module) else {
             problems.push(format!(
-                "src/{module}.rs has no layer: give it one in tests/it/layers.rs"
+                "src/{shown} has no layer: give it one in tests/it/layers.rs"
             ));
             continue;
         };
         let code = code_of(&std::fs::read_to_string(&path).unwrap());
-        for segment in first_segments(&code) {
-            let target = exported.get(&segment).cloned().unwrap_or(segment.clone());
-            if target == module || target == "self" {
+        for import in crate_paths(&code) {
+            let target = match exported.get(&import[0]) {
+                Some(module) if import.len() == 1 => module.clone(),
+                _ => module_of(&import),
+            };
+            // A folder's own `mod.rs` (`ui/`) is the module `ui`.
+            let target = if is_folder(&target) {
+                format!("{target}/")
+            } else {
+                target
+            };
+            if target == module || import[0] == "self" {
                 continue;
             }
             match layer_of(&target) {
                 Some(target_layer) if target_layer > layer => problems.push(format!(
-                    "src/{module}.rs ({}) imports crate::{segment} ({}): a lower layer may not \
-                     use a higher one",
-                    LAYERS[layer].0, LAYERS[target_layer].0
+                    "src/{shown} ({}) imports crate::{} ({}): a lower layer may not use a \
+                     higher one",
+                    LAYERS[layer].0,
+                    import.join("::"),
+                    LAYERS[target_layer].0
                 )),
                 Some(_) => {
-                    edges.insert((module.to_string(), target));
+                    edges.insert((module.clone(), target));
                 }
                 None => problems.push(format!(
-                    "src/{module}.rs imports crate::{segment}, which is in no layer"
+                    "src/{shown} imports crate::{}, which is in no layer",
+                    import.join("::")
                 )),
             }
         }
@@ -161,7 +221,7 @@ fn every_import_points_down_the_layers_and_none_goes_both_ways() {
     for (from, to) in &edges {
         if from < to && edges.contains(&(to.clone(), from.clone())) {
             problems.push(format!(
-                "src/{from}.rs and src/{to}.rs import each other: one of them must not"
+                "{from} and {to} import each other: one of them must not"
             ));
         }
     }
@@ -170,6 +230,17 @@ fn every_import_points_down_the_layers_and_none_goes_both_ways() {
 
 #[test]
 fn the_parser_reads_grouped_and_nested_imports() {
-    let code = "use crate::{a::b, c::{d, e}, F};\nlet x = crate::g::h();\n// crate::ignored\n";
-    assert_eq!(first_segments(&code_of(code)), ["a", "c", "F", "g"]);
+    let code = "use crate::{a::b, alipay::{rules::X, model}, F};\nlet x = crate::g::h();\n// crate::ignored\n";
+    let paths: Vec<String> = crate_paths(&code_of(code))
+        .iter()
+        .map(|p| p.join("::"))
+        .collect();
+    assert_eq!(
+        paths,
+        ["a::b", "alipay::rules::X", "alipay::model", "F", "g::h"]
+    );
+    assert_eq!(
+        module_of(&["alipay".into(), "rules".into(), "X".into()]),
+        "alipay/rules"
+    );
 }

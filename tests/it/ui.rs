@@ -2,8 +2,8 @@
 //! changed from the console page, and the outcome it shows is what the next call returns.
 
 use alipay_sim::catalogue;
-use alipay_sim::server::router;
-use alipay_sim::state::{PhoneNumberRequest, SimState, StateConfig};
+use alipay_sim::http::server::router;
+use alipay_sim::sim::state::{PhoneNumberRequest, SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use tower::ServiceExt;

@@ -11,16 +11,16 @@ use rand_chacha::rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::alipay::envelope::EnvelopeCache;
+use crate::alipay::fault::Fault;
+use crate::alipay::model::{ActionKind, Console, Mobile, Quirks, User};
+use crate::alipay::scenario::{catalogue, Fixture};
+use crate::alipay::simulate::{self, Call};
 use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
-use crate::envelope::EnvelopeCache;
-use crate::fault::Fault;
 use crate::keys::{app_id_for_seed, AppKeys};
-use crate::model::{ActionKind, Console, Mobile, Quirks, User};
 use crate::oracle::{self, BackendKeys, Conclusion};
-use crate::recording::{RecordedCall, Recording};
-use crate::scenario::{catalogue, Fixture};
-use crate::simulate::{self, Call};
-use crate::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
+use crate::sim::recording::{RecordedCall, Recording};
+use crate::sim::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
 
 /// How many calls the journal keeps, all apps together; older ones are dropped.
 pub const JOURNAL_CAPACITY: usize = 1000;
@@ -129,14 +129,14 @@ pub struct JournalEntry {
     pub scenario: Option<String>,
     pub rule: String,
     pub verdict: crate::Verdict,
-    pub callback: crate::outcome::Callback,
+    pub callback: crate::alipay::outcome::Callback,
     pub payload: Value,
     pub plaintext: Option<Value>,
     /// What the envelope's backend answered, when the device page sent it there.
     pub backend: Option<BackendExchange>,
 }
 
-pub use crate::store::BackendExchange;
+pub use crate::sim::store::BackendExchange;
 
 /// Verification request: an envelope and an app id, or explicit keys.
 #[derive(Debug, Clone, Deserialize)]
@@ -917,7 +917,8 @@ fn load_apps(stored: Vec<StoredApp>, apps_created: u64) -> Result<BTreeMap<Strin
                 )
             })?;
             if let Some(backend) = &app.backend {
-                crate::store::check_url(&backend.url).map_err(|e| format!("backend.url: {e}"))?;
+                crate::sim::store::check_url(&backend.url)
+                    .map_err(|e| format!("backend.url: {e}"))?;
             }
             if apps.contains_key(&app.app_id) {
                 return Err("this app id appears twice".into());
@@ -1014,7 +1015,10 @@ mod tests {
             .patch_app(&id, json!({"console": {"gateway": false}}))
             .unwrap();
         assert!(!view.config.console.gateway);
-        assert_eq!(view.config.console.signing, crate::model::Signing::Rsa2);
+        assert_eq!(
+            view.config.console.signing,
+            crate::alipay::model::Signing::Rsa2
+        );
         assert_eq!(view.next_outcome.rule, "success");
         let view = state
             .patch_app(

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::simulate::Call;
+use crate::alipay::simulate::Call;
 
 /// The state file's current format.
 pub const FORMAT_VERSION: u32 = 1;

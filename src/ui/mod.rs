@@ -11,16 +11,16 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::blocking;
-use crate::fault::Fault;
-use crate::model::ActionKind;
-use crate::outcome::Callback;
-use crate::state::{JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError};
-use crate::store::{BackendTarget, BodyShape};
-use crate::{catalogue, rules, Fixture, Verdict};
+use crate::alipay::fault::Fault;
+use crate::alipay::model::ActionKind;
+use crate::alipay::outcome::Callback;
+use crate::http::api::blocking;
+use crate::sim::state::{JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError};
+use crate::sim::store::{BackendTarget, BodyShape};
+use crate::{alipay::rules, catalogue, Fixture, Verdict};
 
-const STYLE: &str = include_str!("../templates/style.css");
-const MY_JS: &str = include_str!("../templates/my.js");
+const STYLE: &str = include_str!("../../templates/style.css");
+const MY_JS: &str = include_str!("../../templates/my.js");
 
 /// The UI's routes, to merge into the API router.
 pub fn routes() -> Router<SimState> {
@@ -64,7 +64,7 @@ impl IntoResponse for PageError {
 
 impl From<StateError> for PageError {
     fn from(error: StateError) -> Self {
-        PageError(crate::api::status_of(&error).0, error.to_string())
+        PageError(crate::http::api::status_of(&error).0, error.to_string())
     }
 }
 
@@ -750,7 +750,7 @@ async fn recorded_suite(State(state): State<SimState>, Path(app_id): Path<String
             format!("app {app_id} has no recording: start one on its device page"),
         )
     })?;
-    let suite = crate::suite::Suite::from_recording(&recording, &keys, target.as_ref());
+    let suite = crate::playback::suite::Suite::from_recording(&recording, &keys, target.as_ref());
     let text = serde_json::to_string_pretty(&suite).expect("suites serialise") + "\n";
     download("application/json", &format!("recorded-{app_id}.json"), text)
 }
@@ -831,10 +831,10 @@ async fn send_to_backend(
             )
         })?
         .to_string();
-    crate::backend::check_url(&form.url).map_err(|message| {
+    crate::http::backend::check_url(&form.url).map_err(|message| {
         PageError(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {message}"))
     })?;
-    let exchange = crate::backend::exchange(&form.url, form.body_shape, &envelope).await;
+    let exchange = crate::http::backend::exchange(&form.url, form.body_shape, &envelope).await;
     state.record_backend_exchange(form.call, exchange);
     state.remember_backend(
         &app_id,

@@ -10,11 +10,11 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::alipay::fault::{Fault, Needs};
+use crate::alipay::outcome::EnvelopePlan;
 use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK, ZERO_IV};
-use crate::fault::{Fault, Needs};
 use crate::keys::AppKeys;
 use crate::oracle::{Expect, Verdict};
-use crate::outcome::EnvelopePlan;
 use crate::Error;
 
 /// A finished envelope and what a backend must conclude from it.
@@ -171,7 +171,7 @@ pub struct EnvelopeCache {
 /// Everything [`produce`] reads besides the keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
-    plaintext: crate::outcome::Plaintext,
+    plaintext: crate::alipay::outcome::Plaintext,
     encrypted: bool,
     signing: Option<crypto::SignType>,
     rule: &'static str,

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::access::Access;
-use crate::scenario::Fixture;
-use crate::state::{
+use crate::alipay::scenario::Fixture;
+use crate::http::access::Access;
+use crate::sim::state::{
     AppView, JournalEntry, KeysView, NewApp, PhoneNumberRequest, SimState, StateConfig, StateError,
 };
 
@@ -24,11 +24,11 @@ pub fn router_with(state: SimState, access: Access) -> axum::Router {
     use axum::extract::DefaultBodyLimit;
     let access = std::sync::Arc::new(access);
     let guard = access.clone();
-    crate::api::routes()
+    crate::http::api::routes()
         .merge(crate::ui::routes())
-        .fallback(crate::api::route_not_found)
-        .method_not_allowed_fallback(crate::api::method_not_allowed)
-        .layer(DefaultBodyLimit::max(crate::api::BODY_LIMIT))
+        .fallback(crate::http::api::route_not_found)
+        .method_not_allowed_fallback(crate::http::api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(crate::http::api::BODY_LIMIT))
         // Browser previews of a mini program (my.js) call the API from their own origin; the
         // layer answers their preflight requests before routing.
         .layer(access.cors_layer())
@@ -149,7 +149,7 @@ pub fn banner(url: &str, state: &SimState) -> String {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), alipay_sim::state::StateError> {
+/// # async fn main() -> Result<(), alipay_sim::sim::state::StateError> {
 /// let sim = alipay_sim::Simulator::start().await;
 /// let app = sim.create_app();
 /// app.apply_scenario("gateway-not-set")?;

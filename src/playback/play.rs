@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::{self, Answer, SendError};
-use crate::suite::{ExpectKind, Judgement, Mismatch, PreparedStep, PreparedSuite};
+use crate::http::backend::{self, Answer, SendError};
+use crate::playback::suite::{ExpectKind, Judgement, Mismatch, PreparedStep, PreparedSuite};
 use crate::Verdict;
 
 /// Options of one run.

@@ -12,13 +12,13 @@
 
 use serde_json::json;
 
-use crate::model::Call;
-use crate::model::{
+use crate::alipay::model::Call;
+use crate::alipay::model::{
     AccountKind, ActionKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
     WithoutSigning,
 };
-pub use crate::outcome::Rule;
-use crate::outcome::{Callback, EnvelopePlan, FrontEndFailure, Outcome, Plaintext};
+pub use crate::alipay::outcome::Rule;
+use crate::alipay::outcome::{Callback, EnvelopePlan, FrontEndFailure, Outcome, Plaintext};
 
 macro_rules! rules {
     ($($name:ident = $id:literal, $summary:literal, $source:literal;)*) => {
@@ -348,7 +348,7 @@ fn insufficient_permissions() -> Plaintext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::*;
+    use crate::alipay::model::*;
 
     fn call() -> Call {
         Call::default()

@@ -6,12 +6,12 @@
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-use crate::fault::Fault;
+use crate::alipay::fault::Fault;
+use crate::alipay::model::{Action, Console, Mobile, Quirks, User};
+use crate::alipay::outcome::Outcome;
+use crate::alipay::simulate::{get_phone_number, Call, Delivery};
 use crate::keys::AppKeys;
-use crate::model::{Action, Console, Mobile, Quirks, User};
 use crate::oracle::{BusinessResult, Verdict};
-use crate::outcome::Outcome;
-use crate::simulate::{get_phone_number, Call, Delivery};
 use crate::Error;
 
 mod embedded {
@@ -71,7 +71,7 @@ impl Scenario {
         if self.expect.verdict != Verdict::Accept {
             return None;
         }
-        match crate::rules::evaluate(&self.call(), 0.0) {
+        match crate::alipay::rules::evaluate(&self.call(), 0.0) {
             Outcome::Envelope(plan) => BusinessResult::of(&plan.plaintext.to_value()),
             Outcome::FrontEnd(_) => None,
         }

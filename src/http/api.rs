@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::state::{NewApp, PhoneNumberRequest, SimState, StateError, VerifyRequest};
+use crate::sim::state::{NewApp, PhoneNumberRequest, SimState, StateError, VerifyRequest};
 use crate::{catalogue, Error};
 
 /// Request bodies larger than this are refused with 413.
@@ -531,7 +531,7 @@ async fn read_journal(
     let limit = query
         .limit
         .unwrap_or(100)
-        .min(crate::state::JOURNAL_CAPACITY);
+        .min(crate::sim::state::JOURNAL_CAPACITY);
     Ok(Json(state.journal(query.app_id.as_deref(), limit)))
 }
 

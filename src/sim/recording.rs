@@ -2,8 +2,8 @@
 //! answers) kept as it happens; `suite::Suite::from_recording` writes it out as a suite that
 //! `alipay-sim play` replays.
 
-use crate::simulate::Call;
-use crate::store::BackendExchange;
+use crate::alipay::simulate::Call;
+use crate::sim::store::BackendExchange;
 use crate::Verdict;
 
 /// One app's recording.

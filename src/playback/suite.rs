@@ -15,15 +15,15 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::backend::RequestShape;
+use crate::alipay::fault::Fault;
+use crate::alipay::model::{Action, Console, Mobile, Quirks, User};
+use crate::alipay::simulate::{get_phone_number, Call, Delivery};
 use crate::crypto::{AesKey, SigningKey};
-use crate::fault::Fault;
+use crate::http::backend::RequestShape;
 use crate::keys::AppKeys;
-use crate::model::{Action, Console, Mobile, Quirks, User};
 use crate::oracle::{self, BackendKeys};
-use crate::recording::{RecordedCall, Recording};
-use crate::simulate::{get_phone_number, Call, Delivery};
-use crate::store::{BackendTarget, BodyShape};
+use crate::sim::recording::{RecordedCall, Recording};
+use crate::sim::store::{BackendTarget, BodyShape};
 use crate::{catalogue, SignType, Verdict};
 
 mod embedded {
@@ -938,7 +938,7 @@ pub struct Mismatch {
 
 impl Expectation {
     /// Every way `answer` misses this expectation; empty when it meets it.
-    pub fn check(&self, answer: &crate::backend::Answer) -> Vec<Mismatch> {
+    pub fn check(&self, answer: &crate::http::backend::Answer) -> Vec<Mismatch> {
         let mut mismatches = Vec::new();
         if let Some(status) = &self.status {
             if !status.contains(answer.status) {
@@ -1147,7 +1147,7 @@ fn recorded_step(index: usize, recorded: &RecordedCall) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Answer;
+    use crate::http::backend::Answer;
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer {

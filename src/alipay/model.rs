@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alipay::error::Error;
+use crate::alipay::fault::Fault;
 use crate::crypto::SignType;
-use crate::error::Error;
-use crate::fault::Fault;
 
 // Each of these structs refuses an array in place of its object (see `crate::de`).
 crate::de::object_only!(serialize and deserialize: Console, Isv, Quirks, User, Action);

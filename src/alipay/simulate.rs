@@ -4,14 +4,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::alipay::envelope::{self, EnvelopeCache};
+pub use crate::alipay::model::Call;
+use crate::alipay::model::{AesKeySetting, Busy};
+use crate::alipay::outcome::{Callback, Outcome};
 use crate::crypto::{self, SignType};
-use crate::envelope::{self, EnvelopeCache};
 use crate::keys::AppKeys;
-pub use crate::model::Call;
-use crate::model::{AesKeySetting, Busy};
 use crate::oracle::{Expect, Verdict};
-use crate::outcome::{Callback, Outcome};
-use crate::{rules, Error};
+use crate::{alipay::rules, Error};
 
 /// What the front end receives from one call, with the keys a backend needs and the oracle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

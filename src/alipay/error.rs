@@ -1,7 +1,7 @@
 //! The engine's errors, a module of their own so that the engine does not import the guide.
 
+use crate::alipay::fault::Fault;
 use crate::crypto::CryptoError;
-use crate::fault::Fault;
 
 /// Everything that can go wrong. Messages name the bad value and what was expected.
 #[derive(Debug, thiserror::Error)]

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::store::BodyShape;
-pub use crate::store::{check_url, BackendExchange};
+use crate::sim::store::BodyShape;
+pub use crate::sim::store::{check_url, BackendExchange};
 
 /// How a request to a backend is made: the parts a suite's `backend` section can set.
 #[derive(Debug, Clone, PartialEq)]
