@@ -1,0 +1,256 @@
+//! An app's device (`/apps/{app_id}/device`): the mini-program page with the consent sheet,
+//! what the front end received, sending the envelope to the developer's backend, recording.
+
+use super::*;
+
+struct ExchangeView {
+    url: String,
+    status: Option<u16>,
+    headers: Vec<(String, String)>,
+    body: String,
+    error: Option<String>,
+    note: Option<String>,
+    elapsed_ms: u64,
+}
+
+struct CallView {
+    id: u64,
+    sequence: String,
+    payload: String,
+    envelope: Option<String>,
+    verdict: String,
+    rule: String,
+    reason: String,
+    plaintext: Option<String>,
+    backend: Option<ExchangeView>,
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    app_id: String,
+    sheet_open: bool,
+    mobile_display: String,
+    call: Option<CallView>,
+    backend_url: String,
+    body_shapes: Vec<Choice>,
+    recording: Option<RecordingView>,
+}
+
+struct RecordingView {
+    active: bool,
+    started: String,
+    /// "1 call", "3 calls".
+    calls: String,
+    sent: usize,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeviceQuery {
+    call: Option<u64>,
+    sheet: Option<String>,
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("values serialise")
+}
+
+/// What the page's callbacks saw, in order.
+fn sequence(entry: &JournalEntry) -> String {
+    match entry.callback {
+        Callback::Success => "onGetAuthorize(e), then my.getPhoneNumber success(res)".into(),
+        Callback::Fail => "onGetAuthorize(e), then my.getPhoneNumber fail(err)".into(),
+        Callback::OnError => "the button's onError(e), with e.detail".into(),
+        Callback::Unsupported => {
+            "my.canIUse(...) is false: the page cannot offer the button".into()
+        }
+    }
+}
+
+pub(super) async fn device(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    Query(query): Query<DeviceQuery>,
+) -> PageResult {
+    let app = state.app(&app_id)?;
+    let call = query
+        .call
+        .and_then(|id| state.journal_entry(id))
+        .filter(|entry| entry.app_id == app_id)
+        .map(|entry| CallView {
+            id: entry.id,
+            sequence: sequence(&entry),
+            payload: pretty(&entry.payload),
+            envelope: entry.payload["response"].as_str().map(str::to_string),
+            verdict: entry.verdict.to_string(),
+            rule: entry.rule.clone(),
+            reason: state_reason(&entry),
+            plaintext: entry.plaintext.as_ref().map(pretty),
+            backend: entry.backend.map(|b| ExchangeView {
+                url: b.url,
+                status: b.status,
+                headers: b.headers,
+                body: b.body,
+                error: b.error,
+                note: b.note,
+                elapsed_ms: b.elapsed_ms,
+            }),
+        });
+    let target = state.backend_target(&app_id);
+    let shape = target.as_ref().map_or(BodyShape::Json, |t| t.body_shape);
+    let recording = state.recording(&app_id).map(|r| RecordingView {
+        active: r.active,
+        started: r.started.clone(),
+        calls: match r.steps.len() {
+            1 => "1 call".into(),
+            n => format!("{n} calls"),
+        },
+        sent: r.steps.iter().filter(|s| s.exchange.is_some()).count(),
+    });
+    let mobile = app.config.user.mobile.as_str();
+    page(DevicePage {
+        app_id: app.app_id.clone(),
+        sheet_open: query.sheet.as_deref() == Some("open"),
+        mobile_display: if mobile.is_empty() {
+            "（未绑定手机号）".into()
+        } else {
+            mask(mobile)
+        },
+        call,
+        backend_url: target.map(|t| t.url).unwrap_or_default(),
+        body_shapes: choices(
+            shape.as_str(),
+            &[
+                ("json", "JSON {\"response\": <envelope>}"),
+                ("form", "form-encoded response=<envelope>"),
+                ("raw", "raw envelope text"),
+            ],
+        ),
+        recording,
+    })
+}
+
+pub(super) async fn start_recording(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> PageResult {
+    state.start_recording(&app_id)?;
+    back_to(format!("/apps/{app_id}/device"))
+}
+
+pub(super) async fn stop_recording(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> PageResult {
+    state.app(&app_id)?;
+    state.stop_recording(&app_id);
+    back_to(format!("/apps/{app_id}/device"))
+}
+
+/// The recording as a suite file, downloaded.
+pub(super) async fn recorded_suite(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> PageResult {
+    let (keys, target) = state.keys_and_backend(&app_id)?;
+    let recording = state.recording(&app_id).ok_or_else(|| {
+        PageError(
+            StatusCode::NOT_FOUND,
+            format!("app {app_id} has no recording: start one on its device page"),
+        )
+    })?;
+    let suite = crate::playback::suite::Suite::from_recording(&recording, &keys, target.as_ref());
+    let text = serde_json::to_string_pretty(&suite).expect("suites serialise") + "\n";
+    download("application/json", &format!("recorded-{app_id}.json"), text)
+}
+
+/// The journal keeps the verdict, not its one-line reason; say what it means.
+fn state_reason(entry: &JournalEntry) -> String {
+    match entry.verdict {
+        Verdict::Accept => "authentic: the backend reads the plaintext (only code 10000 with a mobile is a phone number)".into(),
+        Verdict::RejectSignature => "the signature does not verify: the backend must refuse".into(),
+        Verdict::RejectDecrypt => "the signature verifies but the content does not decrypt: the backend must refuse".into(),
+        Verdict::RejectParse => "not an envelope: the backend must refuse".into(),
+        Verdict::Unsigned => "no sign: nothing proves it came from Alipay; the backend must refuse".into(),
+        Verdict::FrontEnd => "no envelope reached the backend".into(),
+    }
+}
+
+/// 138****0000, as Alipay's sheet shows a number.
+fn mask(mobile: &str) -> String {
+    let chars: Vec<char> = mobile.chars().collect();
+    if chars.len() < 7 {
+        return mobile.to_string();
+    }
+    let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
+    format!(
+        "{}****{}",
+        head.iter().collect::<String>(),
+        tail.iter().collect::<String>()
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct TapForm {
+    action: ActionKind,
+}
+
+pub(super) async fn tap(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    Form(form): Form<TapForm>,
+) -> PageResult {
+    let request = PhoneNumberRequest {
+        action: Some(form.action),
+        ..Default::default()
+    };
+    let prepared = state.prepare_call(&app_id, None, request)?;
+    let worker = state.clone();
+    let (id, _) = blocking::<_, PageError>(move || worker.complete_recorded_call(prepared)).await?;
+    back_to(format!("/apps/{app_id}/device?call={id}"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SendForm {
+    call: u64,
+    url: String,
+    body_shape: BodyShape,
+}
+
+pub(super) async fn send_to_backend(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    Form(form): Form<SendForm>,
+) -> PageResult {
+    let entry = state
+        .journal_entry(form.call)
+        .filter(|e| e.app_id == app_id)
+        .ok_or_else(|| {
+            PageError(
+                StatusCode::NOT_FOUND,
+                format!("call #{} is no longer in the journal", form.call),
+            )
+        })?;
+    let envelope = entry.payload["response"]
+        .as_str()
+        .ok_or_else(|| {
+            PageError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this call gave no envelope to send".into(),
+            )
+        })?
+        .to_string();
+    crate::http::backend::check_url(&form.url).map_err(|message| {
+        PageError(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {message}"))
+    })?;
+    let exchange = crate::http::backend::exchange(&form.url, form.body_shape, &envelope).await;
+    state.record_backend_exchange(form.call, exchange);
+    state.remember_backend(
+        &app_id,
+        BackendTarget {
+            url: form.url,
+            body_shape: form.body_shape,
+        },
+    )?;
+    back_to(format!("/apps/{app_id}/device?call={}", form.call))
+}
