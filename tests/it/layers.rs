@@ -152,7 +152,13 @@ fn library_files(src: &Path) -> Vec<(String, PathBuf)> {
             }
             for inner in std::fs::read_dir(&path).unwrap() {
                 let inner = inner.unwrap().path();
-                if inner.extension().is_some_and(|e| e == "rs") {
+                if inner.is_dir() {
+                    // A module with files of its own (`playback/suite/`): they are that module.
+                    let sub = inner.file_name().unwrap().to_string_lossy().to_string();
+                    for file in std::fs::read_dir(&inner).unwrap() {
+                        files.push((format!("{name}/{sub}"), file.unwrap().path()));
+                    }
+                } else if inner.extension().is_some_and(|e| e == "rs") {
                     let file = inner.file_stem().unwrap().to_string_lossy().to_string();
                     let module = if file == "mod" {
                         format!("{name}/")

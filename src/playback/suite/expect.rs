@@ -1,0 +1,296 @@
+//! What a step expects of the backend's answer, and how an answer is checked against it.
+
+use super::prepare::{fill_json, substitute};
+use super::*;
+
+/// What a correct backend, configured as the suite says, concludes from a step's envelope.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub plaintext: Option<Value>,
+    /// The rule or fault that produced the envelope.
+    pub rule: String,
+    pub reason: String,
+}
+
+impl Judgement {
+    pub(super) fn from_delivery(delivery: &Delivery) -> Judgement {
+        Judgement {
+            verdict: delivery.expect.verdict,
+            plaintext: delivery.expect.plaintext.clone(),
+            rule: delivery.expect.rule.clone(),
+            reason: delivery.expect.reason.clone(),
+        }
+    }
+
+    /// The delivery's oracle when the backend holds the keys the app was configured with;
+    /// otherwise (a scenario's app signs with RSA, or has an AES-256 key) what a strict backend
+    /// with the suite's keys concludes.
+    pub(super) fn for_backend(
+        delivery: &Delivery,
+        envelope: &str,
+        backend: &BackendKeys,
+    ) -> Judgement {
+        let mut differences = Vec::new();
+        if let Some(sign_type) = delivery.sign_type.filter(|t| *t != backend.sign_type) {
+            differences.push(format!("signs {sign_type}"));
+        }
+        let backend_aes_key = backend.aes_key.as_ref().map(AesKey::to_base64);
+        if let Some(key) = delivery
+            .aes_key
+            .as_ref()
+            .filter(|k| backend_aes_key.as_ref() != Some(*k))
+        {
+            let bits = AesKey::from_base64(key).map_or(0, |k| k.as_bytes().len() * 8);
+            differences.push(format!("has another AES key (AES-{bits})"));
+        }
+        if differences.is_empty() {
+            return Judgement::from_delivery(delivery);
+        }
+        let conclusion = oracle::verify(envelope, backend);
+        Judgement {
+            verdict: conclusion.verdict,
+            plaintext: conclusion.plaintext,
+            rule: delivery.expect.rule.clone(),
+            reason: format!(
+                "this app {}, unlike the backend under test ({}); with the backend's keys: {}",
+                differences.join(" and "),
+                backend.sign_type,
+                conclusion.reason
+            ),
+        }
+    }
+
+    /// Code 10000 with a non-empty mobile, from an authentic envelope: a phone number.
+    pub fn is_phone_number(&self) -> bool {
+        let Some(plaintext) = self
+            .plaintext
+            .as_ref()
+            .filter(|_| self.verdict == Verdict::Accept)
+        else {
+            return false;
+        };
+        plaintext["code"] == "10000" && plaintext["mobile"].as_str().is_some_and(|m| !m.is_empty())
+    }
+
+    fn placeholder(&self, name: &str) -> Result<Option<String>, String> {
+        let field = match name {
+            "mobile" => "mobile",
+            "code" => "code",
+            _ => return Ok(None),
+        };
+        let value = self
+            .plaintext
+            .as_ref()
+            .filter(|_| self.verdict == Verdict::Accept)
+            .and_then(|p| p[field].as_str());
+        match value {
+            Some(v) => Ok(Some(v.to_string())),
+            None => Err(format!(
+                "{{{{{name}}}}} is the {field} a correct backend reads from the envelope, but this step's envelope gives none ({})",
+                self.verdict
+            )),
+        }
+    }
+}
+
+/// Which of the suite's expectations a step uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectKind {
+    Success,
+    Refusal,
+    Custom,
+    Skip,
+}
+
+/// An [`AnswerSpec`] with its placeholders filled in for one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Expectation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "regex_text")]
+    pub body_matches: Option<Regex>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<u64>,
+}
+
+mod regex_text {
+    pub fn serialize<S: serde::Serializer>(
+        regex: &Option<regex::Regex>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match regex {
+            Some(r) => serializer.serialize_str(r.as_str()),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+impl AnswerSpec {
+    /// Checks what can be checked without a step: the regular expression.
+    pub(super) fn check_syntax(&self) -> Result<(), (&'static str, String)> {
+        if let Some(pattern) = &self.body_matches {
+            Regex::new(pattern).map_err(|e| ("body_matches", regex_error(pattern, &e)))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn resolve(
+        &self,
+        judgement: &Judgement,
+    ) -> Result<Expectation, (&'static str, String)> {
+        let fill = |text: &str| substitute(text, &|name| judgement.placeholder(name));
+        let json = match &self.json {
+            Some(value) => Some(fill_json(value, &fill).map_err(|m| ("json", m))?),
+            None => None,
+        };
+        let body_contains = match &self.body_contains {
+            Some(text) => Some(fill(text).map_err(|m| ("body_contains", m))?),
+            None => None,
+        };
+        let body_matches = match &self.body_matches {
+            Some(pattern) => {
+                let pattern = fill(pattern).map_err(|m| ("body_matches", m))?;
+                Some(
+                    Regex::new(&pattern)
+                        .map_err(|e| ("body_matches", regex_error(&pattern, &e)))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Expectation {
+            status: self.status.clone(),
+            json,
+            body_contains,
+            body_matches,
+            max_latency_ms: self.max_latency_ms,
+        })
+    }
+}
+
+/// One way an answer differs from what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// `status`, `latency`, `body`, or a JSON path such as `$.mobile`.
+    pub at: String,
+    pub expected: String,
+    pub got: String,
+}
+
+impl Expectation {
+    /// Every way `answer` misses this expectation; empty when it meets it.
+    pub fn check(&self, answer: &crate::http::backend::Answer) -> Vec<Mismatch> {
+        let mut mismatches = Vec::new();
+        if let Some(status) = &self.status {
+            if !status.contains(answer.status) {
+                mismatches.push(Mismatch {
+                    at: "status".into(),
+                    expected: status.to_string(),
+                    got: answer.status.to_string(),
+                });
+            }
+        }
+        if let Some(expected) = &self.json {
+            match serde_json::from_str::<Value>(&answer.body) {
+                Ok(actual) => json_subset("$", expected, &actual, &mut mismatches),
+                Err(e) => mismatches.push(Mismatch {
+                    at: "body".into(),
+                    expected: format!("JSON containing {expected}"),
+                    got: format!("text that is not JSON ({e})"),
+                }),
+            }
+        }
+        if let Some(needle) = &self.body_contains {
+            if !answer.body.contains(needle.as_str()) {
+                mismatches.push(Mismatch {
+                    at: "body".into(),
+                    expected: format!("to contain {needle:?}"),
+                    got: "no such text".into(),
+                });
+            }
+        }
+        if let Some(regex) = &self.body_matches {
+            if !regex.is_match(&answer.body) {
+                mismatches.push(Mismatch {
+                    at: "body".into(),
+                    expected: format!("to match /{}/", regex.as_str()),
+                    got: "no match".into(),
+                });
+            }
+        }
+        if let Some(limit) = self.max_latency_ms {
+            if answer.elapsed_ms > limit {
+                mismatches.push(Mismatch {
+                    at: "latency".into(),
+                    expected: format!("at most {limit} ms"),
+                    got: format!("{} ms", answer.elapsed_ms),
+                });
+            }
+        }
+        mismatches
+    }
+
+    /// One line: `status 2xx, body contains "138…"`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(status) = &self.status {
+            parts.push(format!("status {status}"));
+        }
+        if let Some(json) = &self.json {
+            parts.push(format!("JSON body containing {json}"));
+        }
+        if let Some(text) = &self.body_contains {
+            parts.push(format!("body containing {text:?}"));
+        }
+        if let Some(regex) = &self.body_matches {
+            parts.push(format!("body matching /{}/", regex.as_str()));
+        }
+        if let Some(limit) = self.max_latency_ms {
+            parts.push(format!("within {limit} ms"));
+        }
+        if parts.is_empty() {
+            "any answer".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// `expected` must be found in `actual`: objects may have more keys, other values are equal.
+fn json_subset(path: &str, expected: &Value, actual: &Value, out: &mut Vec<Mismatch>) {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(have)) => {
+            for (key, want_value) in want {
+                let child = if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    format!("{path}.{key}")
+                } else {
+                    format!("{path}[{key:?}]")
+                };
+                match have.get(key) {
+                    Some(have_value) => json_subset(&child, want_value, have_value, out),
+                    None => out.push(Mismatch {
+                        at: child,
+                        expected: want_value.to_string(),
+                        got: "(missing)".into(),
+                    }),
+                }
+            }
+        }
+        (Value::Array(want), Value::Array(have)) if want.len() == have.len() => {
+            for (i, (w, h)) in want.iter().zip(have).enumerate() {
+                json_subset(&format!("{path}[{i}]"), w, h, out);
+            }
+        }
+        (want, have) if want == have => {}
+        (want, have) => out.push(Mismatch {
+            at: path.to_string(),
+            expected: want.to_string(),
+            got: have.to_string(),
+        }),
+    }
+}

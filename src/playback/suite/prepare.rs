@@ -1,0 +1,209 @@
+//! Preparing a loaded suite to play: keys, the request shape, placeholders, and every
+//! step's envelope and expectation made before a request is sent.
+
+use super::*;
+
+/// `steps[3]` with the step's name or scenario, as errors show it.
+pub(super) fn step_label(index: usize, step: &Step) -> String {
+    match step.name.as_ref().or(step.scenario.as_ref()) {
+        Some(name) => format!("steps[{index}] ({name})"),
+        None => format!("steps[{index}]"),
+    }
+}
+
+impl SuiteKeys {
+    pub(super) fn to_app_keys(&self) -> Result<AppKeys, String> {
+        let alipay = SigningKey::from_pem_or_base64(&self.alipay_private_key)
+            .map_err(|e| format!("alipay_private_key: {e}"))?;
+        let aes = AesKey::from_base64(&self.aes_key).map_err(|e| format!("aes_key: {e}"))?;
+        Ok(AppKeys::from_parts(self.app_id.clone(), alipay, aes, 0))
+    }
+
+    /// The keys of an app, to write into a recorded suite.
+    pub fn of(keys: &AppKeys) -> SuiteKeys {
+        SuiteKeys {
+            app_id: keys.app_id().to_string(),
+            alipay_private_key: keys.alipay_key().to_pkcs8_pem(),
+            aes_key: keys.aes_key_base64().to_string(),
+        }
+    }
+}
+
+impl BackendSpec {
+    /// The request to make, or the key at fault and why.
+    pub(super) fn request_shape(&self) -> Result<RequestShape, (&'static str, String)> {
+        let method = reqwest::Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| ("method", format!("{:?} is not an HTTP method", self.method)))?;
+        let mut headers = Vec::new();
+        for (name, value) in &self.headers {
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| ("headers", format!("{name:?} is not a header name")))?;
+            let value = expand_env(value).map_err(|m| ("headers", format!("{name}: {m}")))?;
+            reqwest::header::HeaderValue::from_str(&value)
+                .map_err(|_| ("headers", format!("{name}: not a valid header value")))?;
+            headers.push((name.clone(), value));
+        }
+        let mut values = Map::new();
+        for (key, value) in &self.values {
+            let value = match value {
+                Value::String(s) => {
+                    Value::String(expand_env(s).map_err(|m| ("values", format!("{key}: {m}")))?)
+                }
+                other => other.clone(),
+            };
+            values.insert(key.clone(), value);
+        }
+        if self.body == BodyShape::Raw && !values.is_empty() {
+            return Err((
+                "values",
+                "a raw body carries only the envelope: use a json or form body to send values"
+                    .into(),
+            ));
+        }
+        if values.contains_key(&self.field) {
+            return Err((
+                "values",
+                format!("{:?} is the envelope's field", self.field),
+            ));
+        }
+        if self.timeout_ms == 0 {
+            return Err(("timeout_ms", "must be more than 0".into()));
+        }
+        Ok(RequestShape {
+            method,
+            headers,
+            body: self.body,
+            field: self.field.clone(),
+            values,
+            timeout: Duration::from_millis(self.timeout_ms),
+        })
+    }
+}
+
+/// Replaces `{{env.NAME}}` with the environment variable NAME, so tokens stay out of files.
+pub(super) fn expand_env(text: &str) -> Result<String, String> {
+    substitute(text, &|name| match name.strip_prefix("env.") {
+        Some(var) => std::env::var(var)
+            .map(Some)
+            .map_err(|_| format!("{{{{{name}}}}}: environment variable {var} is not set")),
+        None => Ok(None),
+    })
+}
+
+/// Replaces each `{{name}}` that `lookup` knows; an unknown name is an error.
+pub(super) fn substitute(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Result<Option<String>, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let name = after[..end].trim();
+        match lookup(name)? {
+            Some(value) => out.push_str(&value),
+            None => {
+                return Err(format!(
+                    "unknown placeholder {{{{{name}}}}}: use {{{{mobile}}}}, {{{{code}}}} or {{{{env.NAME}}}}"
+                ))
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl Step {
+    /// The call this step makes, and its scenario; or the key at fault and why.
+    pub(super) fn call(&self) -> Result<(Call, Option<String>), (&'static str, String)> {
+        let inline = self.console.is_some()
+            || self.platform.is_some()
+            || self.user.is_some()
+            || self.action.is_some()
+            || self.fault.is_some();
+        let (mut call, scenario) = match &self.scenario {
+            Some(name) => {
+                if inline {
+                    return Err((
+                        "scenario",
+                        "give a scenario or console/platform/user/action/fault, not both".into(),
+                    ));
+                }
+                let scenario = catalogue()
+                    .get(name)
+                    .map_err(|e| ("scenario", e.to_string()))?;
+                (scenario.call(), Some(name.clone()))
+            }
+            None => (
+                Call {
+                    console: self.console.clone().unwrap_or_default(),
+                    platform: self.platform.clone().unwrap_or_default(),
+                    user: self.user.clone().unwrap_or_default(),
+                    action: self.action.clone().unwrap_or_default(),
+                    fault: self.fault,
+                },
+                None,
+            ),
+        };
+        if let Some(mobile) = &self.mobile {
+            if self.user.is_some() {
+                return Err(("mobile", "give mobile or user.mobile, not both".into()));
+            }
+            call.user.mobile = mobile.clone();
+        }
+        call.validate().map_err(|e| ("", e.to_string()))?;
+        Ok((call, scenario))
+    }
+}
+
+pub(super) fn fill_json(
+    value: &Value,
+    fill: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(fill(s)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| fill_json(v, fill))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), fill_json(v, fill)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// A suite ready to play: every envelope made, every expectation resolved.
+#[derive(Debug, Clone)]
+pub struct PreparedSuite {
+    pub file: String,
+    pub name: String,
+    /// The suite carries its own keys (a recorded suite), rather than `--seed`'s.
+    pub own_keys: bool,
+    pub url: Option<String>,
+    pub request: RequestShape,
+    pub steps: Vec<PreparedStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PreparedStep {
+    pub index: usize,
+    pub name: String,
+    pub scenario: Option<String>,
+    pub oracle: Judgement,
+    pub kind: ExpectKind,
+    /// The envelope text the front end would post; `None` when nothing reaches the backend.
+    pub envelope: Option<String>,
+    pub expect: Option<Expectation>,
+    pub skip_reason: Option<String>,
+}
