@@ -150,6 +150,7 @@ pub mod play;
 pub mod recording;
 pub mod rules;
 pub mod scenario;
+mod schema;
 pub mod server;
 pub mod simulate;
 pub mod state;

@@ -2,7 +2,7 @@
 //! two modules import each other.
 //!
 //! ```text
-//! leaves    crypto  de  keys  oracle                know no platform, no HTTP, no state
+//! leaves    crypto  de  keys  oracle  schema        know no platform, no HTTP, no state
 //! engine    error  model  rules  outcome  fault     pure: (call, keys, index) -> delivery + oracle
 //!           envelope  simulate  scenario
 //! shell     store  recording  state                 apps, journal, persistence; no HTTP
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const LAYERS: [(&str, &[&str]); 4] = [
-    ("leaves", &["crypto", "de", "keys", "oracle"]),
+    ("leaves", &["crypto", "de", "keys", "oracle", "schema"]),
     (
         "engine",
         &[
