@@ -22,6 +22,7 @@ crate::schema::partial_schemas!(
     PartialConsole: Console,
     PartialQuirks: Quirks,
     PartialUser: User,
+    PartialAction: Action,
 );
 
 /// The app's configuration in the open platform console (开放平台控制台).

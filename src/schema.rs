@@ -48,6 +48,32 @@ impl Fields {
         self.inline(name, schema)
     }
 
+    /// A field that may be left out, of type `T`.
+    pub fn optional<T: ToSchema>(mut self, name: &str) -> Fields {
+        let schema = self.reference::<T>();
+        self.object.properties.insert(name.to_string(), schema);
+        self
+    }
+
+    /// A field that may be left out or null, of type `T` otherwise.
+    pub fn optional_nullable<T: ToSchema>(mut self, name: &str) -> Fields {
+        let schema = utoipa::openapi::schema::OneOfBuilder::new()
+            .item(self.reference::<T>())
+            .item(Object::with_type(utoipa::openapi::Type::Null));
+        self.object
+            .properties
+            .insert(name.to_string(), schema.into());
+        self
+    }
+
+    /// No field but these: what `deny_unknown_fields` reads.
+    pub fn closed(mut self) -> Fields {
+        self.object.additional_properties = Some(Box::new(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+        self
+    }
+
     /// A reference to `T`'s component schema, which is added to [`Fields::schemas`].
     fn reference<T: ToSchema>(&mut self) -> RefOr<Schema> {
         self.schemas.push((T::name().into_owned(), T::schema()));
