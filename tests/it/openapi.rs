@@ -6,6 +6,13 @@
 use std::path::Path;
 
 use alipay_sim::api;
+use alipay_sim::state::{SimState, StateConfig};
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common::{check_response, read_checked};
 
 #[test]
 fn the_committed_openapi_document_is_the_generated_one() {
@@ -36,4 +43,59 @@ fn the_committed_openapi_document_is_the_generated_one() {
         committed,
         "the binary serves the file as it was when it was built"
     );
+}
+
+/// The check the API's tests make of every answer: a field the document omits, a required one
+/// missing, or a value outside its schema all fail it.
+#[tokio::test]
+async fn answers_are_checked_field_by_field_against_the_document() {
+    let state = SimState::open(StateConfig {
+        seed: Some(1),
+        data_dir: None,
+    })
+    .unwrap();
+    let app = state.list_apps()[0].app_id.clone();
+    state
+        .get_phone_number(&app, None, Default::default())
+        .unwrap();
+    let request = Request::builder()
+        .uri("/api/v1/journal")
+        .body(Body::empty())
+        .unwrap();
+    let response = alipay_sim::server::router(state)
+        .oneshot(request)
+        .await
+        .unwrap();
+    let (_, _, bytes) = read_checked("GET", "/api/v1/journal", response).await;
+    let journal: Value = serde_json::from_slice(&bytes).unwrap();
+    type Change = (&'static str, fn(&mut Value));
+    let changes: [Change; 4] = [
+        ("a field the document omits", |entry| {
+            entry["extra"] = Value::from(1);
+        }),
+        ("a required field missing", |entry| {
+            entry.as_object_mut().unwrap().remove("backend");
+        }),
+        ("a value outside its enum", |entry| {
+            entry["callback"] = Value::from("onSuccess");
+        }),
+        ("a nested object without its required fields", |entry| {
+            entry["backend"] = serde_json::json!({"url": "http://127.0.0.1:1/"});
+        }),
+    ];
+    for (change, apply) in changes {
+        let mut changed = journal.clone();
+        apply(&mut changed[0]);
+        let body = serde_json::to_vec(&changed).unwrap();
+        let checked = std::panic::catch_unwind(|| {
+            check_response(
+                "GET",
+                "/api/v1/journal",
+                200,
+                Some("application/json"),
+                &body,
+            )
+        });
+        assert!(checked.is_err(), "{change} passed the check");
+    }
 }
