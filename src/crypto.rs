@@ -55,7 +55,9 @@ pub enum CryptoError {
 }
 
 /// The two signature types of the Alipay open platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub enum SignType {
     /// PKCS#1 v1.5 with SHA-256: the mini-program default.
     #[serde(rename = "RSA2")]

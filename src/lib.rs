@@ -139,6 +139,7 @@ pub mod http;
 pub mod keys;
 pub mod oracle;
 pub mod playback;
+mod schema;
 pub mod sim;
 pub mod ui;
 

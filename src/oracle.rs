@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::crypto::{self, AesKey, CryptoError, PublicKey, SignType, SignatureHash};
 
 /// What a backend concludes from what the front end sent it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Authentic: read the plaintext (which may still carry an error code such as 40003).
@@ -59,9 +59,11 @@ impl std::fmt::Display for Verdict {
 
 /// The oracle attached to every result: the verdict, the plaintext a backend reads (only on
 /// `accept`), the rule or fault that produced it, and why, in one line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Expect {
     pub verdict: Verdict,
+    /// The decrypted content a backend reads, on `accept`; else null.
+    #[schema(value_type = Option<Object>, required)]
     pub plaintext: Option<Value>,
     pub rule: String,
     pub reason: String,
@@ -142,10 +144,12 @@ pub struct BackendKeys {
     pub sign_type: SignType,
 }
 
-/// The conclusion of [`verify`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The conclusion of [`verify`]: what a strict backend concludes from an envelope, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Conclusion {
     pub verdict: Verdict,
+    /// The decrypted content, on `accept`; else null.
+    #[schema(value_type = Option<Object>, required)]
     pub plaintext: Option<Value>,
     pub reason: String,
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::oracle::Verdict;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fault {
     FlipCiphertextByte,

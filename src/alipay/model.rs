@@ -6,6 +6,7 @@
 //! states what differs. Unknown fields are refused, naming the field.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::alipay::error::Error;
 use crate::alipay::fault::Fault;
@@ -14,25 +15,44 @@ use crate::crypto::SignType;
 // Each of these structs refuses an array in place of its object (see `crate::de`).
 crate::de::object_only!(serialize and deserialize: Console, Isv, Quirks, User, Action);
 
+// Each section is written whole, so its schema requires every field (`#[schema(required)]`, as
+// `#[serde(default)]` would make the derive leave them optional), and gives the defaults; a
+// request may leave any field out: it refers to the section's `Partial` schema.
+crate::schema::partial_schemas!(
+    PartialConsole: Console,
+    PartialQuirks: Quirks,
+    PartialUser: User,
+    PartialAction: Action,
+);
+
 /// The app's configuration in the open platform console (开放平台控制台).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
+#[schema(default)]
 pub struct Console {
     /// 账号主体: the API is for enterprise accounts only.
+    #[schema(required)]
     pub account: AccountKind,
     /// Feature package 获取会员手机号 added to the app.
+    #[schema(required)]
     pub phone_number_package: bool,
     /// 用户信息申请: the application to read the member's phone number.
+    #[schema(required)]
     pub phone_application: Application,
     /// JSAPI 基础包 added to the app.
+    #[schema(required)]
     pub jsapi_base_package: bool,
     /// 接口加签方式: the signing method (and so the Alipay public key), or none.
+    #[schema(required)]
     pub signing: Signing,
     /// AES 密钥 (内容加密方式).
+    #[schema(required)]
     pub aes_key: AesKeySetting,
     /// 应用网关 set.
+    #[schema(required)]
     pub gateway: bool,
     /// 服务商代商家: an ISV (third-party service provider) acts for the merchant.
+    #[schema(required)]
     pub isv: Option<Isv>,
 }
 
@@ -51,7 +71,7 @@ impl Default for Console {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AccountKind {
     Enterprise,
@@ -59,7 +79,7 @@ pub enum AccountKind {
 }
 
 /// State of the phone-number application (用户信息申请 → 获取会员手机号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Application {
     None,
@@ -68,7 +88,7 @@ pub enum Application {
     Rejected,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum Signing {
     #[serde(rename = "none")]
     None,
@@ -88,7 +108,7 @@ impl Signing {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AesKeySetting {
     Set,
@@ -98,7 +118,7 @@ pub enum AesKeySetting {
 }
 
 /// An ISV acting for the merchant: its plugin mounts the feature packages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Isv {
     pub isv_app_id: String,
@@ -106,27 +126,35 @@ pub struct Isv {
 
 /// The platform's quirks (the `platform` section of a call): how it behaves where the sources
 /// disagree or are silent, and whether it is busy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
+#[schema(default)]
 pub struct Quirks {
     /// Answer 20000 "Service Currently Unavailable" never, always, or with a probability.
+    #[schema(required)]
     pub busy: Busy,
     /// Form of the 20000 and 40001 `isv.missing-default-signature-type` envelopes. The docs
     /// state the plain form only for my.getRunData; default `plain`.
+    #[schema(required)]
     pub error_form: ErrorForm,
     /// What an app without a signing method gets: the documented 40001
     /// `isv.missing-default-signature-type` (default), or the normal answer without `sign`.
+    #[schema(required)]
     pub without_signing: WithoutSigning,
     /// The FAQ says a missing AES key drops `sign`; which setting alone suffices is not
     /// documented. Default `true`; `false` gives the signed plain 40001 of the known-answer vectors.
+    #[schema(required)]
     pub unsigned_without_aes_key: bool,
     /// Likewise for a missing application gateway. Default `true`.
+    #[schema(required)]
     pub unsigned_without_gateway: bool,
     /// Minimum versions for `my.getPhoneNumber`: `current` docs (base library 1.16.4, client
     /// 10.1.35, the default) or `older-docs` (1.22.0 / 10.1.75).
+    #[schema(required)]
     pub version_thresholds: VersionThresholds,
     /// `errorMessage` of the button's `onError` when the user refuses. No official string is
     /// documented; blog posts show 用户取消授权.
+    #[schema(required)]
     pub refusal_message: String,
 }
 
@@ -153,21 +181,57 @@ pub enum Busy {
     Probability(f64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `"never"`, `"always"` or `{"probability": p}`, as serde writes the enum; `p` within
+/// `[0, 1]`, as [`Call::validate`] requires.
+impl utoipa::PartialSchema for Busy {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let probability = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(0.0))
+            .maximum(Some(1.0))
+            .description(Some(
+                "Busy on this fraction of calls, drawn from the seed and the call's index so \
+                 a run repeats",
+            ));
+        OneOfBuilder::new()
+            .description(Some(
+                "Answer 20000 \"Service Currently Unavailable\" never, always, or with a \
+                 probability",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["never", "always"])),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("probability", probability)
+                    .required("probability")
+                    .additional_properties(Some(AdditionalProperties::FreeForm(false))),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for Busy {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorForm {
     Plain,
     Encrypted,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum WithoutSigning {
     MissingDefaultSignatureType,
     DropSign,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum VersionThresholds {
     Current,
@@ -185,15 +249,20 @@ impl VersionThresholds {
 }
 
 /// The member and their device.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
+#[schema(default)]
 pub struct User {
     /// The bound mobile: mainland (11 digits, no +86), overseas `国家码-号码`, or empty.
+    #[schema(required)]
     pub mobile: Mobile,
     /// Alipay client version.
+    #[schema(required)]
     pub client_version: Version,
     /// Mini-program base library (基础库) version.
+    #[schema(required)]
     pub base_library_version: Version,
+    #[schema(required)]
     pub environment: Environment,
 }
 
@@ -208,7 +277,7 @@ impl Default for User {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Environment {
     /// A real phone (真机).
@@ -218,11 +287,14 @@ pub enum Environment {
 }
 
 /// What the mini program and the user do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
+#[schema(default)]
 pub struct Action {
+    #[schema(required)]
     pub kind: ActionKind,
     /// `protocols.isvAppId` passed to `my.getPhoneNumber` (an ISV plugin's own app id).
+    #[schema(required)]
     pub isv_app_id: Option<String>,
 }
 
@@ -235,7 +307,7 @@ impl Default for Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
     /// The user taps the getAuthorize button and allows; the page calls `my.getPhoneNumber`.
@@ -261,6 +333,22 @@ impl ActionKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Mobile(String);
+
+/// A string: 11 mainland digits, an overseas `国家码-号码`, or empty.
+impl utoipa::PartialSchema for Mobile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(r"^([0-9]{11}|[0-9]{1,4}-[0-9]{4,15})?$"))
+            .description(Some(
+                "The bound mobile: 11 mainland digits without +86, an overseas number as \
+                 country code, dash, number (1-1234432112), or empty for none",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Mobile {}
 
 impl Mobile {
     pub fn as_str(&self) -> &str {
@@ -331,6 +419,19 @@ impl PartialEq for Version {
 }
 
 impl Eq for Version {}
+
+/// A string of one to four dotted numbers.
+impl utoipa::PartialSchema for Version {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(r"^[0-9]+(\.[0-9]+){0,3}$"))
+            .description(Some("A dotted version number such as 10.1.35"))
+            .into()
+    }
+}
+
+impl ToSchema for Version {}
 
 impl Version {
     pub fn new(parts: &[u32]) -> Self {
@@ -447,13 +548,18 @@ mod tests {
 
 /// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
 /// user on a recent phone, no fault.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", default, deny_unknown_fields)]
 pub struct Call {
+    #[schema(required)]
     pub console: Console,
+    #[schema(required)]
     pub platform: Quirks,
+    #[schema(required)]
     pub user: User,
+    #[schema(required)]
     pub action: Action,
+    #[schema(required)]
     pub fault: Option<Fault>,
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::crypto::SignType;
 
 /// The callback of the mini-program page that receives the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Callback {
     /// `my.getPhoneNumber`'s `success(res)`: `res.response` is the envelope text.
     #[serde(rename = "success")]

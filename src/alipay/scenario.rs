@@ -109,6 +109,39 @@ pub struct Fixture {
     pub delivery: Delivery,
 }
 
+/// One object: `scenario`, then the delivery's fields (see `crate::schema`).
+impl utoipa::PartialSchema for Fixture {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        fixture_fields().build()
+    }
+}
+
+impl utoipa::ToSchema for Fixture {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.extend(fixture_fields().schemas);
+    }
+}
+
+fn fixture_fields() -> crate::schema::Fields {
+    crate::schema::Fields::new(
+        "What my.getPhoneNumber gives the page (the callback and its payload), with the keys a \
+         backend needs and the oracle: the object `alipay-sim envelope` prints",
+    )
+    .inline(
+        "scenario",
+        crate::schema::described(
+            utoipa::schema!(Option<String>),
+            "The catalogue scenario, when one decided the call",
+        ),
+    )
+    .flatten::<Delivery>()
+}
+
 /// The embedded scenarios, sorted by name.
 #[derive(Debug)]
 pub struct Catalogue {

@@ -14,16 +14,20 @@ use crate::oracle::{Expect, Verdict};
 use crate::{alipay::rules, Error};
 
 /// What the front end receives from one call, with the keys a backend needs and the oracle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub app_id: String,
-    /// One-line base64 SubjectPublicKeyInfo; `None` when the app has no signing method.
+    /// One-line base64 SubjectPublicKeyInfo; none (null) when the app has no signing method.
+    #[schema(required)]
     pub alipay_public_key: Option<String>,
-    /// Base64 AES key a backend decrypts with; `None` when the app has no AES key.
+    /// Base64 AES key a backend decrypts with; none (null) when the app has no AES key.
+    #[schema(required)]
     pub aes_key: Option<String>,
+    #[schema(required)]
     pub sign_type: Option<SignType>,
     pub callback: Callback,
     /// Exactly what the callback receives; for `success`, `{"response": "<envelope text>"}`.
+    #[schema(value_type = Object)]
     pub payload: Value,
     pub expect: Expect,
 }

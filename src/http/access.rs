@@ -21,8 +21,9 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use crate::http::api::{ErrorBody, ErrorCode};
 
 /// Which hosts and origins the server accepts beyond its defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,7 +94,7 @@ impl Access {
         if let Some(host) = host {
             if !self.host_allowed(host) {
                 return Some(Refusal {
-                    code: "host_not_allowed",
+                    code: ErrorCode::HostNotAllowed,
                     message: format!(
                         "requests for host {host:?} are refused (a guard against DNS rebinding); \
                          if you reach the simulator by this name on purpose, start it with \
@@ -119,7 +120,7 @@ impl Access {
         let path = request.uri().path();
         if !self.cors_allowed(path, origin) {
             return Some(Refusal {
-                code: "cross_origin_refused",
+                code: ErrorCode::CrossOriginRefused,
                 message: format!(
                     "{} {path} from a page at {origin} is refused: only the simulator's own \
                      pages may change its state; start it with --cors-origin {origin} to allow \
@@ -131,7 +132,7 @@ impl Access {
         let content_type = headers.get(header::CONTENT_TYPE);
         if skips_preflight(content_type) {
             return Some(Refusal {
-                code: "preflight_required",
+                code: ErrorCode::PreflightRequired,
                 message: format!(
                     "{} {path} from {origin} with content type {:?} is refused: a browser sends \
                      such a request without asking first; send Content-Type: application/json",
@@ -185,14 +186,14 @@ fn skips_preflight(content_type: Option<&HeaderValue>) -> bool {
 }
 
 struct Refusal {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        tracing::warn!(code = self.code, "{}", self.message);
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        tracing::warn!(code = self.code.as_str(), "{}", self.message);
+        let body = ErrorBody::new(self.code, self.message);
         (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
     }
 }

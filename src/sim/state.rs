@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::alipay::envelope::EnvelopeCache;
 use crate::alipay::fault::Fault;
-use crate::alipay::model::{ActionKind, Console, Mobile, Quirks, User};
+use crate::alipay::model::{
+    ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks, User,
+};
 use crate::alipay::scenario::{catalogue, Fixture};
 use crate::alipay::simulate::{self, Call};
 use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
@@ -61,28 +63,38 @@ pub struct StateConfig {
 }
 
 /// A new app's settings; everything is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct NewApp {
+    /// 1 to 64 letters, digits, `-` or `_`; by default, one made from the key seed.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub app_id: Option<String>,
+    /// The seed of the app's keys; by default, one from the server's seed, or a random one.
     pub seed: Option<u64>,
+    #[schema(value_type = Option<PartialConsole>)]
     pub console: Option<Console>,
+    #[schema(value_type = Option<PartialQuirks>)]
     pub platform: Option<Quirks>,
+    #[schema(value_type = Option<PartialUser>)]
     pub user: Option<User>,
 }
 
 /// What a `getPhoneNumber` call may set, over the app's configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct PhoneNumberRequest {
+    /// What the user does, instead of the app's action.
     pub action: Option<ActionKind>,
+    /// `protocols.isvAppId`, instead of the app's `action.isv_app_id`.
     pub protocols: Option<Protocols>,
+    /// The bound mobile, instead of the app's `user.mobile`.
     pub mobile: Option<Mobile>,
+    /// A one-off fault, instead of the app's.
     pub fault: Option<Fault>,
 }
 
 /// `my.getPhoneNumber`'s `protocols` option.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Protocols {
     #[serde(rename = "isvAppId")]
@@ -90,13 +102,16 @@ pub struct Protocols {
 }
 
 /// What a backend needs, as the console shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeysView {
     pub app_id: String,
+    /// One-line base64 SubjectPublicKeyInfo.
     pub alipay_public_key: String,
     pub alipay_public_key_pem: String,
+    /// Base64, 16 bytes.
     pub aes_key: String,
     /// The console's signing method; `null` when none is set.
+    #[schema(required)]
     pub sign_type: Option<SignType>,
 }
 
@@ -113,7 +128,47 @@ pub struct AppView {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An app as the API shows it, in one object (see `crate::schema`).
+impl utoipa::PartialSchema for AppView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        app_view_fields().build()
+    }
+}
+
+impl utoipa::ToSchema for AppView {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.extend(app_view_fields().schemas);
+    }
+}
+
+fn app_view_fields() -> crate::schema::Fields {
+    use utoipa::PartialSchema;
+    crate::schema::Fields::new(
+        "An app: its settings (console, platform, user, action, fault), keys, what the next \
+         call would hit, and how many calls it took",
+    )
+    .inline("app_id", String::schema())
+    .flatten::<Call>()
+    .field::<KeysView>("keys")
+    .field::<NextOutcome>("next_outcome")
+    .inline("calls", u64::schema())
+    .inline(
+        "created_at",
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            ))),
+    )
+}
+
+/// The rule the next call would hit with the configured action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NextOutcome {
     pub rule: String,
     pub summary: String,
@@ -121,31 +176,44 @@ pub struct NextOutcome {
 }
 
 /// One call, as the journal records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     pub id: u64,
+    #[schema(format = DateTime)]
     pub time: String,
     pub app_id: String,
+    /// The catalogue scenario, when one decided the call.
+    #[schema(required)]
     pub scenario: Option<String>,
     pub rule: String,
     pub verdict: crate::Verdict,
     pub callback: crate::alipay::outcome::Callback,
+    /// Exactly what the callback received.
+    #[schema(value_type = Object)]
     pub payload: Value,
+    /// The decrypted content a backend reads, on `accept`; else null.
+    #[schema(value_type = Option<Object>, required)]
     pub plaintext: Option<Value>,
     /// What the envelope's backend answered, when the device page sent it there.
+    #[schema(required)]
     pub backend: Option<BackendExchange>,
 }
 
 pub use crate::sim::store::BackendExchange;
 
 /// Verification request: an envelope and an app id, or explicit keys.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct VerifyRequest {
+    /// The envelope text, as the front end got it.
     pub envelope: String,
+    /// Check with this app's keys; or give `alipay_public_key`, not both.
     pub app_id: Option<String>,
+    /// Base64 or PEM; with `aes_key` for an encrypted envelope.
     pub alipay_public_key: Option<String>,
+    /// Base64; by default the app's, when `app_id` is given.
     pub aes_key: Option<String>,
+    /// By default the app's signing method, else RSA2.
     pub sign_type: Option<SignType>,
 }
 

@@ -56,18 +56,24 @@ pub struct BackendTarget {
 
 /// One request to a developer's backend and its answer (or why there was none), as the
 /// journal keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BackendExchange {
     pub url: String,
     pub body_shape: BodyShape,
     pub request_body: String,
+    /// The answer's HTTP status; null when there was no answer.
+    #[schema(required)]
     pub status: Option<u16>,
+    /// The answer's headers, each `[name, value]`.
     pub headers: Vec<(String, String)>,
     /// The answer's body, or its first `backend::ANSWER_LIMIT` bytes.
     pub body: String,
+    /// Why there was no answer; null when there was one.
+    #[schema(required)]
     pub error: Option<String>,
     /// Said of the answer where it is shown: a cut body, a redirect not followed.
     #[serde(default)]
+    #[schema(required)]
     pub note: Option<String>,
     pub elapsed_ms: u64,
 }
@@ -87,7 +93,7 @@ pub fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// How the envelope is placed in the request to a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BodyShape {
     /// `{"response": "<envelope text>"}`, as `my.request({data: {response: res.response}})`.

@@ -1,6 +1,7 @@
 //! Bad input to the JSON API, in-process (axum's `oneshot`): every refusal is a 4xx with the
 //! documented `{"error": {"code", "message"}}` JSON body naming the field or part, never a
-//! panic, a 500, a text/plain answer, or a changed app.
+//! panic, a 500, a text/plain answer, or a changed app; and each is checked against the OpenAPI
+//! document (`common::check_response`).
 
 use alipay_sim::http::api;
 use alipay_sim::sim::state::{SimState, StateConfig};
@@ -50,14 +51,8 @@ impl Api {
             .oneshot(request)
             .await
             .unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
+        let (status, content_type, bytes) =
+            crate::common::read_checked(method, &uri, response).await;
         let text = String::from_utf8_lossy(&bytes);
         if status == StatusCode::NO_CONTENT {
             return (status, Value::Null);

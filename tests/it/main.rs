@@ -15,6 +15,7 @@ mod golden;
 mod hardening;
 mod interop;
 mod layers;
+mod openapi;
 mod play;
 mod properties;
 mod readme;

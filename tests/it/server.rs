@@ -1,6 +1,7 @@
 //! The simulator server, through the real binary and a real socket: every endpoint, bad input,
 //! durability across SIGKILL, a corrupt state file, concurrent partial updates, and an envelope
-//! the official Node SDK accepts with the keys the API returned.
+//! the official Node SDK accepts with the keys the API returned. Every answer is checked
+//! against the OpenAPI document (`common::checked`).
 
 use crate::common;
 
@@ -52,6 +53,21 @@ fn the_banner_gives_the_url_and_each_apps_keys() {
     assert_eq!(
         server.json("GET", "/healthz", None),
         json!({"status": "ok"})
+    );
+}
+
+#[test]
+fn the_served_openapi_document_is_the_committed_file() {
+    let server = Server::ephemeral();
+    let response = server.get("/api/v1/openapi.json");
+    assert_eq!(response.status(), StatusCode::OK);
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/openapi.json"),
+    )
+    .unwrap();
+    assert!(
+        response.text().unwrap() == committed,
+        "the binary serves another document than src/http/openapi.json"
     );
 }
 
@@ -169,12 +185,12 @@ fn scenarios_are_listed_applied_and_used_for_one_call() {
     assert_eq!(call["expect"]["verdict"], "front-end");
 
     // The header applies a scenario to one call only.
-    let response = server
-        .http
-        .post(server.url(&format!("/api/v1/apps/{app}/getPhoneNumber")))
-        .header("X-Alipay-Sim-Scenario", "no-user-consent")
-        .send()
-        .unwrap();
+    let response = server.send_with_headers(
+        "POST",
+        &format!("/api/v1/apps/{app}/getPhoneNumber"),
+        None,
+        &[("X-Alipay-Sim-Scenario", "no-user-consent")],
+    );
     let call: Value = response.json().unwrap();
     assert_eq!(call["scenario"], "no-user-consent");
     assert_eq!(call["expect"]["plaintext"]["code"], "40003");
@@ -414,12 +430,12 @@ fn bad_input_gets_a_clear_4xx() {
         "scenario_not_found",
         "sucess",
     );
-    let response = server
-        .http
-        .post(server.url(&format!("{app_path}/getPhoneNumber")))
-        .header("X-Alipay-Sim-Scenario", "nope")
-        .send()
-        .unwrap();
+    let response = server.send_with_headers(
+        "POST",
+        &format!("{app_path}/getPhoneNumber"),
+        None,
+        &[("X-Alipay-Sim-Scenario", "nope")],
+    );
     assert_error(response, S::NOT_FOUND, "scenario_not_found", "nope");
     assert_error(
         server.send(
@@ -662,18 +678,23 @@ fn serve_takes_a_port_and_host_names_and_answers_its_own_host() {
     ]);
     let port = server.url.rsplit(':').next().unwrap().to_string();
     assert_ne!(port, "8086");
-    let by_name = Client::new()
-        .get(format!("http://localhost:{port}/healthz"))
-        .send()
-        .unwrap();
+    let by_name = common::checked(
+        "GET",
+        "/healthz",
+        Client::new()
+            .get(format!("http://localhost:{port}/healthz"))
+            .send()
+            .unwrap(),
+    );
     assert_eq!(by_name.status(), StatusCode::OK);
     // Another name for the same address is refused, and allowed with --allowed-host.
     let renamed = |server: &Server| {
-        Client::new()
+        let response = Client::new()
             .get(server.url("/healthz"))
             .header("host", format!("sim.team.test:{port}"))
             .send()
-            .unwrap()
+            .unwrap();
+        common::checked("GET", "/healthz", response)
     };
     assert_error(
         renamed(&server),
@@ -683,11 +704,15 @@ fn serve_takes_a_port_and_host_names_and_answers_its_own_host() {
     );
     let server = Server::start(&["serve", "--ephemeral", "--allowed-host", "sim.team.test"]);
     let port = server.url.rsplit(':').next().unwrap().to_string();
-    let answer = Client::new()
-        .get(server.url("/healthz"))
-        .header("host", format!("sim.team.test:{port}"))
-        .send()
-        .unwrap();
+    let answer = common::checked(
+        "GET",
+        "/healthz",
+        Client::new()
+            .get(server.url("/healthz"))
+            .header("host", format!("sim.team.test:{port}"))
+            .send()
+            .unwrap(),
+    );
     assert_eq!(answer.status(), StatusCode::OK);
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_alipay-sim");
 
@@ -143,18 +143,33 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> Response {
-        self.http.get(self.url(path)).send().unwrap()
+        self.send("GET", path, None)
     }
 
+    /// Sends a request; the answer, checked against the OpenAPI document ([`checked`]).
     pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> Response {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.http.request(method, self.url(path));
+        self.send_with_headers(method, path, body, &[])
+    }
+
+    /// [`Server::send`], with these headers besides.
+    pub fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let verb = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(verb, self.url(path));
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        request.send().unwrap()
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        checked(method, path, request.send().unwrap())
     }
 
     pub fn json(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -279,4 +294,189 @@ pub fn read_junit(path: &Path) -> Value {
             .arg(interop_dir().join("python/junit.py"))
             .arg(path),
     )
+}
+
+/// The committed OpenAPI document (`src/http/openapi.json`, which the server serves), with every
+/// object schema that lists its properties closed (`additionalProperties: false`), so that a
+/// field the server sends and the document omits fails the check.
+fn closed_document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document: Value =
+            serde_json::from_str(alipay_sim::http::api::OPENAPI).expect("the document is JSON");
+        close(&mut document["components"]);
+        close(&mut document["paths"]);
+        document
+    })
+}
+
+fn close(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            if object.contains_key("properties") && !object.contains_key("additionalProperties") {
+                object.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            object.values_mut().for_each(close);
+        }
+        Value::Array(items) => items.iter_mut().for_each(close),
+        _ => {}
+    }
+}
+
+/// The document's path template that `path` (query and all) is an instance of.
+fn template_of(path: &str) -> Option<&'static str> {
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    closed_document()["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(part, segment)| {
+                    part == segment || (part.starts_with('{') && !segment.is_empty())
+                })
+        })
+        .map(String::as_str)
+}
+
+/// Checks an answer of the API against the OpenAPI document: a documented route answers a
+/// documented status, with a JSON body valid against that response's schema (its `$ref`s
+/// resolved in `#/components/schemas`, every object closed: see [`closed_document`]) or, where
+/// the document gives none, no body; an undocumented route is a 404 `route_not_found` and an
+/// undocumented method a 405 `method_not_allowed`, with the `Error` body. Answers that are not
+/// JSON, outside the API (the web UI's pages), are left alone. Panics on any mismatch.
+pub fn check_response(
+    method: &str,
+    path: &str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) {
+    let document = closed_document();
+    let json = content_type.is_some_and(|c| c.starts_with("application/json"));
+    let what = format!("{method} {path}: {status}");
+    let operation = template_of(path)
+        .map(|template| {
+            (
+                template,
+                &document["paths"][template][method.to_lowercase()],
+            )
+        })
+        .filter(|(_, operation)| operation.is_object());
+    let schema = match operation {
+        Some((template, operation)) => {
+            let Some(response) = operation["responses"].get(status.to_string()) else {
+                panic!(
+                    "{what}: the OpenAPI document gives no {status} for {method} {template}: {}",
+                    String::from_utf8_lossy(body)
+                );
+            };
+            match response["content"].get("application/json") {
+                Some(content) => content["schema"].clone(),
+                None => {
+                    assert!(
+                        body.is_empty(),
+                        "{what}: the document gives no body, the server sent {:?}",
+                        String::from_utf8_lossy(body)
+                    );
+                    return;
+                }
+            }
+        }
+        None if !json => return, // a page of the web UI, or its 404
+        None => {
+            let expected = match template_of(path) {
+                Some(_) => (405, "method_not_allowed"),
+                None => (404, "route_not_found"),
+            };
+            let code =
+                serde_json::from_slice::<Value>(body).unwrap_or_default()["error"]["code"].clone();
+            assert_eq!(
+                (status, code.as_str().unwrap_or("")),
+                expected,
+                "{what}: an undocumented route or method"
+            );
+            json!({"$ref": "#/components/schemas/Error"})
+        }
+    };
+    assert!(json, "{what}: answered {content_type:?}, not JSON");
+    let instance: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", String::from_utf8_lossy(body)));
+    let validator = validator_for(&schema);
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("at {:?}: {e}", e.instance_path().to_string()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: the answer does not match the OpenAPI document:\n{}\n{}",
+        errors.join("\n"),
+        serde_json::to_string_pretty(&instance).unwrap()
+    );
+}
+
+/// A validator of `schema` (a response's), whose `$ref`s point into the closed document's
+/// components; made once per schema.
+fn validator_for(schema: &Value) -> std::sync::Arc<jsonschema::Validator> {
+    static VALIDATORS: OnceLock<
+        std::sync::Mutex<BTreeMap<String, std::sync::Arc<jsonschema::Validator>>>,
+    > = OnceLock::new();
+    let mut validators = VALIDATORS.get_or_init(Default::default).lock().unwrap();
+    validators
+        .entry(schema.to_string())
+        .or_insert_with(|| {
+            let root = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$ref": "#/$defs/response",
+                "$defs": {"response": schema},
+                "components": closed_document()["components"],
+            });
+            // Formats are checked too (`date-time`); OpenAPI's own (`int64`) are not JSON
+            // Schema's, and are left alone.
+            let validator = jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap_or_else(|e| panic!("the document's schema {schema} does not compile: {e}"));
+            std::sync::Arc::new(validator)
+        })
+        .clone()
+}
+
+/// A blocking answer, checked with [`check_response`] and given back whole.
+pub fn checked(method: &str, path: &str, response: Response) -> Response {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().unwrap();
+    check_response(
+        method,
+        path,
+        status.as_u16(),
+        headers.get("content-type").and_then(|c| c.to_str().ok()),
+        &body,
+    );
+    let mut rebuilt = axum::http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.headers_mut() = headers;
+    Response::from(rebuilt)
+}
+
+/// An in-process answer (axum's `oneshot`), read whole and checked with [`check_response`]:
+/// its status, content type and body.
+pub async fn read_checked(
+    method: &str,
+    uri: &str,
+    response: axum::response::Response,
+) -> (axum::http::StatusCode, Option<String>, axum::body::Bytes) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    check_response(method, uri, status.as_u16(), content_type.as_deref(), &body);
+    (status, content_type, body)
 }
