@@ -72,15 +72,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
             assert_eq!(bytes, OPENAPI.as_bytes());
         }
     }
-    let request = Request::builder()
-        .uri("/api/v1/undocumented")
-        .body(Body::empty())
-        .unwrap();
-    let response = alipay_sim::http::server::router(state)
-        .oneshot(request)
-        .await
-        .unwrap();
-    let (status, _, _) = read_checked("GET", "/api/v1/undocumented", response).await;
+    let (status, _, _) = crate::common::get_checked(&state, "/api/v1/undocumented").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -91,15 +83,7 @@ async fn the_scenario_listing_gives_authenticity_and_business_result_side_by_sid
         data_dir: None,
     })
     .unwrap();
-    let request = Request::builder()
-        .uri("/api/v1/scenarios")
-        .body(Body::empty())
-        .unwrap();
-    let response = alipay_sim::http::server::router(state)
-        .oneshot(request)
-        .await
-        .unwrap();
-    let (_, _, bytes) = read_checked("GET", "/api/v1/scenarios", response).await;
+    let (_, _, bytes) = crate::common::get_checked(&state, "/api/v1/scenarios").await;
     let list: Value = serde_json::from_slice(&bytes).unwrap();
     let entry = |name: &str| {
         list.as_array()

@@ -7,12 +7,9 @@ use std::path::Path;
 
 use alipay_sim::http::api;
 use alipay_sim::sim::state::{SimState, StateConfig};
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::Value;
-use tower::ServiceExt;
 
-use crate::common::{check_response, read_checked};
+use crate::common::{self, check_response};
 
 #[test]
 fn the_committed_openapi_document_is_the_generated_one() {
@@ -58,15 +55,7 @@ async fn answers_are_checked_field_by_field_against_the_document() {
     state
         .get_phone_number(&app, None, Default::default())
         .unwrap();
-    let request = Request::builder()
-        .uri("/api/v1/journal")
-        .body(Body::empty())
-        .unwrap();
-    let response = alipay_sim::http::server::router(state)
-        .oneshot(request)
-        .await
-        .unwrap();
-    let (_, _, bytes) = read_checked("GET", "/api/v1/journal", response).await;
+    let (_, _, bytes) = common::get_checked(&state, "/api/v1/journal").await;
     let journal: Value = serde_json::from_slice(&bytes).unwrap();
     type Change = (&'static str, fn(&mut Value));
     let changes: [Change; 4] = [

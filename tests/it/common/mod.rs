@@ -462,6 +462,23 @@ pub fn checked(method: &str, path: &str, response: Response) -> Response {
     Response::from(rebuilt)
 }
 
+/// `GET uri` from an in-process router over `state`, read and checked as [`read_checked`] does.
+pub async fn get_checked(
+    state: &alipay_sim::sim::state::SimState,
+    uri: &str,
+) -> (axum::http::StatusCode, Option<String>, axum::body::Bytes) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .uri(uri)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = alipay_sim::http::server::router(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    read_checked("GET", uri, response).await
+}
+
 /// An in-process answer (axum's `oneshot`), read whole and checked with [`check_response`]:
 /// its status, content type and body.
 pub async fn read_checked(
