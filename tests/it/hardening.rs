@@ -17,13 +17,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 fn state() -> (SimState, String) {
-    let state = SimState::open(StateConfig {
-        seed: Some(5),
-        data_dir: None,
-    })
-    .unwrap();
-    let app_id = state.list_apps()[0].app_id.clone();
-    (state, app_id)
+    crate::common::in_memory_state(5)
 }
 
 /// A state kept in `dir`, with seed 1.

@@ -465,13 +465,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// A state of its own for one property, whose first app has seed 7's keys.
 fn state() -> (SimState, String) {
-    let state = SimState::open(StateConfig {
-        seed: Some(SEED),
-        data_dir: None,
-    })
-    .unwrap();
-    let app = state.list_apps()[0].app_id.clone();
-    (state, app)
+    crate::common::in_memory_state(SEED)
 }
 
 /// Sends a request; asserts the answer is not 5xx, is JSON, and is either a success or the

@@ -3,19 +3,13 @@
 
 use alipay_sim::catalogue;
 use alipay_sim::http::server::router;
-use alipay_sim::sim::state::{PhoneNumberRequest, SimState, StateConfig};
+use alipay_sim::sim::state::{PhoneNumberRequest, SimState};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use tower::ServiceExt;
 
 fn state() -> (SimState, String) {
-    let state = SimState::open(StateConfig {
-        seed: Some(5),
-        data_dir: None,
-    })
-    .unwrap();
-    let app_id = state.list_apps()[0].app_id.clone();
-    (state, app_id)
+    crate::common::in_memory_state(5)
 }
 
 async fn send(

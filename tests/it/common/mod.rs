@@ -462,6 +462,18 @@ pub fn checked(method: &str, path: &str, response: Response) -> Response {
     Response::from(rebuilt)
 }
 
+/// An in-memory state whose first app has the keys of `alipay-sim keys --seed SEED`, and that
+/// app's id.
+pub fn in_memory_state(seed: u64) -> (alipay_sim::sim::state::SimState, String) {
+    let state = alipay_sim::sim::state::SimState::open(alipay_sim::sim::state::StateConfig {
+        seed: Some(seed),
+        data_dir: None,
+    })
+    .unwrap();
+    let app_id = state.list_apps()[0].app_id.clone();
+    (state, app_id)
+}
+
 /// `GET uri` from an in-process router over `state`, read and checked as [`read_checked`] does.
 pub async fn get_checked(
     state: &alipay_sim::sim::state::SimState,
