@@ -1,6 +1,16 @@
-//! The stateful shell: apps with their keys and console ([`state`]), the journal, device-page
-//! recordings ([`recording`]) and the state file ([`store`]). No HTTP.
+//! The stateful shell. No HTTP.
+//!
+//! - [`state`]: [`state::SimState`], the one shared state every adapter uses.
+//! - [`apps`]: the closed set of apps, one variant per platform; [`alipay`]: Alipay apps
+//!   (what the API takes and shows of them, and the running app).
+//! - [`journal`]: the calls answered, as tagged events.
+//! - [`recording`]: device-page recordings; [`store`]: the state file; [`error`]: why an
+//!   operation failed.
 
+pub mod alipay;
+pub(crate) mod apps;
+pub mod error;
+pub mod journal;
 pub mod recording;
 pub mod state;
 pub mod store;

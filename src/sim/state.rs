@@ -1,56 +1,32 @@
 //! The simulator's shared state: apps (each a namespace with its own console, keys and call
-//! counter), the journal of calls, and their persistence. The HTTP API, the in-process
-//! fixture and (later) the web UI are thin layers over this one type.
+//! counter), the journal of calls, device-page recordings, and their persistence. The HTTP
+//! API, the in-process fixture and the web UI are thin layers over this one type.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand_chacha::rand_core::{OsRng, RngCore};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::alipay::envelope::EnvelopeCache;
-use crate::alipay::fault::Fault;
-use crate::alipay::model::{
-    ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks, User,
-};
 use crate::alipay::scenario::{catalogue, Fixture};
 use crate::alipay::simulate::{self, Call};
-use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
-use crate::keys::{app_id_for_seed, AppKeys};
-use crate::oracle::{self, BackendKeys, Conclusion};
+use crate::oracle::{self, Conclusion};
+use crate::sim::alipay::AlipayApp;
+use crate::sim::apps::{load_apps, merge_patch, validate_app_id, App};
+use crate::sim::journal::{rfc3339, Event, Journal};
 use crate::sim::recording::{RecordedCall, Recording};
-use crate::sim::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
+use crate::sim::store::{BackendTarget, Store, StoreError, StoredState, FORMAT_VERSION};
 
-/// How many calls the journal keeps, all apps together; older ones are dropped.
-pub const JOURNAL_CAPACITY: usize = 1000;
-/// About how many bytes the journal keeps, all apps together; older calls are dropped.
-pub const JOURNAL_BYTES: usize = 8 * 1024 * 1024;
-
-/// Why an operation failed; the API maps each kind to an HTTP status.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("no app {0:?}")]
-    AppNotFound(String),
-    #[error("an app {0:?} exists already")]
-    AppExists(String),
-    #[error("app {0:?} is the only app and stays: reset it (POST /api/v1/apps/{0}/reset), or create another app first")]
-    LastApp(String),
-    #[error("invalid {field}: {message}")]
-    Invalid { field: String, message: String },
-    #[error(transparent)]
-    Engine(#[from] crate::Error),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<CryptoError> for StateError {
-    fn from(e: CryptoError) -> Self {
-        StateError::Engine(e.into())
-    }
-}
+// The types of `SimState`'s methods, where its callers look for them.
+pub use crate::sim::alipay::{
+    AppView, KeysView, NewApp, NextOutcome, PhoneNumberRequest, PreparedCall, Protocols,
+    VerifyRequest,
+};
+pub use crate::sim::error::StateError;
+pub use crate::sim::journal::{JournalEntry, JOURNAL_BYTES, JOURNAL_CAPACITY};
+pub use crate::sim::store::BackendExchange;
 
 /// How the state starts.
 #[derive(Debug, Clone, Default)]
@@ -60,212 +36,6 @@ pub struct StateConfig {
     pub seed: Option<u64>,
     /// Where to persist; `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
-}
-
-/// A new app's settings; everything is optional.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(remote = "Self", deny_unknown_fields)]
-pub struct NewApp {
-    /// 1 to 64 letters, digits, `-` or `_`; by default, one made from the key seed.
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
-    pub app_id: Option<String>,
-    /// The seed of the app's keys; by default, one from the server's seed, or a random one.
-    pub seed: Option<u64>,
-    #[schema(value_type = Option<PartialConsole>)]
-    pub console: Option<Console>,
-    #[schema(value_type = Option<PartialQuirks>)]
-    pub platform: Option<Quirks>,
-    #[schema(value_type = Option<PartialUser>)]
-    pub user: Option<User>,
-}
-
-/// What a `getPhoneNumber` call may set, over the app's configuration.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(remote = "Self", deny_unknown_fields)]
-pub struct PhoneNumberRequest {
-    /// What the user does, instead of the app's action.
-    pub action: Option<ActionKind>,
-    /// `protocols.isvAppId`, instead of the app's `action.isv_app_id`.
-    pub protocols: Option<Protocols>,
-    /// The bound mobile, instead of the app's `user.mobile`.
-    pub mobile: Option<Mobile>,
-    /// A one-off fault, instead of the app's.
-    pub fault: Option<Fault>,
-}
-
-/// `my.getPhoneNumber`'s `protocols` option.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(remote = "Self", deny_unknown_fields)]
-pub struct Protocols {
-    #[serde(rename = "isvAppId")]
-    pub isv_app_id: Option<String>,
-}
-
-/// What a backend needs, as the console shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct KeysView {
-    pub app_id: String,
-    /// One-line base64 SubjectPublicKeyInfo.
-    pub alipay_public_key: String,
-    pub alipay_public_key_pem: String,
-    /// Base64, 16 bytes.
-    pub aes_key: String,
-    /// The console's signing method; `null` when none is set.
-    #[schema(required)]
-    pub sign_type: Option<SignType>,
-}
-
-/// An app as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AppView {
-    pub app_id: String,
-    #[serde(flatten)]
-    pub config: Call,
-    pub keys: KeysView,
-    /// The rule the next call would hit with the configured action.
-    pub next_outcome: NextOutcome,
-    pub calls: u64,
-    pub created_at: String,
-}
-
-/// An app as the API shows it, in one object (see `crate::schema`).
-impl utoipa::PartialSchema for AppView {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        app_view_fields().build()
-    }
-}
-
-impl utoipa::ToSchema for AppView {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        schemas.extend(app_view_fields().schemas);
-    }
-}
-
-fn app_view_fields() -> crate::schema::Fields {
-    use utoipa::PartialSchema;
-    crate::schema::Fields::new(
-        "An app: its settings (console, platform, user, action, fault), keys, what the next \
-         call would hit, and how many calls it took",
-    )
-    .inline("app_id", String::schema())
-    .flatten::<Call>()
-    .field::<KeysView>("keys")
-    .field::<NextOutcome>("next_outcome")
-    .inline("calls", u64::schema())
-    .inline(
-        "created_at",
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            ))),
-    )
-}
-
-/// The rule the next call would hit with the configured action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NextOutcome {
-    pub rule: String,
-    pub summary: String,
-    pub source: String,
-}
-
-/// One call, as the journal records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct JournalEntry {
-    pub id: u64,
-    #[schema(format = DateTime)]
-    pub time: String,
-    pub app_id: String,
-    /// The catalogue scenario, when one decided the call.
-    #[schema(required)]
-    pub scenario: Option<String>,
-    pub rule: String,
-    pub verdict: crate::Verdict,
-    pub callback: crate::alipay::outcome::Callback,
-    /// Exactly what the callback received.
-    #[schema(value_type = Object)]
-    pub payload: Value,
-    /// The decrypted content a backend reads, on `accept`; else null.
-    #[schema(value_type = Option<Object>, required)]
-    pub plaintext: Option<Value>,
-    /// What the envelope's backend answered, when the device page sent it there.
-    #[schema(required)]
-    pub backend: Option<BackendExchange>,
-}
-
-pub use crate::sim::store::BackendExchange;
-
-/// Verification request: an envelope and an app id, or explicit keys.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(remote = "Self", deny_unknown_fields)]
-pub struct VerifyRequest {
-    /// The envelope text, as the front end got it.
-    pub envelope: String,
-    /// Check with this app's keys; or give `alipay_public_key`, not both.
-    pub app_id: Option<String>,
-    /// Base64 or PEM; with `aes_key` for an encrypted envelope.
-    pub alipay_public_key: Option<String>,
-    /// Base64; by default the app's, when `app_id` is given.
-    pub aes_key: Option<String>,
-    /// By default the app's signing method, else RSA2.
-    pub sign_type: Option<SignType>,
-}
-
-// Request bodies refuse an array in place of their object.
-crate::de::object_only!(deserialize: NewApp, PhoneNumberRequest, Protocols, VerifyRequest);
-
-struct App {
-    stored: StoredApp,
-    keys: Arc<AppKeys>,
-    calls: Arc<AtomicU64>,
-    cache: Arc<EnvelopeCache>,
-}
-
-impl App {
-    fn from_stored(stored: StoredApp) -> Result<App, CryptoError> {
-        let keys = AppKeys::from_parts(
-            stored.app_id.clone(),
-            SigningKey::from_pem_or_base64(&stored.alipay_private_key_pkcs8_pem)?,
-            AesKey::from_base64(&stored.aes_key)?,
-            stored.fault_seed,
-        );
-        Ok(App {
-            stored,
-            keys: Arc::new(keys),
-            calls: Arc::default(),
-            cache: Arc::default(),
-        })
-    }
-
-    fn view(&self) -> AppView {
-        let published = self.keys.published();
-        let calls = self.calls.load(Ordering::Relaxed);
-        let rule = simulate::preview(&self.stored.config, &self.keys, calls).rule();
-        AppView {
-            app_id: self.stored.app_id.clone(),
-            config: self.stored.config.clone(),
-            keys: KeysView {
-                app_id: published.app_id,
-                alipay_public_key: published.alipay_public_key,
-                alipay_public_key_pem: published.alipay_public_key_pem,
-                aes_key: published.aes_key,
-                sign_type: self.stored.config.console.signing.sign_type(),
-            },
-            next_outcome: NextOutcome {
-                rule: rule.id.to_string(),
-                summary: rule.summary.to_string(),
-                source: rule.source.to_string(),
-            },
-            calls,
-            created_at: self.stored.created_at.clone(),
-        }
-    }
 }
 
 struct Inner {
@@ -285,6 +55,10 @@ impl Inner {
             .get_mut(app_id)
             .ok_or_else(|| StateError::AppNotFound(app_id.to_string()))
     }
+
+    fn alipay(&self, app_id: &str) -> Result<&AlipayApp, StateError> {
+        self.app(app_id)?.alipay()
+    }
 }
 
 /// The simulator's state, shared by every layer. Cheap to clone: one reference count.
@@ -297,96 +71,17 @@ struct Shared {
     inner: Mutex<Inner>,
     journal: Mutex<Journal>,
     /// Device-page recordings by app id, in memory only.
-    recordings: Mutex<std::collections::HashMap<String, Recording>>,
+    recordings: Mutex<HashMap<String, Recording>>,
     config: StateConfig,
     store: Option<Store>,
 }
 
-#[derive(Default)]
-struct Journal {
-    entries: VecDeque<Recorded>,
-    next_id: u64,
-    /// The sum of the entries' sizes.
-    bytes: usize,
-}
-
-impl Journal {
-    fn push(&mut self, record: Recorded) {
-        self.bytes += record.size();
-        self.entries.push_back(record);
-        self.trim();
-    }
-
-    /// Drops the oldest entries while over either bound.
-    fn trim(&mut self) {
-        while self.entries.len() > JOURNAL_CAPACITY || self.bytes > JOURNAL_BYTES {
-            match self.entries.pop_front() {
-                Some(dropped) => self.bytes -= dropped.size(),
-                None => break,
-            }
-        }
-    }
-}
-
-/// A journal entry as kept: shares the fixture with the response, formats on reading.
-struct Recorded {
-    id: u64,
-    time: std::time::SystemTime,
-    app_id: String,
-    fixture: Arc<Fixture>,
-    backend: Option<BackendExchange>,
-}
-
-impl Recorded {
-    /// About what the entry takes, cheaply: the envelope, what a backend exchange holds, and
-    /// a fixed allowance for the rest.
-    fn size(&self) -> usize {
-        let envelope = self.fixture.delivery.envelope().map_or(0, str::len);
-        let exchange = self.backend.as_ref().map_or(0, |e| {
-            e.url.len()
-                + e.request_body.len()
-                + e.body.len()
-                + e.headers
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len())
-                    .sum::<usize>()
-        });
-        512 + envelope + exchange
-    }
-
-    fn entry(&self) -> JournalEntry {
-        let delivery = &self.fixture.delivery;
-        JournalEntry {
-            id: self.id,
-            time: rfc3339(self.time.into()),
-            app_id: self.app_id.clone(),
-            scenario: self.fixture.scenario.clone(),
-            rule: delivery.expect.rule.clone(),
-            verdict: delivery.expect.verdict,
-            callback: delivery.callback,
-            payload: delivery.payload.clone(),
-            plaintext: delivery.expect.plaintext.clone(),
-            backend: self.backend.clone(),
-        }
-    }
-}
-
-/// A call between [`SimState::prepare_call`] and [`SimState::complete_call`].
-pub struct PreparedCall {
-    app_id: String,
-    scenario: Option<String>,
-    call: Call,
-    keys: Arc<AppKeys>,
-    cache: Arc<EnvelopeCache>,
-    index: u64,
-}
-
-impl PreparedCall {
-    /// Whether completing the call will sign (about half a millisecond of CPU), rather than
-    /// reuse an envelope made before.
-    pub fn needs_signing(&self) -> bool {
-        !simulate::is_cached(&self.call, &self.keys, self.index, &self.cache)
-    }
+/// A lock whose holder panicked still guards consistent data: every change is made whole
+/// before its guard is dropped.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SimState {
@@ -394,6 +89,7 @@ impl SimState {
     /// there is none (and saves it). A state file that cannot be read is an error, untouched.
     pub fn open(config: StateConfig) -> Result<SimState, StateError> {
         let store = config.data_dir.as_ref().map(Store::open).transpose()?;
+        let loaded = store.as_ref().map(Store::load).transpose()?.flatten();
         let state = SimState {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
@@ -406,24 +102,11 @@ impl SimState {
                 store,
             }),
         };
-        match state
-            .shared
-            .store
-            .as_ref()
-            .map(Store::load)
-            .transpose()?
-            .flatten()
-        {
+        match loaded {
             Some(stored) => {
-                let path = state
-                    .shared
-                    .store
-                    .as_ref()
-                    .expect("loaded from a store")
-                    .path();
                 let apps = load_apps(stored.apps, stored.apps_created).map_err(|problem| {
                     StoreError::Corrupt {
-                        path: path.clone(),
+                        path: state.shared.store.as_ref().expect("loaded").path(),
                         problem,
                     }
                 })?;
@@ -442,17 +125,15 @@ impl SimState {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.shared
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.shared.inner)
     }
 
     fn lock_journal(&self) -> MutexGuard<'_, Journal> {
-        self.shared
-            .journal
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.shared.journal)
+    }
+
+    fn lock_recordings(&self) -> MutexGuard<'_, HashMap<String, Recording>> {
+        lock(&self.shared.recordings)
     }
 
     fn create_first_app(&self) -> Result<(), StateError> {
@@ -469,25 +150,25 @@ impl SimState {
             store.save(&StoredState {
                 format_version: FORMAT_VERSION,
                 apps_created: inner.apps_created,
-                apps: inner.apps.values().map(|app| app.stored.clone()).collect(),
+                apps: inner.apps.values().map(App::stored).collect(),
             })?;
         }
         Ok(())
     }
 
-    /// Runs `change` on the app and saves; on a failed save the change is undone.
-    fn change_app(
+    /// Runs `change` on the Alipay app and saves; on a failed save the change is undone.
+    fn change_alipay_app(
         &self,
         app_id: &str,
-        change: impl FnOnce(&mut App) -> Result<(), StateError>,
+        change: impl FnOnce(&mut AlipayApp) -> Result<(), StateError>,
     ) -> Result<AppView, StateError> {
         let mut inner = self.lock();
-        let app = inner.app_mut(app_id)?;
+        let app = inner.app_mut(app_id)?.alipay_mut()?;
         let before = (app.stored.clone(), app.keys.clone(), app.cache.clone());
         change(app)?;
         let view = app.view();
         if let Err(e) = self.save(&inner) {
-            let app = inner.apps.get_mut(app_id).expect("still there");
+            let app = inner.app_mut(app_id)?.alipay_mut()?;
             (app.stored, app.keys, app.cache) = before;
             return Err(e);
         }
@@ -535,26 +216,7 @@ impl SimState {
             Some(seed) => derive_seed(seed, "app", number),
             None => OsRng.next_u64(),
         });
-        let keys = AppKeys::for_seed(key_seed)?;
-        let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
-        let config = Call {
-            console: new.console.unwrap_or_default(),
-            platform: new.platform.unwrap_or_default(),
-            user: new.user.unwrap_or_default(),
-            ..Call::default()
-        };
-        config.validate()?;
-        let stored = StoredApp {
-            app_id,
-            key_seed,
-            alipay_private_key_pkcs8_pem: keys.alipay_key().to_pkcs8_pem(),
-            aes_key: keys.aes_key().to_base64(),
-            fault_seed: key_seed,
-            config,
-            created_at: now(),
-            backend: None,
-        };
-        Ok(App::from_stored(stored)?)
+        Ok(App::Alipay(AlipayApp::build(new, key_seed, now())?))
     }
 
     /// Changes only the fields present in `patch` (a JSON merge patch over the app's
@@ -567,7 +229,7 @@ impl SimState {
                     .into(),
             });
         }
-        self.change_app(app_id, |app| {
+        self.change_alipay_app(app_id, |app| {
             let mut merged = serde_json::to_value(&app.stored.config).expect("config serialises");
             merge_patch(&mut merged, &patch);
             let config: Call =
@@ -603,16 +265,22 @@ impl SimState {
 
     /// Back to the fully configured default; keys and journal are kept.
     pub fn reset_app(&self, app_id: &str) -> Result<AppView, StateError> {
-        self.change_app(app_id, |app| {
-            app.stored.config = Call::default();
-            Ok(())
-        })
+        self.replace_config(app_id, Call::default())
     }
 
     /// Sets the app's configuration to a catalogue scenario's.
     pub fn apply_scenario(&self, app_id: &str, name: &str) -> Result<AppView, StateError> {
-        let config = catalogue().get(name)?.call();
-        self.change_app(app_id, |app| {
+        self.replace_config(app_id, catalogue().get(name)?.call())
+    }
+
+    /// Replaces the app's whole configuration (the console page's form).
+    pub fn set_config(&self, app_id: &str, config: Call) -> Result<AppView, StateError> {
+        config.validate()?;
+        self.replace_config(app_id, config)
+    }
+
+    fn replace_config(&self, app_id: &str, config: Call) -> Result<AppView, StateError> {
+        self.change_alipay_app(app_id, |app| {
             app.stored.config = config;
             Ok(())
         })
@@ -620,22 +288,16 @@ impl SimState {
 
     /// New keys for the app: a new Alipay key pair and AES key.
     pub fn rotate_keys(&self, app_id: &str) -> Result<KeysView, StateError> {
-        let current_seed = self.lock().app(app_id)?.stored.key_seed;
+        let current_seed = self.lock().alipay(app_id)?.stored.key_seed;
         // Seeded servers rotate deterministically too: each seed leads to the next.
         let key_seed = match self.shared.config.seed {
             Some(seed) => derive_seed(seed, &format!("rotate/{app_id}"), current_seed),
             None => OsRng.next_u64(),
         };
-        let fresh = AppKeys::generate(key_seed)?;
-        let view = self.change_app(app_id, |app| {
-            app.stored.key_seed = key_seed;
-            app.stored.fault_seed = key_seed;
-            app.stored.alipay_private_key_pkcs8_pem = fresh.alipay_key().to_pkcs8_pem();
-            app.stored.aes_key = fresh.aes_key().to_base64();
-            *app = App {
-                calls: app.calls.clone(),
-                ..App::from_stored(app.stored.clone())?
-            };
+        // Key generation takes a while: not under the lock.
+        let fresh = crate::keys::AppKeys::generate(key_seed)?;
+        let view = self.change_alipay_app(app_id, |app| {
+            *app = app.with_keys(key_seed, &fresh)?;
             Ok(())
         })?;
         Ok(view.keys)
@@ -665,40 +327,7 @@ impl SimState {
         scenario: Option<&str>,
         request: PhoneNumberRequest,
     ) -> Result<PreparedCall, StateError> {
-        let (mut call, keys, cache, index) = {
-            let inner = self.lock();
-            let app = inner.app(app_id)?;
-            let index = app.calls.fetch_add(1, Ordering::Relaxed);
-            (
-                app.stored.config.clone(),
-                app.keys.clone(),
-                app.cache.clone(),
-                index,
-            )
-        };
-        if let Some(name) = scenario {
-            call = catalogue().get(name)?.call();
-        }
-        if let Some(kind) = request.action {
-            call.action.kind = kind;
-        }
-        if let Some(protocols) = request.protocols {
-            call.action.isv_app_id = protocols.isv_app_id;
-        }
-        if let Some(mobile) = request.mobile {
-            call.user.mobile = mobile;
-        }
-        if request.fault.is_some() {
-            call.fault = request.fault;
-        }
-        Ok(PreparedCall {
-            app_id: app_id.to_string(),
-            scenario: scenario.map(str::to_string),
-            call,
-            keys,
-            cache,
-            index,
-        })
+        self.lock().alipay(app_id)?.prepare(scenario, request)
     }
 
     /// The second half: makes (or reuses) the envelope and records the call in the journal.
@@ -721,19 +350,11 @@ impl SimState {
             scenario: prepared.scenario,
             delivery,
         });
-        let id = {
-            let mut journal = self.lock_journal();
-            journal.next_id += 1;
-            let id = journal.next_id;
-            journal.push(Recorded {
-                id,
-                time: std::time::SystemTime::now(),
-                app_id: prepared.app_id.clone(),
-                fixture: fixture.clone(),
-                backend: None,
-            });
-            id
+        let event = Event::AlipayPhone {
+            fixture: fixture.clone(),
+            backend: None,
         };
+        let id = self.lock_journal().push(&prepared.app_id, event);
         if let Some(recording) = self
             .lock_recordings()
             .get_mut(&prepared.app_id)
@@ -752,12 +373,7 @@ impl SimState {
 
     /// One journal entry, if it is still kept.
     pub fn journal_entry(&self, id: u64) -> Option<JournalEntry> {
-        let journal = self.lock_journal();
-        journal
-            .entries
-            .iter()
-            .find(|r| r.id == id)
-            .map(Recorded::entry)
+        self.lock_journal().entry(id)
     }
 
     /// Attaches what a backend answered to the call it was sent.
@@ -767,21 +383,7 @@ impl SimState {
                 step.exchange = Some(exchange.clone());
             }
         }
-        let mut journal = self.lock_journal();
-        let journal = &mut *journal;
-        if let Some(record) = journal.entries.iter_mut().find(|r| r.id == id) {
-            journal.bytes -= record.size();
-            record.backend = Some(exchange);
-            journal.bytes += record.size();
-        }
-        journal.trim();
-    }
-
-    fn lock_recordings(&self) -> MutexGuard<'_, std::collections::HashMap<String, Recording>> {
-        self.shared
-            .recordings
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.lock_journal().attach_backend_exchange(id, exchange);
     }
 
     /// Starts recording the app's calls and backend answers, dropping any earlier recording.
@@ -810,20 +412,20 @@ impl SimState {
     pub fn keys_and_backend(
         &self,
         app_id: &str,
-    ) -> Result<(Arc<AppKeys>, Option<BackendTarget>), StateError> {
+    ) -> Result<(Arc<crate::keys::AppKeys>, Option<BackendTarget>), StateError> {
         let inner = self.lock();
-        let app = inner.app(app_id)?;
+        let app = inner.alipay(app_id)?;
         Ok((app.keys.clone(), app.stored.backend.clone()))
     }
 
     /// The backend the device page last sent to, for this app.
     pub fn backend_target(&self, app_id: &str) -> Option<BackendTarget> {
-        self.lock().apps.get(app_id)?.stored.backend.clone()
+        self.lock().alipay(app_id).ok()?.stored.backend.clone()
     }
 
     /// Remembers the backend the device page sends to, for this app.
     pub fn remember_backend(&self, app_id: &str, target: BackendTarget) -> Result<(), StateError> {
-        self.change_app(app_id, |app| {
+        self.change_alipay_app(app_id, |app| {
             app.stored.backend = Some(target);
             Ok(())
         })
@@ -834,7 +436,7 @@ impl SimState {
     pub fn dry_run(&self, app_id: &str) -> Result<Fixture, StateError> {
         let (call, keys, cache, index) = {
             let inner = self.lock();
-            let app = inner.app(app_id)?;
+            let app = inner.alipay(app_id)?;
             (
                 app.stored.config.clone(),
                 app.keys.clone(),
@@ -848,82 +450,30 @@ impl SimState {
         })
     }
 
-    /// Replaces the app's whole configuration (the console page's form).
-    pub fn set_config(&self, app_id: &str, config: Call) -> Result<AppView, StateError> {
-        config.validate()?;
-        self.change_app(app_id, |app| {
-            app.stored.config = config;
-            Ok(())
-        })
-    }
-
     /// Calls, newest first, optionally of one app, at most `limit`.
     pub fn journal(&self, app_id: Option<&str>, limit: usize) -> Vec<JournalEntry> {
-        self.lock_journal()
-            .entries
-            .iter()
-            .rev()
-            .filter(|r| app_id.is_none_or(|id| r.app_id == id))
-            .take(limit)
-            .map(Recorded::entry)
-            .collect()
+        self.lock_journal().entries(app_id, limit)
     }
 
     /// Clears the journal, or one app's entries.
     pub fn clear_journal(&self, app_id: Option<&str>) {
-        let mut journal = self.lock_journal();
-        match app_id {
-            Some(id) => journal.entries.retain(|r| r.app_id != id),
-            None => journal.entries.clear(),
-        }
-        journal.bytes = journal.entries.iter().map(Recorded::size).sum();
+        self.lock_journal().clear(app_id);
     }
 
     /// What a strict backend concludes, with an app's keys or explicit ones.
     pub fn verify(&self, request: VerifyRequest) -> Result<Conclusion, StateError> {
-        let invalid = |field: &str, message: String| StateError::Invalid {
-            field: field.into(),
-            message,
-        };
-        let keys =
-            match (&request.app_id, &request.alipay_public_key) {
-                (Some(app_id), None) => {
-                    let inner = self.lock();
-                    let app = inner.app(app_id)?;
-                    BackendKeys {
-                        alipay_public_key: app.keys.alipay_key().public_key().clone(),
-                        aes_key: Some(
-                            request
-                                .aes_key
-                                .as_deref()
-                                .map(AesKey::from_base64)
-                                .transpose()
-                                .map_err(|e| invalid("aes_key", e.to_string()))?
-                                .unwrap_or_else(|| app.keys.aes_key().clone()),
-                        ),
-                        sign_type: request
-                            .sign_type
-                            .or(app.stored.config.console.signing.sign_type())
-                            .unwrap_or(SignType::Rsa2),
-                    }
-                }
-                (None, Some(public_key)) => BackendKeys {
-                    alipay_public_key: crate::crypto::PublicKey::parse(public_key)
-                        .map_err(|e| invalid("alipay_public_key", e.to_string()))?,
-                    aes_key: request
-                        .aes_key
-                        .as_deref()
-                        .map(AesKey::from_base64)
-                        .transpose()
-                        .map_err(|e| invalid("aes_key", e.to_string()))?,
-                    sign_type: request.sign_type.unwrap_or(SignType::Rsa2),
-                },
-                _ => return Err(invalid(
-                    "body",
-                    "give either app_id or alipay_public_key (with aes_key), not both or neither"
+        let keys = match (&request.app_id, &request.alipay_public_key) {
+            (Some(app_id), None) => self.lock().alipay(app_id)?.backend_keys(&request)?,
+            (None, Some(public_key)) => request.explicit_keys(public_key)?,
+            _ => {
+                return Err(StateError::Invalid {
+                    field: "body".into(),
+                    message: "give either app_id or alipay_public_key (with aes_key), not both \
+                              or neither"
                         .into(),
-                )),
-            };
+                })
+            }
+        };
         Ok(oracle::verify(&request.envelope, &keys))
     }
 
@@ -940,7 +490,7 @@ impl SimState {
         )?;
         {
             let mut inner = self.lock();
-            let fresh = BTreeMap::from([(first.stored.app_id.clone(), first)]);
+            let fresh = BTreeMap::from([(first.app_id().to_string(), first)]);
             let saved = std::mem::replace(&mut inner.apps, fresh);
             let created = std::mem::replace(&mut inner.apps_created, 1);
             if let Err(e) = self.save(&inner) {
@@ -955,200 +505,10 @@ impl SimState {
     }
 }
 
-/// The apps of a state file, checked as the API checks them. The message names the entry.
-fn load_apps(stored: Vec<StoredApp>, apps_created: u64) -> Result<BTreeMap<String, App>, String> {
-    if stored.is_empty() {
-        return Err(
-            "apps is empty, and a state always has an app: delete the file to start afresh".into(),
-        );
-    }
-    if apps_created < stored.len() as u64 {
-        return Err(format!(
-            "apps_created is {apps_created}, fewer than the {} apps listed",
-            stored.len()
-        ));
-    }
-    let mut apps = BTreeMap::new();
-    for (n, app) in stored.into_iter().enumerate() {
-        let entry = format!("apps[{n}] (app_id {:?})", app.app_id);
-        let check = || -> Result<(), String> {
-            validate_app_id(&app.app_id).map_err(|e| e.to_string())?;
-            app.config.validate().map_err(|e| e.to_string())?;
-            time::OffsetDateTime::parse(
-                &app.created_at,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .map_err(|e| {
-                format!(
-                    "created_at {:?} is not an RFC 3339 time: {e}",
-                    app.created_at
-                )
-            })?;
-            if let Some(backend) = &app.backend {
-                crate::sim::store::check_url(&backend.url)
-                    .map_err(|e| format!("backend.url: {e}"))?;
-            }
-            if apps.contains_key(&app.app_id) {
-                return Err("this app id appears twice".into());
-            }
-            Ok(())
-        };
-        check().map_err(|problem| format!("{entry}: {problem}"))?;
-        let app_id = app.app_id.clone();
-        let app = App::from_stored(app).map_err(|e| format!("{entry}: {e}"))?;
-        apps.insert(app_id, app);
-    }
-    Ok(apps)
-}
-
-/// JSON merge patch (RFC 7386): objects merge recursively, anything else replaces. Unlike the
-/// RFC, `null` is kept rather than removing the key, so it clears optional settings (`isv`,
-/// `fault`) and is refused, by name, for required ones.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(target), Value::Object(patch)) => {
-            for (key, value) in patch {
-                match target.get_mut(key) {
-                    Some(existing) if value.is_object() && existing.is_object() => {
-                        merge_patch(existing, value)
-                    }
-                    _ => {
-                        target.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        (target, patch) => *target = patch.clone(),
-    }
-}
-
-fn validate_app_id(app_id: &str) -> Result<(), StateError> {
-    let ok = (1..=64).contains(&app_id.len())
-        && app_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(StateError::Invalid {
-            field: "app_id".into(),
-            message: format!("{app_id:?} must be 1 to 64 letters, digits, '-' or '_'"),
-        })
-    }
-}
-
 fn derive_seed(seed: u64, purpose: &str, number: u64) -> u64 {
     crate::crypto::seeded_rng(seed, &format!("{purpose}/{number}")).next_u64()
 }
 
 fn now() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
-}
-
-fn rfc3339(time: time::OffsetDateTime) -> String {
-    time.format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC times format")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn state() -> SimState {
-        SimState::open(StateConfig {
-            seed: Some(3),
-            data_dir: None,
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn starts_with_one_app_whose_keys_are_the_seeds() {
-        let state = state();
-        let apps = state.list_apps();
-        assert_eq!(apps.len(), 1);
-        assert_eq!(
-            apps[0].keys.alipay_public_key,
-            AppKeys::for_seed(3).unwrap().published().alipay_public_key
-        );
-        assert_eq!(apps[0].next_outcome.rule, "success");
-    }
-
-    #[test]
-    fn patches_change_only_what_they_name() {
-        let state = state();
-        let id = state.list_apps()[0].app_id.clone();
-        let view = state
-            .patch_app(&id, json!({"console": {"gateway": false}}))
-            .unwrap();
-        assert!(!view.config.console.gateway);
-        assert_eq!(
-            view.config.console.signing,
-            crate::alipay::model::Signing::Rsa2
-        );
-        assert_eq!(view.next_outcome.rule, "success");
-        let view = state
-            .patch_app(
-                &id,
-                json!({"console": {"isv": {"isv_app_id": "2021"}}, "fault": "missing-sign"}),
-            )
-            .unwrap();
-        assert!(view.config.console.isv.is_some() && !view.config.console.gateway);
-        let view = state
-            .patch_app(&id, json!({"console": {"isv": null}, "fault": null}))
-            .unwrap();
-        assert!(view.config.console.isv.is_none() && view.config.fault.is_none());
-        let err = state
-            .patch_app(&id, json!({"console": {"gatway": true}}))
-            .unwrap_err();
-        assert!(err.to_string().contains("gatway"), "{err}");
-        assert!(
-            !state.app(&id).unwrap().config.console.gateway,
-            "a refused patch changes nothing"
-        );
-    }
-
-    #[test]
-    fn apps_are_isolated() {
-        let state = state();
-        let a = state.create_app(NewApp::default()).unwrap().app_id;
-        let b = state.create_app(NewApp::default()).unwrap().app_id;
-        assert_ne!(a, b);
-        state
-            .patch_app(&a, json!({"console": {"phone_application": "pending"}}))
-            .unwrap();
-        state
-            .get_phone_number(&a, None, PhoneNumberRequest::default())
-            .unwrap();
-        let fixture = state
-            .get_phone_number(&b, None, PhoneNumberRequest::default())
-            .unwrap();
-        assert_eq!(fixture.delivery.expect.rule, "success");
-        assert_eq!(state.journal(Some(&a), 10).len(), 1);
-        state.reset_app(&a).unwrap();
-        assert_eq!(state.journal(Some(&b), 10).len(), 1);
-        assert_eq!(state.app(&a).unwrap().next_outcome.rule, "success");
-    }
-
-    #[test]
-    fn the_journal_is_bounded_and_newest_first() {
-        let state = state();
-        let id = state.list_apps()[0].app_id.clone();
-        for _ in 0..JOURNAL_CAPACITY + 5 {
-            state
-                .get_phone_number(&id, Some("ide-simulator"), PhoneNumberRequest::default())
-                .unwrap();
-        }
-        let entries = state.journal(None, usize::MAX);
-        assert_eq!(entries.len(), JOURNAL_CAPACITY);
-        assert!(entries[0].id > entries[1].id);
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc_7386() {
-        let mut target = json!({"a": {"b": 1, "c": 2}, "d": 3});
-        merge_patch(&mut target, &json!({"a": {"b": 9}, "d": null}));
-        assert_eq!(target, json!({"a": {"b": 9, "c": 2}, "d": null}));
-    }
 }

@@ -4,23 +4,31 @@
 //! over `state.json` (and the directory flushed), so a crash at any moment leaves either the old
 //! or the new file, never a torn one. A file that cannot be read is reported with its path and
 //! left untouched.
+//!
+//! The file has a `format_version`. Version 2 tags each app with its `platform` (a closed set:
+//! today `alipay`); version 1, written by alipay-sim up to 0.1's first releases, had only Alipay
+//! apps and no tag, and is read as if each app said `"platform": "alipay"`. The next save writes
+//! version 2.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::alipay::simulate::Call;
 
 /// The state file's current format.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The first format: Alipay apps only, untagged.
+const FORMAT_VERSION_UNTAGGED: u32 = 1;
 const FILE_NAME: &str = "state.json";
 
-crate::de::object_only!(serialize and deserialize: StoredState, StoredApp, BackendTarget);
+crate::de::object_only!(deserialize: Header);
+crate::de::object_only!(serialize and deserialize: StoredAlipayApp, BackendTarget);
 
 /// Everything that survives a restart.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(remote = "Self", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredState {
     pub format_version: u32,
     /// Apps created so far, to derive the next app's seed when the server has one.
@@ -28,10 +36,79 @@ pub struct StoredState {
     pub apps: Vec<StoredApp>,
 }
 
-/// One app: its configuration and its key material (throwaway keys, stored in the clear).
+/// The state file without its apps, which are read one by one (see [`StoredApp::read`]).
+#[derive(Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+struct Header {
+    format_version: u32,
+    apps_created: u64,
+}
+
+/// One app, tagged with its platform: a closed set, so a new platform is a new variant and
+/// every `match` over apps says what is left to do for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "platform", rename_all = "kebab-case")]
+pub enum StoredApp {
+    Alipay(StoredAlipayApp),
+}
+
+/// The platform tags, in the file's spelling.
+const PLATFORMS: &[&str] = &["alipay"];
+
+impl StoredApp {
+    pub fn app_id(&self) -> &str {
+        match self {
+            StoredApp::Alipay(app) => &app.app_id,
+        }
+    }
+
+    /// Reads `apps[n]` of a state file. Done by hand rather than by serde's internally tagged
+    /// enums, which buffer the content and so lose the path of a bad field inside the app
+    /// (`apps[0].backend: ...`).
+    fn read(n: usize, value: Value) -> Result<StoredApp, String> {
+        let Value::Object(mut fields) = value else {
+            return Err(match value {
+                Value::Array(_) => format!("apps[{n}]: {}", crate::de::ARRAY_FOR_OBJECT),
+                other => format!("apps[{n}]: expected an object, found {}", kind_of(&other)),
+            });
+        };
+        let platform = match fields.remove("platform") {
+            Some(Value::String(platform)) => platform,
+            Some(other) => {
+                return Err(format!(
+                    "apps[{n}].platform: expected one of {PLATFORMS:?}, found {}",
+                    kind_of(&other)
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "apps[{n}]: missing field `platform` (one of {PLATFORMS:?})"
+                ))
+            }
+        };
+        let at = |error: serde_path_to_error::Error<serde_json::Error>| match error
+            .path()
+            .to_string()
+            .as_str()
+        {
+            "." => format!("apps[{n}]: {}", error.inner()),
+            path => format!("apps[{n}].{path}: {}", error.inner()),
+        };
+        match platform.as_str() {
+            "alipay" => serde_path_to_error::deserialize(Value::Object(fields))
+                .map(StoredApp::Alipay)
+                .map_err(at),
+            other => Err(format!(
+                "apps[{n}].platform: {other:?} is not a platform this alipay-sim knows; it knows {PLATFORMS:?}"
+            )),
+        }
+    }
+}
+
+/// One Alipay app: its configuration and its key material (throwaway keys, stored in the clear).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
-pub struct StoredApp {
+pub struct StoredAlipayApp {
     pub app_id: String,
     /// The seed the keys were derived from, for reference.
     pub key_seed: u64,
@@ -204,21 +281,7 @@ impl Store {
             path: path.clone(),
             problem,
         };
-        let deserializer = &mut serde_json::Deserializer::from_str(&text);
-        let state: StoredState =
-            serde_path_to_error::deserialize(deserializer).map_err(|e| {
-                match e.path().to_string().as_str() {
-                    "." => corrupt(e.inner().to_string()),
-                    path => corrupt(format!("{path}: {}", e.inner())),
-                }
-            })?;
-        if state.format_version != FORMAT_VERSION {
-            return Err(corrupt(format!(
-                "format_version {} is not {FORMAT_VERSION}",
-                state.format_version
-            )));
-        }
-        Ok(Some(state))
+        read_state(&text).map(Some).map_err(corrupt)
     }
 
     /// Replaces the state file atomically.
@@ -240,6 +303,66 @@ impl Store {
             let _ = std::fs::remove_file(&temp.0);
         }
         result.map_err(write_error)
+    }
+}
+
+/// A state file's text, of the current format or the untagged first one.
+fn read_state(text: &str) -> Result<StoredState, String> {
+    let mut value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let apps = match value.as_object_mut() {
+        Some(fields) => fields.remove("apps"),
+        None => return Err(format!("expected an object, found {}", kind_of(&value))),
+    };
+    let header: Header = serde_path_to_error::deserialize(value).map_err(|e| {
+        match e.path().to_string().as_str() {
+            "." => e.inner().to_string(),
+            path => format!("{path}: {}", e.inner()),
+        }
+    })?;
+    let tag_missing = match header.format_version {
+        FORMAT_VERSION => false,
+        FORMAT_VERSION_UNTAGGED => true,
+        other => {
+            return Err(format!(
+                "format_version {other} is not one this alipay-sim reads ({FORMAT_VERSION_UNTAGGED} or {FORMAT_VERSION}); a newer alipay-sim wrote it?"
+            ))
+        }
+    };
+    let apps = match apps {
+        Some(Value::Array(apps)) => apps,
+        Some(other) => {
+            return Err(format!(
+                "apps: expected an array, found {}",
+                kind_of(&other)
+            ))
+        }
+        None => return Err("missing field `apps`".into()),
+    };
+    let apps = apps
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut app)| {
+            if let (true, Some(fields)) = (tag_missing, app.as_object_mut()) {
+                fields.insert("platform".into(), Value::from("alipay"));
+            }
+            StoredApp::read(n, app)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(StoredState {
+        format_version: FORMAT_VERSION,
+        apps_created: header.apps_created,
+        apps,
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

@@ -22,5 +22,6 @@ mod readme;
 mod readme_example_library;
 mod readme_example_simulator;
 mod server;
+mod state;
 mod ui;
 mod vectors;

@@ -64,6 +64,7 @@ const WORDS: &[&str] = &[
     "non-json-text", "success", "no-user-consent", "oracle", "refusal", "json", "form", "raw",
     "POST", "2xx", "400-499", "{{mobile}}", "{{code}}", "{{env.HOME}}", "(", "13800000000",
     "1-1234432112", "", "10.1.35", "1.16.4", "2021", "http://127.0.0.1:9/", "bWFkZSB1cA==",
+    "alipay",
 ];
 
 fn key() -> impl Strategy<Value = String> {

@@ -1,0 +1,337 @@
+//! Alipay apps in the shell: what the API takes to create and call one, how it is shown, and
+//! the running app (its stored form, keys, call counter and envelope cache).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alipay::envelope::EnvelopeCache;
+use crate::alipay::fault::Fault;
+use crate::alipay::model::{
+    ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks, User,
+};
+use crate::alipay::scenario::catalogue;
+use crate::alipay::simulate::{self, Call};
+use crate::crypto::{AesKey, CryptoError, PublicKey, SignType, SigningKey};
+use crate::keys::{app_id_for_seed, AppKeys};
+use crate::oracle::BackendKeys;
+use crate::sim::error::StateError;
+use crate::sim::store::StoredAlipayApp;
+
+/// A new app's settings; everything is optional.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct NewApp {
+    /// 1 to 64 letters, digits, `-` or `_`; by default, one made from the key seed.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub app_id: Option<String>,
+    /// The seed of the app's keys; by default, one from the server's seed, or a random one.
+    pub seed: Option<u64>,
+    #[schema(value_type = Option<PartialConsole>)]
+    pub console: Option<Console>,
+    #[schema(value_type = Option<PartialQuirks>)]
+    pub platform: Option<Quirks>,
+    #[schema(value_type = Option<PartialUser>)]
+    pub user: Option<User>,
+}
+
+/// What a `getPhoneNumber` call may set, over the app's configuration.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct PhoneNumberRequest {
+    /// What the user does, instead of the app's action.
+    pub action: Option<ActionKind>,
+    /// `protocols.isvAppId`, instead of the app's `action.isv_app_id`.
+    pub protocols: Option<Protocols>,
+    /// The bound mobile, instead of the app's `user.mobile`.
+    pub mobile: Option<Mobile>,
+    /// A one-off fault, instead of the app's.
+    pub fault: Option<Fault>,
+}
+
+/// `my.getPhoneNumber`'s `protocols` option.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct Protocols {
+    #[serde(rename = "isvAppId")]
+    pub isv_app_id: Option<String>,
+}
+
+/// What a backend needs, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeysView {
+    pub app_id: String,
+    /// One-line base64 SubjectPublicKeyInfo.
+    pub alipay_public_key: String,
+    pub alipay_public_key_pem: String,
+    /// Base64, 16 bytes.
+    pub aes_key: String,
+    /// The console's signing method; `null` when none is set.
+    #[schema(required)]
+    pub sign_type: Option<SignType>,
+}
+
+/// An app as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppView {
+    pub app_id: String,
+    #[serde(flatten)]
+    pub config: Call,
+    pub keys: KeysView,
+    /// The rule the next call would hit with the configured action.
+    pub next_outcome: NextOutcome,
+    pub calls: u64,
+    pub created_at: String,
+}
+
+/// An app as the API shows it, in one object (see `crate::schema`).
+impl utoipa::PartialSchema for AppView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        app_view_fields().build()
+    }
+}
+
+impl utoipa::ToSchema for AppView {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.extend(app_view_fields().schemas);
+    }
+}
+
+fn app_view_fields() -> crate::schema::Fields {
+    use utoipa::PartialSchema;
+    crate::schema::Fields::new(
+        "An app: its settings (console, platform, user, action, fault), keys, what the next \
+         call would hit, and how many calls it took",
+    )
+    .inline("app_id", String::schema())
+    .flatten::<Call>()
+    .field::<KeysView>("keys")
+    .field::<NextOutcome>("next_outcome")
+    .inline("calls", u64::schema())
+    .inline(
+        "created_at",
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            ))),
+    )
+}
+
+/// The rule the next call would hit with the configured action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NextOutcome {
+    pub rule: String,
+    pub summary: String,
+    pub source: String,
+}
+
+/// Verification request: an envelope and an app id, or explicit keys.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The envelope text, as the front end got it.
+    pub envelope: String,
+    /// Check with this app's keys; or give `alipay_public_key`, not both.
+    pub app_id: Option<String>,
+    /// Base64 or PEM; with `aes_key` for an encrypted envelope.
+    pub alipay_public_key: Option<String>,
+    /// Base64; by default the app's, when `app_id` is given.
+    pub aes_key: Option<String>,
+    /// By default the app's signing method, else RSA2.
+    pub sign_type: Option<SignType>,
+}
+
+// Request bodies refuse an array in place of their object.
+crate::de::object_only!(deserialize: NewApp, PhoneNumberRequest, Protocols, VerifyRequest);
+
+pub(crate) struct AlipayApp {
+    pub(crate) stored: StoredAlipayApp,
+    pub(crate) keys: Arc<AppKeys>,
+    /// The app's calls so far: the next call's index in its sequence of draws.
+    pub(crate) calls: Arc<AtomicU64>,
+    pub(crate) cache: Arc<EnvelopeCache>,
+}
+
+impl AlipayApp {
+    pub(crate) fn from_stored(stored: StoredAlipayApp) -> Result<AlipayApp, CryptoError> {
+        let keys = AppKeys::from_parts(
+            stored.app_id.clone(),
+            SigningKey::from_pem_or_base64(&stored.alipay_private_key_pkcs8_pem)?,
+            AesKey::from_base64(&stored.aes_key)?,
+            stored.fault_seed,
+        );
+        Ok(AlipayApp {
+            stored,
+            keys: Arc::new(keys),
+            calls: Arc::default(),
+            cache: Arc::default(),
+        })
+    }
+
+    pub(crate) fn view(&self) -> AppView {
+        let published = self.keys.published();
+        let calls = self.calls.load(Ordering::Relaxed);
+        let rule = simulate::preview(&self.stored.config, &self.keys, calls).rule();
+        AppView {
+            app_id: self.stored.app_id.clone(),
+            config: self.stored.config.clone(),
+            keys: KeysView {
+                app_id: published.app_id,
+                alipay_public_key: published.alipay_public_key,
+                alipay_public_key_pem: published.alipay_public_key_pem,
+                aes_key: published.aes_key,
+                sign_type: self.stored.config.console.signing.sign_type(),
+            },
+            next_outcome: NextOutcome {
+                rule: rule.id.to_string(),
+                summary: rule.summary.to_string(),
+                source: rule.source.to_string(),
+            },
+            calls,
+            created_at: self.stored.created_at.clone(),
+        }
+    }
+}
+
+impl AlipayApp {
+    /// A new app from the API's settings, with keys from `key_seed`.
+    pub(crate) fn build(
+        new: NewApp,
+        key_seed: u64,
+        created_at: String,
+    ) -> Result<AlipayApp, StateError> {
+        let keys = AppKeys::for_seed(key_seed)?;
+        let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
+        let config = Call {
+            console: new.console.unwrap_or_default(),
+            platform: new.platform.unwrap_or_default(),
+            user: new.user.unwrap_or_default(),
+            ..Call::default()
+        };
+        config.validate()?;
+        let stored = StoredAlipayApp {
+            app_id,
+            key_seed,
+            alipay_private_key_pkcs8_pem: keys.alipay_key().to_pkcs8_pem(),
+            aes_key: keys.aes_key().to_base64(),
+            fault_seed: key_seed,
+            config,
+            created_at,
+            backend: None,
+        };
+        Ok(AlipayApp::from_stored(stored)?)
+    }
+
+    /// The app with `fresh` keys, made from `key_seed`; its settings and call count are kept.
+    pub(crate) fn with_keys(
+        &self,
+        key_seed: u64,
+        fresh: &AppKeys,
+    ) -> Result<AlipayApp, StateError> {
+        let mut stored = self.stored.clone();
+        stored.key_seed = key_seed;
+        stored.fault_seed = key_seed;
+        stored.alipay_private_key_pkcs8_pem = fresh.alipay_key().to_pkcs8_pem();
+        stored.aes_key = fresh.aes_key().to_base64();
+        Ok(AlipayApp {
+            calls: self.calls.clone(),
+            ..AlipayApp::from_stored(stored)?
+        })
+    }
+
+    /// The first half of a call: the app's settings, with a scenario's in their place when
+    /// one is named and the request's fields on top, and the call's place in the sequence.
+    pub(crate) fn prepare(
+        &self,
+        scenario: Option<&str>,
+        request: PhoneNumberRequest,
+    ) -> Result<PreparedCall, StateError> {
+        let index = self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut call = match scenario {
+            Some(name) => catalogue().get(name)?.call(),
+            None => self.stored.config.clone(),
+        };
+        if let Some(kind) = request.action {
+            call.action.kind = kind;
+        }
+        if let Some(protocols) = request.protocols {
+            call.action.isv_app_id = protocols.isv_app_id;
+        }
+        if let Some(mobile) = request.mobile {
+            call.user.mobile = mobile;
+        }
+        if request.fault.is_some() {
+            call.fault = request.fault;
+        }
+        Ok(PreparedCall {
+            app_id: self.stored.app_id.clone(),
+            scenario: scenario.map(str::to_string),
+            call,
+            keys: self.keys.clone(),
+            cache: self.cache.clone(),
+            index,
+        })
+    }
+
+    /// The keys a backend configured from this app's console holds; `aes_key` and
+    /// `sign_type` of the request, when given, instead of the app's.
+    pub(crate) fn backend_keys(&self, request: &VerifyRequest) -> Result<BackendKeys, StateError> {
+        Ok(BackendKeys {
+            alipay_public_key: self.keys.alipay_key().public_key().clone(),
+            aes_key: Some(match &request.aes_key {
+                Some(text) => parse_aes_key(text)?,
+                None => self.keys.aes_key().clone(),
+            }),
+            sign_type: request
+                .sign_type
+                .or(self.stored.config.console.signing.sign_type())
+                .unwrap_or(SignType::Rsa2),
+        })
+    }
+}
+
+impl VerifyRequest {
+    /// The keys the request gives itself, without an app.
+    pub(crate) fn explicit_keys(&self, public_key: &str) -> Result<BackendKeys, StateError> {
+        Ok(BackendKeys {
+            alipay_public_key: PublicKey::parse(public_key).map_err(|e| StateError::Invalid {
+                field: "alipay_public_key".into(),
+                message: e.to_string(),
+            })?,
+            aes_key: self.aes_key.as_deref().map(parse_aes_key).transpose()?,
+            sign_type: self.sign_type.unwrap_or(SignType::Rsa2),
+        })
+    }
+}
+
+fn parse_aes_key(text: &str) -> Result<AesKey, StateError> {
+    AesKey::from_base64(text).map_err(|e| StateError::Invalid {
+        field: "aes_key".into(),
+        message: e.to_string(),
+    })
+}
+
+/// A call between [`SimState::prepare_call`] and [`SimState::complete_call`].
+pub struct PreparedCall {
+    pub(crate) app_id: String,
+    pub(crate) scenario: Option<String>,
+    pub(crate) call: Call,
+    pub(crate) keys: Arc<AppKeys>,
+    pub(crate) cache: Arc<EnvelopeCache>,
+    pub(crate) index: u64,
+}
+
+impl PreparedCall {
+    /// Whether completing the call will sign (about half a millisecond of CPU), rather than
+    /// reuse an envelope made before.
+    pub fn needs_signing(&self) -> bool {
+        !simulate::is_cached(&self.call, &self.keys, self.index, &self.cache)
+    }
+}
