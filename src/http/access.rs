@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
-use crate::http::api::{ErrorBody, ErrorCode};
+use crate::http::error::{ErrorBody, ErrorCode};
 
 /// Which hosts and origins the server accepts beyond its defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

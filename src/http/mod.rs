@@ -1,8 +1,51 @@
 //! The HTTP adapters over the shell: who may reach the server ([`access`]), the JSON API under
-//! `/api/v1` ([`api`]), serving it with the web UI and the `Simulator` fixture ([`server`]), and
-//! requests to a developer's backend, as `my.request` makes them ([`backend`]).
+//! `/api/v1` ([`api`]) with its one error shape and status table ([`error`]), request
+//! extraction ([`extract`]) and slow operations off the async workers ([`worker`]), the
+//! emulated platform endpoints at their real paths ([`endpoints`]), serving it all with the web
+//! UI and the `Simulator` fixture ([`server`]), and requests to a developer's backend, as
+//! `my.request` makes them ([`backend`]).
+//!
+//! [`app`] composes the one router: the API, the UI and the platform endpoints, with the
+//! guards and limits every route shares.
 
 pub mod access;
 pub mod api;
 pub mod backend;
+pub mod endpoints;
+pub mod error;
+pub(crate) mod extract;
 pub mod server;
+pub(crate) mod worker;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::http::access::Access;
+use crate::sim::state::SimState;
+
+/// The simulator's whole router over `state`: the JSON API, the web UI and the emulated
+/// platform endpoints, answering loopback hosts only, with CORS for the front-end call alone.
+pub fn app(state: SimState) -> Router {
+    app_with(state, Access::default())
+}
+
+/// [`app`], with the hosts and origins of `access` allowed besides.
+pub fn app_with(state: SimState, access: Access) -> Router {
+    let access = std::sync::Arc::new(access);
+    let guard = access.clone();
+    api::routes()
+        .merge(crate::ui::routes())
+        .merge(endpoints::routes())
+        // The admin API's shape; each platform's endpoints have their own fallback.
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(error::BODY_LIMIT))
+        // Browser previews of a mini program (my.js) call the API from their own origin; the
+        // layer answers their preflight requests before routing.
+        .layer(access.cors_layer())
+        .layer(axum::middleware::from_fn(move |request, next| {
+            guard.clone().guard(request, next)
+        }))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

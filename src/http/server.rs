@@ -13,32 +13,6 @@ use crate::sim::state::{
     AppView, JournalEntry, KeysView, NewApp, PhoneNumberRequest, SimState, StateConfig, StateError,
 };
 
-/// The simulator's whole router over `state`: the JSON API and the web UI, answering loopback
-/// hosts only, with CORS for the front-end call alone.
-pub fn router(state: SimState) -> axum::Router {
-    router_with(state, Access::default())
-}
-
-/// [`router`], with the hosts and origins of `access` allowed besides.
-pub fn router_with(state: SimState, access: Access) -> axum::Router {
-    use axum::extract::DefaultBodyLimit;
-    let access = std::sync::Arc::new(access);
-    let guard = access.clone();
-    crate::http::api::routes()
-        .merge(crate::ui::routes())
-        .fallback(crate::http::api::route_not_found)
-        .method_not_allowed_fallback(crate::http::api::method_not_allowed)
-        .layer(DefaultBodyLimit::max(crate::http::api::BODY_LIMIT))
-        // Browser previews of a mini program (my.js) call the API from their own origin; the
-        // layer answers their preflight requests before routing.
-        .layer(access.cors_layer())
-        .layer(axum::middleware::from_fn(move |request, next| {
-            guard.clone().guard(request, next)
-        }))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
-}
-
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
@@ -75,7 +49,7 @@ pub async fn serve(
     use hyper_util::server::conn::auto;
     use hyper_util::service::TowerToHyperService;
 
-    let app = router_with(state, options.access.clone()).layer(
+    let app = crate::http::app_with(state, options.access.clone()).layer(
         tower_http::timeout::RequestBodyTimeoutLayer::new(options.body_timeout),
     );
     let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::alipay::fault::Fault;
 use crate::alipay::model::ActionKind;
 use crate::alipay::outcome::Callback;
-use crate::http::api::blocking;
+use crate::http::worker::blocking;
 use crate::sim::state::{JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError};
 use crate::sim::store::{BackendTarget, BodyShape};
 use crate::{alipay::rules, catalogue, Fixture, Verdict};
@@ -93,7 +93,7 @@ impl IntoResponse for PageError {
 
 impl From<StateError> for PageError {
     fn from(error: StateError) -> Self {
-        PageError(crate::http::api::status_of(&error).0, error.to_string())
+        PageError(crate::http::error::status_of(&error).0, error.to_string())
     }
 }
 

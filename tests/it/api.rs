@@ -58,7 +58,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
             .uri(&uri)
             .body(Body::from(body))
             .unwrap();
-        let response = alipay_sim::http::server::router(state.clone())
+        let response = alipay_sim::http::app(state.clone())
             .oneshot(request)
             .await
             .unwrap();

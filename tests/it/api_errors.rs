@@ -47,7 +47,7 @@ impl Api {
         let request = request
             .body(Body::from(body.replace("APP", &self.app)))
             .unwrap();
-        let response = alipay_sim::http::server::router(self.state.clone())
+        let response = alipay_sim::http::app(self.state.clone())
             .oneshot(request)
             .await
             .unwrap();

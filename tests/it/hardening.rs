@@ -6,9 +6,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use alipay_sim::http;
 use alipay_sim::http::access::Access;
 use alipay_sim::http::server::ServerOptions;
-use alipay_sim::http::server::{router, router_with};
 use alipay_sim::sim::state::{SimState, StateConfig};
 use alipay_sim::sim::store::Store;
 use axum::body::Body;
@@ -70,7 +70,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
     ];
     let form = "call=1&url=http%3A%2F%2F127.0.0.1%3A9%2F&body_shape=json";
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request("POST", &format!("/apps/{app}/device/send"), &evil, form),
     )
     .await;
@@ -83,7 +83,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
     );
 
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request("GET", "/api/v1/journal", &evil[..1], ""),
     )
     .await;
@@ -92,7 +92,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
     // Loopback names and addresses, and hosts allowed on purpose, are answered.
     for host in ["127.0.0.1:8086", "localhost:8086", "[::1]:8086"] {
         let answer = send(
-            router(state.clone()),
+            http::app(state.clone()),
             request("GET", "/api/v1/journal", &[("host", host)], ""),
         )
         .await;
@@ -103,7 +103,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
         ..Access::default()
     };
     let answer = send(
-        router_with(state.clone(), access),
+        http::app_with(state.clone(), access),
         request(
             "GET",
             "/api/v1/journal",
@@ -170,7 +170,7 @@ async fn a_redirect_from_the_backend_is_shown_not_followed() {
         alipay_sim::http::backend::form_encode(&format!("{first}/api/phone"))
     );
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request("POST", &format!("/apps/{app}/device/send"), &own, &form),
     )
     .await;
@@ -198,7 +198,7 @@ async fn another_site_cannot_change_or_read_the_state() {
     ];
     // A "simple" request, which browsers send without a preflight.
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request("POST", "/api/v1/apps", &cross, r#"{"app_id":"planted"}"#),
     )
     .await;
@@ -222,7 +222,7 @@ async fn another_site_cannot_change_or_read_the_state() {
         ("access-control-request-headers", "content-type"),
     ];
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request("OPTIONS", &format!("/api/v1/apps/{app}"), &preflight, ""),
     )
     .await;
@@ -238,7 +238,7 @@ async fn another_site_cannot_change_or_read_the_state() {
         "/api/v1/journal".to_string(),
     ] {
         let answer = send(
-            router(state.clone()),
+            http::app(state.clone()),
             request("GET", &path, &cross[..2], ""),
         )
         .await;
@@ -257,7 +257,7 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
     let path = format!("/api/v1/apps/{app}/getPhoneNumber");
     let preview = "http://localhost:5173";
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request(
             "OPTIONS",
             &path,
@@ -279,7 +279,7 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
         ("content-type", "application/json"),
     ];
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request("POST", &path, &json_call, r#"{"action":"consent"}"#),
     )
     .await;
@@ -289,7 +289,7 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
     // The same call as text/plain would skip the preflight: refused before it counts.
     let calls = state.app(&app).unwrap().calls;
     let answer = send(
-        router(state.clone()),
+        http::app(state.clone()),
         request(
             "POST",
             &path,
@@ -316,7 +316,7 @@ async fn wider_cors_is_an_explicit_list_of_origins() {
         ("content-type", "application/json"),
     ];
     let answer = send(
-        router_with(state.clone(), access.clone()),
+        http::app_with(state.clone(), access.clone()),
         request(
             "POST",
             "/api/v1/apps",
@@ -331,7 +331,7 @@ async fn wider_cors_is_an_explicit_list_of_origins() {
         "http://localhost:5173"
     );
     let answer = send(
-        router_with(state.clone(), access),
+        http::app_with(state.clone(), access),
         request(
             "POST",
             "/api/v1/apps",

@@ -485,7 +485,7 @@ fn send(
     let is_json = serde_json::from_slice::<Value>(&body).is_ok();
     let request = request.body(Body::from(body)).unwrap();
     let (status, content_type, bytes) = runtime().block_on(async {
-        let response = alipay_sim::http::server::router(state.clone())
+        let response = alipay_sim::http::app(state.clone())
             .oneshot(request)
             .await
             .unwrap();

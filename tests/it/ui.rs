@@ -2,7 +2,7 @@
 //! changed from the console page, and the outcome it shows is what the next call returns.
 
 use alipay_sim::catalogue;
-use alipay_sim::http::server::router;
+use alipay_sim::http;
 use alipay_sim::sim::state::{PhoneNumberRequest, SimState};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -25,7 +25,7 @@ async fn send(
     let request = request
         .body(Body::from(form.unwrap_or("").to_string()))
         .unwrap();
-    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let response = http::app(state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let location = response
         .headers()
@@ -256,7 +256,7 @@ async fn form_posts_from_another_site_are_refused() {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(EVERY_SETTING_CHANGED))
         .unwrap();
-    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let response = http::app(state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
     // The simulator's own pages post with their own origin.
@@ -268,6 +268,6 @@ async fn form_posts_from_another_site_are_refused() {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(EVERY_SETTING_CHANGED))
         .unwrap();
-    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let response = http::app(state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }

@@ -484,7 +484,7 @@ pub async fn get_checked(
         .uri(uri)
         .body(axum::body::Body::empty())
         .unwrap();
-    let response = alipay_sim::http::server::router(state.clone())
+    let response = alipay_sim::http::app(state.clone())
         .oneshot(request)
         .await
         .unwrap();

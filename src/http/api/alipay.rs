@@ -1,0 +1,288 @@
+//! The routes of the Alipay `my.getPhoneNumber` flow: the app's keys, scenarios, the emulated
+//! front-end call, and the strict backend's verdict.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppIdParam;
+use crate::alipay::scenario::Fixture;
+use crate::catalogue;
+use crate::http::error::{ApiError, ErrorBody, ErrorCode};
+use crate::http::extract::{AppId, Body, EmptyBody};
+use crate::http::worker::blocking;
+use crate::oracle::{BusinessResult, Conclusion, Verdict};
+use crate::sim::state::{
+    AppView, KeysView, PhoneNumberRequest, SimState, StateError, VerifyRequest,
+};
+
+pub(super) fn routes() -> OpenApiRouter<SimState> {
+    OpenApiRouter::new()
+        .routes(routes!(read_keys))
+        .routes(routes!(rotate_keys))
+        .routes(routes!(apply_scenario))
+        .routes(routes!(get_phone_number))
+        .routes(routes!(list_scenarios))
+        .routes(routes!(verify))
+}
+
+/// The header that applies a catalogue scenario to one `getPhoneNumber` call.
+pub const SCENARIO_HEADER: &str = "x-alipay-sim-scenario";
+/// The keys a backend needs
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/keys",
+    operation_id = "readKeys",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "Keys", body = KeysView),
+        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+    ),
+)]
+async fn read_keys(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<KeysView>, ApiError> {
+    Ok(Json(state.keys(&app_id)?))
+}
+
+/// New Alipay key pair and AES key
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/keys/rotate",
+    operation_id = "rotateKeys",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "The new keys", body = KeysView),
+        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+    ),
+)]
+async fn rotate_keys(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<KeysView>, ApiError> {
+    let keys = blocking::<_, ApiError>(move || state.rotate_keys(&app_id)).await?;
+    Ok(Json(keys))
+}
+
+/// A catalogue scenario, by name.
+#[derive(Deserialize, ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct ScenarioRequest {
+    name: String,
+}
+crate::de::object_only!(deserialize: ScenarioRequest);
+
+/// Apply a catalogue scenario
+///
+/// Sets the app's console, platform, user, action and fault to the scenario's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/scenario",
+    operation_id = "applyScenario",
+    params(AppIdParam),
+    request_body = ScenarioRequest,
+    responses(
+        (status = 200, description = "The app", body = AppView),
+        (status = 400, description = "Malformed JSON or no body (malformed_json, bad_body), or an app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app or scenario (app_not_found, scenario_not_found)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time (body_timeout)", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB (body_too_large)", body = ErrorBody),
+        (status = 422, description = "Unknown field, or bad value: the message names it (invalid_request)", body = ErrorBody),
+        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+    ),
+)]
+async fn apply_scenario(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+    Body(request): Body<ScenarioRequest>,
+) -> Result<Json<AppView>, ApiError> {
+    let view =
+        blocking::<_, ApiError>(move || state.apply_scenario(&app_id, &request.name)).await?;
+    Ok(Json(view))
+}
+
+/// The emulated front-end call
+///
+/// What my.getPhoneNumber gives the page, with the keys a backend needs and the oracle. The
+/// app's call counter moves on, and the call is journaled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/getPhoneNumber",
+    operation_id = "getPhoneNumber",
+    params(
+        AppIdParam,
+        ("X-Alipay-Sim-Scenario" = Option<String>, Header, nullable = false, description = "Apply this catalogue scenario for this call only"),
+    ),
+    request_body(content = Option<PhoneNumberRequest>, description = "What this call sets over the app's settings; none is needed"),
+    responses(
+        (status = 200, description = "Same object as `alipay-sim envelope` prints", body = Fixture),
+        (status = 400, description = "Malformed JSON (malformed_json, bad_body), an X-Alipay-Sim-Scenario that is not ASCII (invalid_header), or an app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app or scenario (app_not_found, scenario_not_found)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time (body_timeout)", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB (body_too_large)", body = ErrorBody),
+        (status = 422, description = "Unknown field, or bad value: the message names it (invalid_request); a fault that does not apply to the call's outcome (fault_not_applicable)", body = ErrorBody),
+        (status = 500, description = "The envelope could not be made (internal_error)", body = ErrorBody),
+    ),
+)]
+async fn get_phone_number(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+    headers: HeaderMap,
+    Body(request): Body<PhoneNumberRequest>,
+) -> Result<Response, ApiError> {
+    let scenario = match headers.get(SCENARIO_HEADER) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidHeader,
+                "X-Alipay-Sim-Scenario must be a scenario name in ASCII",
+            )
+        })?),
+        None => None,
+    };
+    let prepared = state.prepare_call(&app_id, scenario, request)?;
+    let fixture = if prepared.needs_signing() {
+        signers().run(move || state.complete_call(prepared)).await?
+    } else {
+        state.complete_call(prepared)?
+    };
+    Ok(Json(&*fixture).into_response())
+}
+
+/// Threads that sign, one per core, taking calls first come first served. Signing is
+/// CPU-bound: kept off the async workers, a burst of new envelopes queues in order instead of
+/// stalling every connection, and a signer picks the next call as soon as it is free.
+struct Signers {
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Signers {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job = Box::new(move || {
+            let _ = done.send(job());
+        });
+        let sent = self.queue.lock().is_ok_and(|queue| queue.send(job).is_ok());
+        if !sent {
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::InternalError,
+                "no signer thread",
+            ));
+        }
+        result
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::InternalError,
+                    "a signer thread failed",
+                )
+            })?
+            .map_err(ApiError::from)
+    }
+}
+
+fn signers() -> &'static Signers {
+    static SIGNERS: std::sync::OnceLock<Signers> = std::sync::OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        let (queue, jobs) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for n in 0..cores {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("alipay-sim signer {n}"))
+                .spawn(move || loop {
+                    let job = match jobs.lock() {
+                        Ok(jobs) => jobs.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("a signer thread");
+        }
+        Signers {
+            queue: std::sync::Mutex::new(queue),
+        }
+    })
+}
+
+/// One scenario of the catalogue, as the listing gives it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Scenario)]
+struct ScenarioEntry {
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    source: &'static str,
+    /// What a strict backend concludes; accept means authentic, whatever the plaintext says.
+    verdict: Verdict,
+    /// What an authentic plaintext says: phone-number, 10000 no-mobile, or the code and
+    /// sub-code (40006 isv.insufficient-isv-permissions); null when the verdict is not accept.
+    #[schema(value_type = Option<String>, required)]
+    business_result: Option<BusinessResult>,
+    rule: &'static str,
+}
+
+/// The scenario catalogue
+#[utoipa::path(
+    get,
+    path = "/api/v1/scenarios",
+    operation_id = "listScenarios",
+    responses((status = 200, description = "Scenarios", body = Vec<ScenarioEntry>)),
+)]
+async fn list_scenarios() -> Json<Vec<ScenarioEntry>> {
+    let list = catalogue()
+        .iter()
+        .map(|s| ScenarioEntry {
+            name: &s.name,
+            title: &s.title,
+            description: &s.description,
+            source: &s.source,
+            verdict: s.expect.verdict,
+            business_result: s.business_result(),
+            rule: &s.expect.rule,
+        })
+        .collect();
+    Json(list)
+}
+
+/// What a strict backend concludes from an envelope, with an app's keys or explicit ones
+#[utoipa::path(
+    post,
+    path = "/api/v1/verify",
+    operation_id = "verify",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Conclusion", body = Conclusion),
+        (status = 400, description = "Malformed JSON or no body (malformed_json, bad_body)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time (body_timeout)", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB (body_too_large)", body = ErrorBody),
+        (status = 422, description = "Unknown field, or bad value, or both or neither of app_id and alipay_public_key: the message names it (invalid_request)", body = ErrorBody),
+    ),
+)]
+async fn verify(
+    State(state): State<SimState>,
+    Body(request): Body<VerifyRequest>,
+) -> Result<Json<Conclusion>, ApiError> {
+    Ok(Json(state.verify(request)?))
+}
+
+impl EmptyBody for ScenarioRequest {}

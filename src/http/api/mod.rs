@@ -1,0 +1,291 @@
+//! The JSON API under `/api/v1`: a thin layer over [`SimState`].
+//!
+//! Every error is `{"error": {"code": "...", "message": "..."}}` with a 4xx status that says
+//! what kind of mistake it was (400 malformed JSON, or a path, query or header that does not
+//! decode, 404 unknown app, scenario or route, 405 wrong method, 409 app exists, 413 body over
+//! 64 KiB, 422 a field with a bad or unknown name or value, an array where an object belongs);
+//! the message names the field, value or part.
+//!
+//! The OpenAPI document of all routes is served at `/api/v1/openapi.json`. It is generated from
+//! the handlers' `#[utoipa::path]` attributes (here, in [`apps`] and in [`alipay`]) and the `ToSchema` of the types they take and give
+//! (utoipa-axum builds the router and the document from the same `routes!` calls), and
+//! committed as `src/http/openapi.json`, which the binary serves: `tests/it/openapi.rs` regenerates
+//! it and fails on any difference (`UPDATE_OPENAPI=1 cargo test --test it openapi` rewrites it),
+//! and the API's tests check every answer against it.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::Operation;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::worker::blocking;
+use crate::sim::state::{AppView, JournalEntry, SimState};
+
+mod alipay;
+mod apps;
+
+pub use crate::http::error::BODY_LIMIT;
+pub use alipay::SCENARIO_HEADER;
+
+/// The OpenAPI 3.1 document of every route, as committed: what [`openapi_document`] generates
+/// (a test regenerates it and fails on any difference).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The document's root: what no route says.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "alipay-sim",
+        version = "1.0.0",
+        description = "Simulator of the Alipay open platform's my.getPhoneNumber flow. Throwaway \
+            keys only. Errors are {\"error\": {\"code\", \"message\"}}; an unknown route is \
+            404 route_not_found, a wrong method 405 method_not_allowed. Request bodies are JSON \
+            whatever their Content-Type, at most 64 KiB; unknown fields are refused. Every route \
+            answers loopback hosts only, and refuses cross-origin state changes, with 403 \
+            (host_not_allowed, cross_origin_refused, preflight_required). Generated from the \
+            handlers (src/http/api.rs); a test checks that it is the committed src/http/openapi.json.",
+    ),
+    servers((url = "http://127.0.0.1:8086")),
+    components(schemas(ErrorBody))
+)]
+struct Root;
+
+/// The API's routes and their OpenAPI document, made together: each `routes!` adds a path's
+/// handlers to the router and their `#[utoipa::path]` documentation to the document. Routes of
+/// apps in general are in [`apps`], those of one platform's flows in a file of their own.
+fn api() -> OpenApiRouter<SimState> {
+    OpenApiRouter::with_openapi(Root::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi))
+        .merge(apps::routes())
+        .merge(alipay::routes())
+        .routes(routes!(read_journal, clear_journal))
+        .routes(routes!(reset_all))
+}
+
+/// The OpenAPI document, generated from the handlers and the types they take and give.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = api().split_for_parts();
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            guarded(operation);
+            body_may_be_left_out(operation);
+        }
+    }
+    document
+}
+
+/// utoipa writes a `request_body` of `Option<T>` as "T or null" (and not required). Here it
+/// means a body that may be left out ([`EmptyBody::empty`]); `null` is refused like any
+/// other body that is not an object.
+fn body_may_be_left_out(operation: &mut Operation) {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    let Some(RefOr::T(body)) = &mut operation.request_body else {
+        return;
+    };
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else {
+            continue;
+        };
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+            if let [item, RefOr::T(Schema::Object(null))] = one_of.items.as_slice() {
+                if null.schema_type == utoipa::openapi::Type::Null.into() {
+                    content.schema = Some(item.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The committed form of [`openapi_document`]: pretty JSON and a final newline.
+pub fn openapi_json() -> String {
+    let document = openapi_document()
+        .to_pretty_json()
+        .expect("the document serialises");
+    document + "\n"
+}
+
+/// Every route answers 403 for a host or origin it does not serve (see `crate::http::access`).
+fn guarded(operation: &mut Operation) {
+    let response = utoipa::openapi::ResponseBuilder::new()
+        .description(
+            "A host the simulator does not answer, or a state change from another origin \
+             (host_not_allowed, cross_origin_refused, preflight_required)",
+        )
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                    ErrorBody::name(),
+                )))
+                .build(),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .insert("403".to_string(), response.into());
+}
+
+/// The (method, path) of every route, as the router serves them: the router and the document
+/// are made by the same calls.
+pub fn route_list() -> Vec<(String, String)> {
+    let document = serde_json::to_value(openapi_document()).expect("the document serialises");
+    let mut routes = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            routes.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+/// The API's routes; [`crate::http::app`] adds the UI's, the endpoints and the layers. Made once: making them
+/// makes the document too.
+pub(crate) fn routes() -> Router<SimState> {
+    static ROUTES: std::sync::OnceLock<Router<SimState>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| api().split_for_parts().0).clone()
+}
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    #[schema(inline)]
+    status: Up,
+}
+
+#[derive(Serialize, ToSchema)]
+enum Up {
+    #[serde(rename = "ok")]
+    Ok,
+}
+
+/// Liveness
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    responses((status = 200, description = "Up", body = Health)),
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: Up::Ok })
+}
+
+/// This document
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)),
+)]
+async fn openapi() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+/// The `{app_id}` of a path.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documentation only: the `AppId` extractor reads it
+pub(crate) struct AppIdParam {
+    /// The app's id.
+    app_id: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct JournalQuery {
+    /// Only this app's calls.
+    app_id: Option<String>,
+    /// At most this many (default 100; more than 1000 reads as 1000).
+    #[param(minimum = 0)]
+    limit: Option<usize>,
+}
+
+/// Calls, newest first
+///
+/// The last 1000 calls are kept, fewer when their backend answers pass 8 MiB.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal",
+    operation_id = "readJournal",
+    params(JournalQuery),
+    responses(
+        (status = 200, description = "Entries", body = Vec<JournalEntry>),
+        (status = 400, description = "A query that does not parse, or an unknown parameter (invalid_query)", body = ErrorBody),
+    ),
+)]
+async fn read_journal(
+    State(state): State<SimState>,
+    query: Result<Query<JournalQuery>, QueryRejection>,
+) -> Result<Json<Vec<JournalEntry>>, ApiError> {
+    let Query(query) = query?;
+    let limit = query
+        .limit
+        .unwrap_or(100)
+        .min(crate::sim::state::JOURNAL_CAPACITY);
+    Ok(Json(state.journal(query.app_id.as_deref(), limit)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ClearJournalQuery {
+    /// Only this app's calls.
+    app_id: Option<String>,
+}
+
+/// Clear the journal, or one app's entries
+#[utoipa::path(
+    delete,
+    path = "/api/v1/journal",
+    operation_id = "clearJournal",
+    params(ClearJournalQuery),
+    responses(
+        (status = 204, description = "Cleared"),
+        (status = 400, description = "A query that does not parse, or an unknown parameter (invalid_query)", body = ErrorBody),
+    ),
+)]
+async fn clear_journal(
+    State(state): State<SimState>,
+    query: Result<Query<ClearJournalQuery>, QueryRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Query(query) = query?;
+    state.clear_journal(query.app_id.as_deref());
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything back to the first-start state
+#[utoipa::path(
+    post,
+    path = "/api/v1/reset",
+    operation_id = "resetAll",
+    responses(
+        (status = 200, description = "The apps", body = Vec<AppView>),
+        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+    ),
+)]
+async fn reset_all(State(state): State<SimState>) -> Result<Json<Vec<AppView>>, ApiError> {
+    let apps = blocking::<_, ApiError>(move || state.reset_all()).await?;
+    Ok(Json(apps))
+}
