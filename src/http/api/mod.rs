@@ -50,7 +50,7 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
             whatever their Content-Type, at most 64 KiB; unknown fields are refused. Every route \
             answers loopback hosts only, and refuses cross-origin state changes, with 403 \
             (host_not_allowed, cross_origin_refused, preflight_required). Generated from the \
-            handlers (src/http/api.rs); a test checks that it is the committed src/http/openapi.json.",
+            handlers (src/http/api/); a test checks that it is the committed src/http/openapi.json.",
     ),
     servers((url = "http://127.0.0.1:8086")),
     components(schemas(ErrorBody))
