@@ -108,7 +108,7 @@
 //! (`tests/it/layers.rs` holds the rule, and no two modules import each other):
 //!
 //! ```text
-//! leaves    crypto  keys  oracle             AES, RSA, key formats; seeded keys; verdicts
+//! leaves    crypto  keys  oracle  seed       AES, RSA, key formats; seeded keys; verdicts; seeds
 //! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                             apps, journal, recording, the state file; no HTTP
 //! adapters  http/  ui/  playback/            the API and serving, the pages, suites and playback
@@ -117,6 +117,7 @@
 //!
 //! - [`crypto`]: AES-CBC, RSA signatures, key formats; nothing else.
 //! - [`keys`]: the keys of an app, derived from a seed.
+//! - [`seed`]: seeded generators and derived seeds, the source of every deterministic value.
 //! - [`oracle`]: verdicts, and the strict backend that reaches them.
 //! - [`alipay`]: the `my.getPhoneNumber` engine: [`alipay::model`] (the inputs of a [`Call`]),
 //!   [`alipay::rules`] (the documented rules, in order, each with its source),
@@ -140,6 +141,7 @@ pub mod keys;
 pub mod oracle;
 pub mod playback;
 mod schema;
+pub mod seed;
 pub mod sim;
 pub mod ui;
 

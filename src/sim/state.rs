@@ -21,6 +21,7 @@ use crate::alipay::simulate::{self, Call};
 use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
 use crate::keys::{app_id_for_seed, AppKeys};
 use crate::oracle::{self, BackendKeys, Conclusion};
+use crate::seed::derive_seed;
 use crate::sim::recording::{RecordedCall, Recording};
 use crate::sim::store::{BackendTarget, Store, StoreError, StoredApp, StoredState, FORMAT_VERSION};
 
@@ -1035,10 +1036,6 @@ fn validate_app_id(app_id: &str) -> Result<(), StateError> {
             message: format!("{app_id:?} must be 1 to 64 letters, digits, '-' or '_'"),
         })
     }
-}
-
-fn derive_seed(seed: u64, purpose: &str, number: u64) -> u64 {
-    crate::crypto::seeded_rng(seed, &format!("{purpose}/{number}")).next_u64()
 }
 
 fn now() -> String {

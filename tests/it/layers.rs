@@ -2,7 +2,7 @@
 //! two modules import each other.
 //!
 //! ```text
-//! leaves    crypto  de  keys  oracle  schema     know no platform, no HTTP, no state
+//! leaves    crypto de keys oracle schema seed    know no platform, no HTTP, no state
 //! engine    alipay/                              pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                                 apps, journal, recording, store; no HTTP
 //! adapters  http/  ui/  playback/                HTTP, pages, playback over the shell
@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 
 /// Layers, bottom first: top-level files by name, folders with a trailing `/`.
 const LAYERS: [(&str, &[&str]); 4] = [
-    ("leaves", &["crypto", "de", "keys", "oracle", "schema"]),
+    (
+        "leaves",
+        &["crypto", "de", "keys", "oracle", "schema", "seed"],
+    ),
     ("engine", &["alipay/"]),
     ("shell", &["sim/"]),
     ("adapters", &["http/", "ui/", "playback/"]),
