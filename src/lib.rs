@@ -108,14 +108,15 @@
 //! (`tests/it/layers.rs` holds the rule, and no two modules import each other):
 //!
 //! ```text
-//! leaves    crypto  keys  oracle  seed       AES, RSA, key formats; seeded keys; verdicts; seeds
+//! leaves    crypto/  keys  oracle  seed      AES, RSA, key formats; seeded keys; verdicts; seeds
 //! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                             apps, journal, recording, the state file; no HTTP
 //! adapters  http/  ui/  playback/            the API and serving, the pages, suites and playback
 //! entries   src/main.rs and src/cli/ (one file per subcommand); the Simulator fixture
 //! ```
 //!
-//! - [`crypto`]: AES-CBC, RSA signatures, key formats; nothing else.
+//! - [`crypto`]: AES-CBC, RSA signatures, key formats, base64 (`aes`, `rsa`, `encoding`);
+//!   nothing else.
 //! - [`keys`]: the keys of an app, derived from a seed.
 //! - [`seed`]: seeded generators and derived seeds, the source of every deterministic value.
 //! - [`oracle`]: verdicts, and the strict backend that reaches them.
