@@ -8,10 +8,8 @@ use rand_chacha::ChaCha20Rng;
 use crate::crypto::encoding::{b64, unb64};
 use crate::crypto::CryptoError;
 
-/// AES block size; also the length of the (all-zero) IV the platform uses.
+/// AES block size; also the length of a CBC IV.
 pub const BLOCK: usize = 16;
-/// The IV Alipay uses for every envelope.
-pub const ZERO_IV: [u8; BLOCK] = [0; BLOCK];
 
 /// An AES key of 128, 192 or 256 bits. The console issues 128-bit keys.
 #[derive(Clone, PartialEq, Eq)]
@@ -145,19 +143,19 @@ pub fn aes_cbc_decrypt_blocks(
     })
 }
 
-/// The platform's encryption: AES-CBC, zero IV, PKCS#7, standard base64.
-pub fn aes_encrypt(key: &AesKey, plaintext: &[u8]) -> String {
-    b64(&aes_cbc_encrypt_blocks(
-        key,
-        &ZERO_IV,
-        &pkcs7_pad(plaintext),
-    ))
+/// AES-CBC with the given IV over the PKCS#7-padded plaintext, as standard base64.
+pub fn aes_encrypt(key: &AesKey, iv: &[u8; BLOCK], plaintext: &[u8]) -> String {
+    b64(&aes_cbc_encrypt_blocks(key, iv, &pkcs7_pad(plaintext)))
 }
 
 /// The strict inverse of [`aes_encrypt`]: standard base64, whole blocks, valid PKCS#7.
-pub fn aes_decrypt(key: &AesKey, ciphertext_b64: &str) -> Result<Vec<u8>, CryptoError> {
+pub fn aes_decrypt(
+    key: &AesKey,
+    iv: &[u8; BLOCK],
+    ciphertext_b64: &str,
+) -> Result<Vec<u8>, CryptoError> {
     let ciphertext = unb64("ciphertext", ciphertext_b64)?;
-    let padded = aes_cbc_decrypt_blocks(key, &ZERO_IV, &ciphertext)?;
+    let padded = aes_cbc_decrypt_blocks(key, iv, &ciphertext)?;
     Ok(pkcs7_unpad(&padded)?.to_vec())
 }
 
@@ -165,6 +163,8 @@ pub fn aes_decrypt(key: &AesKey, ciphertext_b64: &str) -> Result<Vec<u8>, Crypto
 mod tests {
     use super::*;
     use crate::seed::seeded_rng;
+
+    const IV: [u8; BLOCK] = [7; BLOCK];
 
     #[test]
     fn pkcs7_round_trip_and_rejects_bad_padding() {
@@ -186,9 +186,9 @@ mod tests {
     fn aes_round_trip_for_all_key_sizes() {
         for len in [16, 24, 32] {
             let key = AesKey::from_rng(&mut seeded_rng(1, "test"), len);
-            let ct = aes_encrypt(&key, "手机号 13800000000".as_bytes());
+            let ct = aes_encrypt(&key, &IV, "手机号 13800000000".as_bytes());
             assert_eq!(
-                aes_decrypt(&key, &ct).unwrap(),
+                aes_decrypt(&key, &IV, &ct).unwrap(),
                 "手机号 13800000000".as_bytes()
             );
         }
@@ -218,20 +218,20 @@ mod tests {
     #[test]
     fn decryption_is_strict_about_encoding() {
         let key = AesKey::from_rng(&mut seeded_rng(2, "test"), 16);
-        let ct = aes_encrypt(&key, b"0123456789abcdef0123");
+        let ct = aes_encrypt(&key, &IV, b"0123456789abcdef0123");
         assert!(matches!(
-            aes_decrypt(&key, &ct[..ct.len() - 2]),
+            aes_decrypt(&key, &IV, &ct[..ct.len() - 2]),
             Err(CryptoError::Base64 { .. })
         ));
         let url_safe = ct.replace('+', "-").replace('/', "_");
         if url_safe != ct {
             assert!(matches!(
-                aes_decrypt(&key, &url_safe),
+                aes_decrypt(&key, &IV, &url_safe),
                 Err(CryptoError::Base64 { .. })
             ));
         }
         assert_eq!(
-            aes_decrypt(&key, &b64(&[0u8; 20])),
+            aes_decrypt(&key, &IV, &b64(&[0u8; 20])),
             Err(CryptoError::CiphertextLength(20))
         );
     }

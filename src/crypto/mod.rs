@@ -13,7 +13,7 @@ mod rsa;
 
 pub use self::aes::{
     aes_cbc_decrypt_blocks, aes_cbc_encrypt_blocks, aes_decrypt, aes_encrypt, pkcs7_pad,
-    pkcs7_unpad, AesKey, BLOCK, ZERO_IV,
+    pkcs7_unpad, AesKey, BLOCK,
 };
 pub use self::encoding::{b64, b64_url_safe, unb64};
 pub use self::rsa::{PublicKey, SignType, SignatureHash, SigningKey, RSA_BITS};
