@@ -124,7 +124,8 @@
 //!   [`alipay::rules`] (the documented rules, in order, each with its source),
 //!   [`alipay::outcome`], [`alipay::fault`] and [`alipay::envelope`] (the envelope's bytes,
 //!   correct or deliberately wrong), [`alipay::simulate`] (one call end to end) and
-//!   [`alipay::scenario`] (the embedded catalogue).
+//!   [`alipay::scenario`] (the embedded catalogue); [`alipay::keys`] reads the keys a backend
+//!   is configured with, with errors in the console's terms.
 //! - [`sim`]: [`sim::store`] (durable storage), [`sim::recording`] (device-page recordings) and
 //!   [`sim::state`] (the shared state of apps and journal).
 //! - [`http`]: [`http::access`] (who may reach the server), [`http::api`] (the JSON API),

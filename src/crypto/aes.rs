@@ -11,7 +11,7 @@ use crate::crypto::CryptoError;
 /// AES block size; also the length of a CBC IV.
 pub const BLOCK: usize = 16;
 
-/// An AES key of 128, 192 or 256 bits. The console issues 128-bit keys.
+/// An AES key of 128, 192 or 256 bits.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AesKey(Vec<u8>);
 
@@ -23,7 +23,7 @@ impl AesKey {
         }
     }
 
-    /// Parses the console's form: standard base64 (24 characters ending `==` for AES-128).
+    /// Parses standard base64 (24 characters ending `==` for AES-128).
     /// A key written in hex (32, 48 or 64 hex digits) is refused with its base64 form: read as
     /// base64, 32 hex digits would silently make another, 24-byte key.
     pub fn from_base64(text: &str) -> Result<Self, CryptoError> {

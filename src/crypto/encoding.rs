@@ -1,11 +1,11 @@
-//! Base64 as the platform writes it, and the whitespace people paste around keys.
+//! Base64, strict, and the whitespace people paste around keys.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
 use crate::crypto::CryptoError;
 
-/// Standard base64 with `=` padding and no line breaks, as the platform emits.
+/// Standard base64 with `=` padding and no line breaks.
 pub fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }

@@ -1,6 +1,8 @@
-//! The cryptography of the envelope, and nothing else: `aes.rs` (AES-CBC and PKCS#7), `rsa.rs`
-//! (RSA PKCS#1 v1.5 signatures, and the key formats Alipay's console and SDKs use) and
-//! `encoding.rs` (base64). Keys are generated from the seeded generators of [`crate::seed`].
+//! The cryptography of the envelope, and nothing else: `aes.rs` (AES-CBC with an explicit IV,
+//! PKCS#7), `rsa.rs` (RSA PKCS#1 v1.5 signatures; PEM, PKCS#1, PKCS#8 and X.509
+//! SubjectPublicKeyInfo keys) and `encoding.rs` (base64). Keys are generated from the seeded
+//! generators of [`crate::seed`]. Its messages name no platform: which IV, which key form and
+//! what a console calls a key belong to the platform's engine.
 //!
 //! This module knows nothing of scenarios, rules or HTTP. Every operation is deterministic:
 //! the same key and input give the same bytes, which is what makes the known-answer vectors
@@ -20,30 +22,33 @@ pub use self::rsa::{PublicKey, SignType, SignatureHash, SigningKey, RSA_BITS};
 /// Seeded generators live in [`crate::seed`]; this path is kept for existing callers.
 pub use crate::seed::seeded_rng;
 
-/// What went wrong with a key or a cryptographic input. Messages name the problem in terms a
-/// backend developer recognises.
+/// What went wrong with a key or a cryptographic input. Messages describe the cryptographic
+/// problem and name no platform: a caller that knows whose key it read adds the platform's words
+/// (the Alipay engine's `alipay::keys` does, for the keys a backend is configured with).
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum CryptoError {
     #[error("{what} is not valid standard base64 ({detail})")]
     Base64 { what: &'static str, detail: String },
-    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes (the console's AES key is 24 base64 characters: 16 bytes)")]
+    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes")]
     AesKeyLength(usize),
-    #[error("this looks like a hex key ({chars} hex characters, {bits} bits); the console's AES key is base64 (24 characters for 128 bits, ending ==): this key in base64 is {base64}", bits = chars * 4)]
+    #[error("this looks like a hex key ({chars} hex characters, {bits} bits); an AES key is read as base64: this key in base64 is {base64}", bits = chars * 4)]
     AesKeyHex { chars: usize, base64: String },
-    #[error("AES key is not valid standard base64 ({detail}); the console's AES key is base64 (24 characters for 128 bits, ending ==, such as 0cWv1rL0Qk3vF0XcS9uUyA==)")]
+    #[error("AES key is not valid standard base64 ({detail})")]
     AesKeyBase64 { detail: String },
     #[error("ciphertext length {0} is not a positive multiple of 16 bytes")]
     CiphertextLength(usize),
     #[error("PKCS#7 padding is invalid (wrong AES key, IV or padding)")]
     Padding,
-    #[error("this is a PKCS#1 `RSA PUBLIC KEY`; Alipay public keys are X.509 SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form), which both official SDKs require: `openssl rsa -RSAPublicKey_in -in key.pem -pubout` converts it")]
+    #[error("this is a PKCS#1 `RSA PUBLIC KEY`, not an X.509 SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`): `openssl rsa -RSAPublicKey_in -in key.pem -pubout` converts it")]
     Pkcs1PublicKey,
-    #[error("this is {algorithm} public key; Alipay keys are RSA: give the Alipay public key (支付宝公钥) from the console, or the simulator's from `alipay-sim keys`")]
+    #[error("this is {algorithm} public key, not an RSA one")]
     NotRsa { algorithm: String },
-    #[error("this is a private key ({form}); a backend verifies with the Alipay public key (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form), which `alipay-sim keys` prints")]
+    #[error("this is a private key ({form}), not a public key")]
     PrivateKey { form: &'static str },
-    #[error("this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); alipay-sim simulates the public-key mode (公钥): give the Alipay public key (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form)")]
+    #[error("this is a certificate (`BEGIN CERTIFICATE`), not a public key (`BEGIN PUBLIC KEY`)")]
     Certificate,
+    #[error("public key is not a valid RSA key (not DER of an X.509 SubjectPublicKeyInfo)")]
+    NotSubjectPublicKeyInfo,
     #[error("{what} is not a valid RSA key ({detail})")]
     Key { what: &'static str, detail: String },
     #[error("signing failed: {0}")]

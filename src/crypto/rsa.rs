@@ -226,19 +226,19 @@ impl PublicKey {
                     "CERTIFICATE" => return Err(CryptoError::Certificate),
                     other => {
                         return Err(CryptoError::Key {
-                            what: "Alipay public key",
+                            what: "public key",
                             detail: format!("a PEM `{other}` block; expected `BEGIN PUBLIC KEY`"),
                         })
                     }
                 }
                 rsa::pkcs8::der::pem::decode_vec(text.as_bytes())
                     .map_err(|e| CryptoError::Key {
-                        what: "Alipay public key",
+                        what: "public key",
                         detail: format!("the PEM block does not decode: {e}"),
                     })?
                     .1
             }
-            None => unb64("Alipay public key", &strip_whitespace(text))?,
+            None => unb64("public key", &strip_whitespace(text))?,
         };
         Self::from_der(&der)
     }
@@ -248,7 +248,7 @@ impl PublicKey {
         use rsa::pkcs1::DecodeRsaPublicKey;
         use rsa::pkcs8::{PrivateKeyInfo, SubjectPublicKeyInfoRef};
         let invalid = |detail: String| CryptoError::Key {
-            what: "Alipay public key",
+            what: "public key",
             detail,
         };
         if let Ok(info) = SubjectPublicKeyInfoRef::try_from(der) {
@@ -274,10 +274,7 @@ impl PublicKey {
                 form: "PKCS#1 `RSA PRIVATE KEY`",
             });
         }
-        Err(invalid(
-            "not DER of an X.509 SubjectPublicKeyInfo (the console's one-line MIIBIj... form)"
-                .into(),
-        ))
+        Err(CryptoError::NotSubjectPublicKeyInfo)
     }
 
     /// Checks a base64 PKCS#1 v1.5 signature over `message` with the given hash.

@@ -897,7 +897,7 @@ impl SimState {
                             request
                                 .aes_key
                                 .as_deref()
-                                .map(AesKey::from_base64)
+                                .map(crate::alipay::keys::parse_aes_key)
                                 .transpose()
                                 .map_err(|e| invalid("aes_key", e.to_string()))?
                                 .unwrap_or_else(|| app.keys.aes_key().clone()),
@@ -909,12 +909,12 @@ impl SimState {
                     }
                 }
                 (None, Some(public_key)) => BackendKeys {
-                    alipay_public_key: crate::crypto::PublicKey::parse(public_key)
+                    alipay_public_key: crate::alipay::keys::parse_alipay_public_key(public_key)
                         .map_err(|e| invalid("alipay_public_key", e.to_string()))?,
                     aes_key: request
                         .aes_key
                         .as_deref()
-                        .map(AesKey::from_base64)
+                        .map(crate::alipay::keys::parse_aes_key)
                         .transpose()
                         .map_err(|e| invalid("aes_key", e.to_string()))?,
                     sign_type: request.sign_type.unwrap_or(SignType::Rsa2),
