@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rand_chacha::rand_core::RngCore;
 use serde::Serialize;
 
-use crate::crypto::{self, AesKey, CryptoError, SigningKey};
+use crate::crypto::{AesKey, CryptoError, SigningKey};
+use crate::seed::seeded_rng;
 
 /// The keys of one app.
 pub struct AppKeys {
@@ -46,8 +47,8 @@ impl AppKeys {
 
     /// Fresh keys for `seed`, bypassing the cache.
     pub fn generate(seed: u64) -> Result<AppKeys, CryptoError> {
-        let alipay = SigningKey::generate(&mut crypto::seeded_rng(seed, "alipay-key"))?;
-        let aes = AesKey::from_rng(&mut crypto::seeded_rng(seed, "aes-key"), 16);
+        let alipay = SigningKey::generate(&mut seeded_rng(seed, "alipay-key"))?;
+        let aes = AesKey::from_rng(&mut seeded_rng(seed, "aes-key"), 16);
         Ok(Self::from_parts(app_id_for_seed(seed), alipay, aes, seed))
     }
 
@@ -93,10 +94,7 @@ impl AppKeys {
     pub fn wrong_signing_key(&self) -> Result<&SigningKey, CryptoError> {
         self.wrong_signing
             .get_or_init(|| {
-                SigningKey::generate(&mut crypto::seeded_rng(
-                    self.fault_seed,
-                    "wrong-signing-key",
-                ))
+                SigningKey::generate(&mut seeded_rng(self.fault_seed, "wrong-signing-key"))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -104,16 +102,13 @@ impl AppKeys {
 
     /// Another AES-128 key, for the "encrypted with the wrong AES key" fault.
     pub fn wrong_aes_key(&self) -> AesKey {
-        AesKey::from_rng(
-            &mut crypto::seeded_rng(self.fault_seed, "wrong-aes-key"),
-            16,
-        )
+        AesKey::from_rng(&mut seeded_rng(self.fault_seed, "wrong-aes-key"), 16)
     }
 
     /// A 256-bit AES key, for the AES-256 fault (published in that envelope's fixture, since a
     /// backend needs it to decrypt).
     pub fn aes256_key(&self) -> AesKey {
-        AesKey::from_rng(&mut crypto::seeded_rng(self.fault_seed, "aes-256-key"), 32)
+        AesKey::from_rng(&mut seeded_rng(self.fault_seed, "aes-256-key"), 32)
     }
 
     /// What a backend needs, in the formats the console and SDKs use.
@@ -155,7 +150,7 @@ pub struct PublishedKeys {
 
 /// A 16-digit app id in Alipay's style (`2021` and twelve digits), fixed by the seed.
 pub fn app_id_for_seed(seed: u64) -> String {
-    let n = crypto::seeded_rng(seed, "app-id").next_u64() % 1_000_000_000_000;
+    let n = seeded_rng(seed, "app-id").next_u64() % 1_000_000_000_000;
     format!("2021{n:012}")
 }
 

@@ -108,21 +108,24 @@
 //! (`tests/it/layers.rs` holds the rule, and no two modules import each other):
 //!
 //! ```text
-//! leaves    crypto  keys  oracle             AES, RSA, key formats; seeded keys; verdicts
+//! leaves    crypto/  keys  oracle  seed      AES, RSA, key formats; seeded keys; verdicts; seeds
 //! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                             apps, journal, recording, the state file; no HTTP
 //! adapters  http/  ui/  playback/            the API and serving, the pages, suites and playback
 //! entries   src/main.rs and src/cli/ (one file per subcommand); the Simulator fixture
 //! ```
 //!
-//! - [`crypto`]: AES-CBC, RSA signatures, key formats; nothing else.
+//! - [`crypto`]: AES-CBC, RSA signatures, key formats, base64 (`aes`, `rsa`, `encoding`);
+//!   nothing else.
 //! - [`keys`]: the keys of an app, derived from a seed.
+//! - [`seed`]: seeded generators and derived seeds, the source of every deterministic value.
 //! - [`oracle`]: verdicts, and the strict backend that reaches them.
 //! - [`alipay`]: the `my.getPhoneNumber` engine: [`alipay::model`] (the inputs of a [`Call`]),
 //!   [`alipay::rules`] (the documented rules, in order, each with its source),
 //!   [`alipay::outcome`], [`alipay::fault`] and [`alipay::envelope`] (the envelope's bytes,
 //!   correct or deliberately wrong), [`alipay::simulate`] (one call end to end) and
-//!   [`alipay::scenario`] (the embedded catalogue).
+//!   [`alipay::scenario`] (the embedded catalogue); [`alipay::keys`] reads the keys a backend
+//!   is configured with, with errors in the console's terms.
 //! - [`sim`]: [`sim::store`] (durable storage), [`sim::recording`] (device-page recordings) and
 //!   [`sim::state`] (the shared state of apps and journal).
 //! - [`http`]: [`http::access`] (who may reach the server), [`http::api`] (the JSON API),
@@ -140,6 +143,7 @@ pub mod keys;
 pub mod oracle;
 pub mod playback;
 mod schema;
+pub mod seed;
 pub mod sim;
 pub mod ui;
 

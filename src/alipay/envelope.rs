@@ -12,10 +12,15 @@ use serde_json::Value;
 
 use crate::alipay::fault::{Fault, Needs};
 use crate::alipay::outcome::EnvelopePlan;
-use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK, ZERO_IV};
+use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK};
 use crate::keys::AppKeys;
 use crate::oracle::{Expect, Verdict};
 use crate::Error;
+
+/// The IV of every envelope's AES-CBC: 16 zero bytes (spec §2). The oracle, a leaf that does
+/// not import the engine, decrypts with its own copy, `oracle::ENVELOPE_IV`; a test holds the
+/// two equal.
+pub const ALIPAY_IV: [u8; BLOCK] = [0; BLOCK];
 
 /// A finished envelope and what a backend must conclude from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +64,7 @@ pub fn produce(
                 .try_into()
                 .expect("keys are 16+ bytes")
         } else {
-            ZERO_IV
+            ALIPAY_IV
         };
         let ciphertext = crypto::aes_cbc_encrypt_blocks(&aes_key, &iv, &padded);
         let standard = crypto::b64(&ciphertext);
@@ -318,4 +323,14 @@ fn reorder_object(text: &str) -> String {
         serde_json::from_str(text).expect("the plaintext is an object");
     let reversed: serde_json::Map<String, Value> = object.into_iter().rev().collect();
     serde_json::to_string(&reversed).expect("values serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oracle_decrypts_with_alipays_iv() {
+        assert_eq!(ALIPAY_IV, crate::oracle::ENVELOPE_IV);
+    }
 }

@@ -8,9 +8,10 @@ use crate::alipay::envelope::{self, EnvelopeCache};
 pub use crate::alipay::model::Call;
 use crate::alipay::model::{AesKeySetting, Busy};
 use crate::alipay::outcome::{Callback, Outcome};
-use crate::crypto::{self, SignType};
+use crate::crypto::SignType;
 use crate::keys::AppKeys;
 use crate::oracle::{Expect, Verdict};
+use crate::seed::seeded_rng;
 use crate::{alipay::rules, Error};
 
 /// What the front end receives from one call, with the keys a backend needs and the oracle.
@@ -130,6 +131,6 @@ pub fn is_cached(call: &Call, keys: &AppKeys, call_index: u64, cache: &EnvelopeC
 /// A number in `[0, 1)` fixed by the app's keys and the call's index.
 fn busy_draw(keys: &AppKeys, call_index: u64) -> f64 {
     use rand_chacha::rand_core::RngCore;
-    let mut rng = crypto::seeded_rng(call_index, &format!("busy/{}", keys.app_id()));
+    let mut rng = seeded_rng(call_index, &format!("busy/{}", keys.app_id()));
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use alipay_sim::crypto::{AesKey, PublicKey};
+use alipay_sim::alipay::keys::{parse_aes_key, parse_alipay_public_key};
 use alipay_sim::oracle::{self, BackendKeys};
 use alipay_sim::{SignType, Verdict};
 
@@ -42,9 +42,10 @@ pub fn run(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode> {
         json,
     } = args;
     let keys = BackendKeys {
-        alipay_public_key: PublicKey::parse(&alipay_public_key).context("--alipay-public-key")?,
+        alipay_public_key: parse_alipay_public_key(&alipay_public_key)
+            .context("--alipay-public-key")?,
         aes_key: aes_key
-            .map(|k| AesKey::from_base64(&k))
+            .map(|k| parse_aes_key(&k))
             .transpose()
             .context("--aes-key")?,
         sign_type,

@@ -13,7 +13,7 @@ use crate::alipay::model::{
 };
 use crate::alipay::scenario::catalogue;
 use crate::alipay::simulate::{self, Call};
-use crate::crypto::{AesKey, CryptoError, PublicKey, SignType, SigningKey};
+use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
 use crate::keys::{app_id_for_seed, AppKeys};
 use crate::oracle::BackendKeys;
 use crate::sim::error::StateError;
@@ -301,10 +301,12 @@ impl VerifyRequest {
     /// The keys the request gives itself, without an app.
     pub(crate) fn explicit_keys(&self, public_key: &str) -> Result<BackendKeys, StateError> {
         Ok(BackendKeys {
-            alipay_public_key: PublicKey::parse(public_key).map_err(|e| StateError::Invalid {
-                field: "alipay_public_key".into(),
-                message: e.to_string(),
-            })?,
+            alipay_public_key: crate::alipay::keys::parse_alipay_public_key(public_key).map_err(
+                |e| StateError::Invalid {
+                    field: "alipay_public_key".into(),
+                    message: e.to_string(),
+                },
+            )?,
             aes_key: self.aes_key.as_deref().map(parse_aes_key).transpose()?,
             sign_type: self.sign_type.unwrap_or(SignType::Rsa2),
         })
@@ -312,7 +314,7 @@ impl VerifyRequest {
 }
 
 fn parse_aes_key(text: &str) -> Result<AesKey, StateError> {
-    AesKey::from_base64(text).map_err(|e| StateError::Invalid {
+    crate::alipay::keys::parse_aes_key(text).map_err(|e| StateError::Invalid {
         field: "aes_key".into(),
         message: e.to_string(),
     })

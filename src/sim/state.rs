@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::alipay::scenario::{catalogue, Fixture};
 use crate::alipay::simulate::{self, Call};
 use crate::oracle::{self, Conclusion};
+use crate::seed::derive_seed;
 use crate::sim::alipay::AlipayApp;
 use crate::sim::apps::{load_apps, merge_patch, validate_app_id, App};
 use crate::sim::journal::{rfc3339, Event, Journal};
@@ -503,10 +504,6 @@ impl SimState {
         self.lock_recordings().clear();
         Ok(self.list_apps())
     }
-}
-
-fn derive_seed(seed: u64, purpose: &str, number: u64) -> u64 {
-    crate::crypto::seeded_rng(seed, &format!("{purpose}/{number}")).next_u64()
 }
 
 fn now() -> String {

@@ -2,24 +2,29 @@
 //! two modules import each other.
 //!
 //! ```text
-//! leaves    crypto  de  keys  oracle  schema     know no platform, no HTTP, no state
+//! leaves    crypto/ de keys oracle schema seed   know no platform, no HTTP, no state
 //! engine    alipay/                              pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                                 apps, journal, recording, store; no HTTP
 //! adapters  http/  ui/  playback/                HTTP, pages, playback over the shell
 //! entries   main.rs, cli/                        use the library by its name, not crate::
 //! ```
 //!
-//! A module is a top-level file (`crypto`) or a file of a layer's folder (`alipay/rules`).
+//! A module is a top-level file (`keys`), a file of a layer's folder (`alipay/rules`,
+//! `crypto/aes`) or a folder's `mod.rs` (`crypto/`, which defines `crate::crypto::CryptoError`).
 //! `lib.rs` is the guide and only re-exports; a path through one of its re-exports
-//! (`crate::Error`) counts as a path to the module that defines the item. A new top-level file
-//! or folder must be given its layer here: the test fails on one it does not know.
+//! (`crate::Error`), or through a re-export of a folder's `mod.rs` (`crate::crypto::AesKey`),
+//! counts as a path to the module that defines the item. A new top-level file or folder must be
+//! given its layer here: the test fails on one it does not know.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers, bottom first: top-level files by name, folders with a trailing `/`.
 const LAYERS: [(&str, &[&str]); 4] = [
-    ("leaves", &["crypto", "de", "keys", "oracle", "schema"]),
+    (
+        "leaves",
+        &["crypto/", "de", "keys", "oracle", "schema", "seed"],
+    ),
     ("engine", &["alipay/"]),
     ("shell", &["sim/"]),
     ("adapters", &["http/", "ui/", "playback/"]),
@@ -41,13 +46,35 @@ fn layer_of(module: &str) -> Option<usize> {
     })
 }
 
-/// The module a path after `crate::` names: `alipay::rules::RULES` -> `alipay/rules`.
+/// The module a path after `crate::` names: `alipay::rules::RULES` -> `alipay/rules`; an item
+/// of a folder's `mod.rs` names the folder: `crypto::CryptoError` -> `crypto`.
 fn module_of(path: &[String]) -> String {
     match path {
-        [folder, file, ..] if is_folder(folder) => format!("{folder}/{file}"),
+        [folder, file, ..] if is_folder(folder) && is_file_of(folder, file) => {
+            format!("{folder}/{file}")
+        }
         [first, ..] => first.clone(),
         [] => String::new(),
     }
+}
+
+/// Whether `src/{folder}/{name}` is a module of its own (a file or a folder of files).
+fn is_file_of(folder: &str, name: &str) -> bool {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(folder);
+    dir.join(format!("{name}.rs")).is_file() || dir.join(name).is_dir()
+}
+
+/// The module an import names, through the re-exports: `Error` -> `alipay/error`,
+/// `crypto::AesKey` -> `crypto/aes`, else as [`module_of`] reads it.
+fn target_of(import: &[String], exported: &BTreeMap<String, String>) -> String {
+    let through = match import {
+        [name] => exported.get(name),
+        [folder, name, ..] => exported.get(&format!("{folder}::{name}")),
+        [] => None,
+    };
+    through.cloned().unwrap_or_else(|| module_of(import))
 }
 
 /// The text without comments, so that prose naming a path is not an import.
@@ -101,19 +128,25 @@ fn expand(text: &str, prefix: Vec<String>, paths: &mut Vec<Vec<String>>) {
     }
 }
 
-/// The items of a `{...}` group (its text after the brace), split at its own commas.
+/// The items of a `{...}` group (its text after the brace), split at its own commas; the empty
+/// item after a trailing comma is none.
 fn expand_group(group: &str, prefix: &[String], paths: &mut Vec<Vec<String>>) {
     let (mut depth, mut start) = (0, 0);
+    let mut item = |text: &str| {
+        if !text.trim().is_empty() {
+            expand(text.trim(), prefix.to_vec(), paths);
+        }
+    };
     for (i, c) in group.char_indices() {
         match c {
             '{' => depth += 1,
             '}' if depth == 0 => {
-                expand(group[start..i].trim(), prefix.to_vec(), paths);
+                item(&group[start..i]);
                 return;
             }
             '}' => depth -= 1,
             ',' if depth == 0 => {
-                expand(group[start..i].trim(), prefix.to_vec(), paths);
+                item(&group[start..i]);
                 start = i + 1;
             }
             _ => {}
@@ -121,19 +154,54 @@ fn expand_group(group: &str, prefix: &[String], paths: &mut Vec<Vec<String>>) {
     }
 }
 
-/// What `lib.rs` re-exports, by the name used after `crate::`: `Error` -> `alipay/error`.
-fn re_exports(lib: &str) -> BTreeMap<String, String> {
+/// The paths of a source's `pub use` statements, groups expanded.
+fn pub_uses(source: &str) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    for statement in code_of(source).split(';') {
+        let statement = statement
+            .trim()
+            .lines()
+            .skip_while(|line| line.trim().starts_with("#["))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if let Some(rest) = statement.strip_prefix("pub use ") {
+            expand(rest.trim(), Vec::new(), &mut paths);
+        }
+    }
+    paths
+}
+
+/// What the folders' `mod.rs` and `lib.rs` re-export, by the path used after `crate::`:
+/// `crypto::AesKey` -> `crypto/aes` (for `pub use self::aes::AesKey` in `crypto/mod.rs`),
+/// `Error` -> `alipay/error`.
+fn re_exports(src: &Path) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
-    for line in code_of(lib).lines() {
-        let Some(rest) = line.trim().strip_prefix("pub use ") else {
+    let folders = LAYERS
+        .iter()
+        .flat_map(|(_, members)| members.iter())
+        .filter_map(|member| member.strip_suffix('/'));
+    // The folders first: `lib.rs` may re-export what a folder re-exports.
+    for folder in folders {
+        let Ok(source) = std::fs::read_to_string(src.join(folder).join("mod.rs")) else {
             continue;
         };
-        let mut paths = Vec::new();
-        expand(rest.trim_end_matches(';'), Vec::new(), &mut paths);
-        for path in paths {
+        for path in pub_uses(&source) {
+            let path = match path.first().map(String::as_str) {
+                Some("crate") => path[1..].to_vec(),
+                Some("self") => [vec![folder.to_string()], path[1..].to_vec()].concat(),
+                _ => [vec![folder.to_string()], path].concat(),
+            };
             if let Some(name) = path.last() {
-                map.insert(name.clone(), module_of(&path));
+                let module = target_of(&path, &map);
+                map.insert(format!("{folder}::{name}"), module);
             }
+        }
+    }
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    for path in pub_uses(&lib) {
+        if let Some(name) = path.last() {
+            let module = target_of(&path, &map);
+            map.insert(name.clone(), module);
         }
     }
     map
@@ -178,7 +246,7 @@ fn library_files(src: &Path) -> Vec<(String, PathBuf)> {
 #[test]
 fn every_import_points_down_the_layers_and_none_goes_both_ways() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let exported = re_exports(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
+    let exported = re_exports(&src);
     let mut edges: BTreeSet<(String, String)> = BTreeSet::new();
     let mut problems = Vec::new();
     let files = library_files(&src);
@@ -193,10 +261,7 @@ fn every_import_points_down_the_layers_and_none_goes_both_ways() {
         };
         let code = code_of(&std::fs::read_to_string(&path).unwrap());
         for import in crate_paths(&code) {
-            let target = match exported.get(&import[0]) {
-                Some(module) if import.len() == 1 => module.clone(),
-                _ => module_of(&import),
-            };
+            let target = target_of(&import, &exported);
             // A folder's own `mod.rs` (`ui/`) is the module `ui`.
             let target = if is_folder(&target) {
                 format!("{target}/")
@@ -249,4 +314,18 @@ fn the_parser_reads_grouped_and_nested_imports() {
         module_of(&["alipay".into(), "rules".into(), "X".into()]),
         "alipay/rules"
     );
+    assert_eq!(
+        module_of(&["crypto".into(), "CryptoError".into()]),
+        "crypto"
+    );
+    let re_exported: Vec<String> =
+        pub_uses("mod aes;\n#[doc(hidden)]\npub use self::aes::{\n    AesKey,\n    BLOCK,\n};\n")
+            .iter()
+            .map(|p| p.join("::"))
+            .collect();
+    assert_eq!(re_exported, ["self::aes::AesKey", "self::aes::BLOCK"]);
+    let exported = re_exports(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert_eq!(exported["crypto::AesKey"], "crypto/aes");
+    assert_eq!(exported["SignType"], "crypto/rsa");
+    assert_eq!(exported["Error"], "alipay/error");
 }

@@ -1,7 +1,7 @@
 //! The known-answer vectors (made independently of this project, accepted by both official
 //! SDKs) must come out of our crypto and envelope code byte for byte.
 
-use alipay_sim::alipay::envelope::produce;
+use alipay_sim::alipay::envelope::{produce, ALIPAY_IV};
 use alipay_sim::alipay::outcome::{EnvelopePlan, Plaintext};
 use alipay_sim::crypto::{self, AesKey, PublicKey, SigningKey};
 use alipay_sim::oracle::{verify, BackendKeys};
@@ -117,14 +117,15 @@ fn signed_content_and_ciphertext_match_the_vectors() {
     let keys = vector_keys(&v);
     for case in &v.cases {
         if case.encrypted {
-            let ciphertext = crypto::aes_encrypt(keys.aes_key(), case.plaintext.as_bytes());
+            let ciphertext =
+                crypto::aes_encrypt(keys.aes_key(), &ALIPAY_IV, case.plaintext.as_bytes());
             assert_eq!(
                 format!("\"{ciphertext}\""),
                 case.signed_content,
                 "{}",
                 case.name
             );
-            let back = crypto::aes_decrypt(keys.aes_key(), &ciphertext).unwrap();
+            let back = crypto::aes_decrypt(keys.aes_key(), &ALIPAY_IV, &ciphertext).unwrap();
             assert_eq!(back, case.plaintext.as_bytes());
         } else {
             assert_eq!(case.plaintext, case.signed_content);

@@ -15,7 +15,8 @@ impl SuiteKeys {
     pub(super) fn to_app_keys(&self) -> Result<AppKeys, String> {
         let alipay = SigningKey::from_pem_or_base64(&self.alipay_private_key)
             .map_err(|e| format!("alipay_private_key: {e}"))?;
-        let aes = AesKey::from_base64(&self.aes_key).map_err(|e| format!("aes_key: {e}"))?;
+        let aes = crate::alipay::keys::parse_aes_key(&self.aes_key)
+            .map_err(|e| format!("aes_key: {e}"))?;
         Ok(AppKeys::from_parts(self.app_id.clone(), alipay, aes, 0))
     }
 

@@ -1,14 +1,9 @@
-//! The cryptography of the envelope, and nothing else: AES-CBC, RSA PKCS#1 v1.5 signatures,
-//! key generation from a seed, and the key formats Alipay's console and SDKs use.
-//!
-//! This module knows nothing of scenarios, rules or HTTP. Every operation is deterministic:
-//! the same key and input give the same bytes, which is what makes the known-answer vectors
-//! (and repeatable fixtures) possible.
+//! RSA: signing and verifying PKCS#1 v1.5 signatures (SHA-256 or SHA-1), and reading and writing
+//! keys in PEM, PKCS#1, PKCS#8 and X.509 SubjectPublicKeyInfo forms, naming the other kinds of
+//! key people paste by mistake.
 
-use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::{
@@ -17,42 +12,11 @@ use rsa::pkcs8::{
 use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
-/// AES block size; also the length of the (all-zero) IV the platform uses.
-pub const BLOCK: usize = 16;
-/// The IV Alipay uses for every envelope.
-pub const ZERO_IV: [u8; BLOCK] = [0; BLOCK];
+use crate::crypto::encoding::{b64, strip_whitespace, unb64};
+use crate::crypto::CryptoError;
+
 /// Modulus size of every key this crate generates (Alipay requires 2048 bits for new apps).
 pub const RSA_BITS: usize = 2048;
-
-/// What went wrong with a key or a cryptographic input. Messages name the problem in terms a
-/// backend developer recognises.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum CryptoError {
-    #[error("{what} is not valid standard base64 ({detail})")]
-    Base64 { what: &'static str, detail: String },
-    #[error("AES key must decode to 16, 24 or 32 bytes; this one decodes to {0} bytes (the console's AES key is 24 base64 characters: 16 bytes)")]
-    AesKeyLength(usize),
-    #[error("this looks like a hex key ({chars} hex characters, {bits} bits); the console's AES key is base64 (24 characters for 128 bits, ending ==): this key in base64 is {base64}", bits = chars * 4)]
-    AesKeyHex { chars: usize, base64: String },
-    #[error("AES key is not valid standard base64 ({detail}); the console's AES key is base64 (24 characters for 128 bits, ending ==, such as 0cWv1rL0Qk3vF0XcS9uUyA==)")]
-    AesKeyBase64 { detail: String },
-    #[error("ciphertext length {0} is not a positive multiple of 16 bytes")]
-    CiphertextLength(usize),
-    #[error("PKCS#7 padding is invalid (wrong AES key, IV or padding)")]
-    Padding,
-    #[error("this is a PKCS#1 `RSA PUBLIC KEY`; Alipay public keys are X.509 SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form), which both official SDKs require: `openssl rsa -RSAPublicKey_in -in key.pem -pubout` converts it")]
-    Pkcs1PublicKey,
-    #[error("this is {algorithm} public key; Alipay keys are RSA: give the Alipay public key (支付宝公钥) from the console, or the simulator's from `alipay-sim keys`")]
-    NotRsa { algorithm: String },
-    #[error("this is a private key ({form}); a backend verifies with the Alipay public key (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form), which `alipay-sim keys` prints")]
-    PrivateKey { form: &'static str },
-    #[error("this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); alipay-sim simulates the public-key mode (公钥): give the Alipay public key (`BEGIN PUBLIC KEY`, or the console's one-line MIIBIj... form)")]
-    Certificate,
-    #[error("{what} is not a valid RSA key ({detail})")]
-    Key { what: &'static str, detail: String },
-    #[error("signing failed: {0}")]
-    Sign(String),
-}
 
 /// The two signature types of the Alipay open platform.
 #[derive(
@@ -110,181 +74,6 @@ impl From<SignType> for SignatureHash {
         }
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Base64
-
-/// Standard base64 with `=` padding and no line breaks, as the platform emits.
-pub fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
-}
-
-/// URL-safe base64 (`-` and `_`), padding kept. Only used to build deliberately wrong envelopes.
-pub fn b64_url_safe(bytes: &[u8]) -> String {
-    URL_SAFE.encode(bytes)
-}
-
-/// Strict standard base64 decoding: rejects URL-safe characters, missing padding, whitespace.
-pub fn unb64(what: &'static str, text: &str) -> Result<Vec<u8>, CryptoError> {
-    STANDARD.decode(text).map_err(|e| CryptoError::Base64 {
-        what,
-        detail: e.to_string(),
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// AES
-
-/// An AES key of 128, 192 or 256 bits. The console issues 128-bit keys.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AesKey(Vec<u8>);
-
-impl AesKey {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        match bytes.len() {
-            16 | 24 | 32 => Ok(AesKey(bytes.to_vec())),
-            n => Err(CryptoError::AesKeyLength(n)),
-        }
-    }
-
-    /// Parses the console's form: standard base64 (24 characters ending `==` for AES-128).
-    /// A key written in hex (32, 48 or 64 hex digits) is refused with its base64 form: read as
-    /// base64, 32 hex digits would silently make another, 24-byte key.
-    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
-        let text = text.trim();
-        if matches!(text.len(), 32 | 48 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let bytes: Vec<u8> = text
-                .as_bytes()
-                .chunks(2)
-                .map(|pair| {
-                    let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                    digit(pair[0]) << 4 | digit(pair[1])
-                })
-                .collect();
-            return Err(CryptoError::AesKeyHex {
-                chars: text.len(),
-                base64: b64(&bytes),
-            });
-        }
-        let bytes = STANDARD
-            .decode(text)
-            .map_err(|e| CryptoError::AesKeyBase64 {
-                detail: e.to_string(),
-            })?;
-        Self::from_bytes(&bytes)
-    }
-
-    /// A key of `len` bytes drawn from a seeded generator (deterministic).
-    pub fn from_rng(rng: &mut ChaCha20Rng, len: usize) -> Self {
-        use rand_chacha::rand_core::RngCore;
-        let mut bytes = vec![0u8; len];
-        rng.fill_bytes(&mut bytes);
-        AesKey(bytes)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    pub fn to_base64(&self) -> String {
-        b64(&self.0)
-    }
-}
-
-impl std::fmt::Debug for AesKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AesKey({} bits)", self.0.len() * 8)
-    }
-}
-
-/// PKCS#7 padding to a whole number of blocks (a full block when already aligned).
-pub fn pkcs7_pad(data: &[u8]) -> Vec<u8> {
-    let pad = BLOCK - data.len() % BLOCK;
-    let mut out = Vec::with_capacity(data.len() + pad);
-    out.extend_from_slice(data);
-    out.resize(data.len() + pad, pad as u8);
-    out
-}
-
-/// Removes PKCS#7 padding, checking every padding byte.
-pub fn pkcs7_unpad(data: &[u8]) -> Result<&[u8], CryptoError> {
-    let pad = *data.last().ok_or(CryptoError::Padding)? as usize;
-    if pad == 0 || pad > BLOCK || pad > data.len() {
-        return Err(CryptoError::Padding);
-    }
-    let (body, padding) = data.split_at(data.len() - pad);
-    if padding.iter().any(|&b| b as usize != pad) {
-        return Err(CryptoError::Padding);
-    }
-    Ok(body)
-}
-
-/// AES-CBC over data that is already a whole number of blocks (no padding added).
-pub fn aes_cbc_encrypt_blocks(key: &AesKey, iv: &[u8; BLOCK], blocks: &[u8]) -> Vec<u8> {
-    assert!(
-        blocks.len().is_multiple_of(BLOCK),
-        "caller pads to whole blocks"
-    );
-    fn run<C>(key: &[u8], iv: &[u8; BLOCK], blocks: &[u8]) -> Vec<u8>
-    where
-        cbc::Encryptor<C>: KeyIvInit + BlockEncryptMut,
-        C: aes::cipher::BlockCipher + aes::cipher::BlockEncrypt,
-    {
-        cbc::Encryptor::<C>::new_from_slices(key, iv)
-            .expect("AesKey guarantees a valid key length")
-            .encrypt_padded_vec_mut::<NoPadding>(blocks)
-    }
-    match key.0.len() {
-        16 => run::<aes::Aes128>(&key.0, iv, blocks),
-        24 => run::<aes::Aes192>(&key.0, iv, blocks),
-        _ => run::<aes::Aes256>(&key.0, iv, blocks),
-    }
-}
-
-/// AES-CBC decryption without removing padding.
-pub fn aes_cbc_decrypt_blocks(
-    key: &AesKey,
-    iv: &[u8; BLOCK],
-    ciphertext: &[u8],
-) -> Result<Vec<u8>, CryptoError> {
-    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK) {
-        return Err(CryptoError::CiphertextLength(ciphertext.len()));
-    }
-    fn run<C>(key: &[u8], iv: &[u8; BLOCK], data: &[u8]) -> Vec<u8>
-    where
-        cbc::Decryptor<C>: KeyIvInit + BlockDecryptMut,
-        C: aes::cipher::BlockCipher + aes::cipher::BlockDecrypt,
-    {
-        cbc::Decryptor::<C>::new_from_slices(key, iv)
-            .expect("AesKey guarantees a valid key length")
-            .decrypt_padded_vec_mut::<NoPadding>(data)
-            .expect("length checked to be whole blocks")
-    }
-    Ok(match key.0.len() {
-        16 => run::<aes::Aes128>(&key.0, iv, ciphertext),
-        24 => run::<aes::Aes192>(&key.0, iv, ciphertext),
-        _ => run::<aes::Aes256>(&key.0, iv, ciphertext),
-    })
-}
-
-/// The platform's encryption: AES-CBC, zero IV, PKCS#7, standard base64.
-pub fn aes_encrypt(key: &AesKey, plaintext: &[u8]) -> String {
-    b64(&aes_cbc_encrypt_blocks(
-        key,
-        &ZERO_IV,
-        &pkcs7_pad(plaintext),
-    ))
-}
-
-/// The strict inverse of [`aes_encrypt`]: standard base64, whole blocks, valid PKCS#7.
-pub fn aes_decrypt(key: &AesKey, ciphertext_b64: &str) -> Result<Vec<u8>, CryptoError> {
-    let ciphertext = unb64("ciphertext", ciphertext_b64)?;
-    let padded = aes_cbc_decrypt_blocks(key, &ZERO_IV, &ciphertext)?;
-    Ok(pkcs7_unpad(&padded)?.to_vec())
-}
-
-// ---------------------------------------------------------------------------------------------
-// RSA
 
 /// An RSA private key that signs. RSA2 (SHA-256) signatures go through aws-lc-rs, about seven
 /// times faster than the pure-Rust `rsa` crate; aws-lc-rs cannot sign with SHA-1, so RSA (SHA-1)
@@ -437,19 +226,19 @@ impl PublicKey {
                     "CERTIFICATE" => return Err(CryptoError::Certificate),
                     other => {
                         return Err(CryptoError::Key {
-                            what: "Alipay public key",
+                            what: "public key",
                             detail: format!("a PEM `{other}` block; expected `BEGIN PUBLIC KEY`"),
                         })
                     }
                 }
                 rsa::pkcs8::der::pem::decode_vec(text.as_bytes())
                     .map_err(|e| CryptoError::Key {
-                        what: "Alipay public key",
+                        what: "public key",
                         detail: format!("the PEM block does not decode: {e}"),
                     })?
                     .1
             }
-            None => unb64("Alipay public key", &strip_whitespace(text))?,
+            None => unb64("public key", &strip_whitespace(text))?,
         };
         Self::from_der(&der)
     }
@@ -459,7 +248,7 @@ impl PublicKey {
         use rsa::pkcs1::DecodeRsaPublicKey;
         use rsa::pkcs8::{PrivateKeyInfo, SubjectPublicKeyInfoRef};
         let invalid = |detail: String| CryptoError::Key {
-            what: "Alipay public key",
+            what: "public key",
             detail,
         };
         if let Ok(info) = SubjectPublicKeyInfoRef::try_from(der) {
@@ -485,10 +274,7 @@ impl PublicKey {
                 form: "PKCS#1 `RSA PRIVATE KEY`",
             });
         }
-        Err(invalid(
-            "not DER of an X.509 SubjectPublicKeyInfo (the console's one-line MIIBIj... form)"
-                .into(),
-        ))
+        Err(CryptoError::NotSubjectPublicKeyInfo)
     }
 
     /// Checks a base64 PKCS#1 v1.5 signature over `message` with the given hash.
@@ -587,103 +373,10 @@ mod oid {
     }
 }
 
-fn strip_whitespace(text: &str) -> String {
-    text.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
-/// A ChaCha20 generator for one purpose of one seed. Each purpose gets its own stream, so adding
-/// a new derived value never changes the existing ones.
-pub fn seeded_rng(seed: u64, purpose: &str) -> ChaCha20Rng {
-    let mut hasher = Sha256::new();
-    hasher.update(b"alipay-sim/v1/");
-    hasher.update(purpose.as_bytes());
-    hasher.update(b"/");
-    hasher.update(seed.to_be_bytes());
-    ChaCha20Rng::from_seed(hasher.finalize().into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pkcs7_round_trip_and_rejects_bad_padding() {
-        for len in 0..40 {
-            let data: Vec<u8> = (0..len as u8).collect();
-            let padded = pkcs7_pad(&data);
-            assert!(padded.len().is_multiple_of(BLOCK));
-            assert!(padded.len() > data.len());
-            assert_eq!(pkcs7_unpad(&padded).unwrap(), &data[..]);
-        }
-        let mut bad = pkcs7_pad(b"hello");
-        let last = bad.len() - 2;
-        bad[last] ^= 1;
-        assert_eq!(pkcs7_unpad(&bad), Err(CryptoError::Padding));
-        assert_eq!(pkcs7_unpad(&[0u8; 16]), Err(CryptoError::Padding));
-    }
-
-    #[test]
-    fn aes_round_trip_for_all_key_sizes() {
-        for len in [16, 24, 32] {
-            let key = AesKey::from_rng(&mut seeded_rng(1, "test"), len);
-            let ct = aes_encrypt(&key, "手机号 13800000000".as_bytes());
-            assert_eq!(
-                aes_decrypt(&key, &ct).unwrap(),
-                "手机号 13800000000".as_bytes()
-            );
-        }
-    }
-
-    #[test]
-    fn aes_key_lengths_are_checked() {
-        assert_eq!(
-            AesKey::from_base64("AAECAwQFBgcICQoL").unwrap_err(),
-            CryptoError::AesKeyLength(12)
-        );
-        assert!(matches!(
-            AesKey::from_base64("not base64!"),
-            Err(CryptoError::AesKeyBase64 { .. })
-        ));
-        assert_eq!(
-            AesKey::from_base64(" 00112233445566778899aabbccddeeff\n").unwrap_err(),
-            CryptoError::AesKeyHex {
-                chars: 32,
-                base64: "ABEiM0RVZneImaq7zN3u/w==".into()
-            }
-        );
-        // Base64 of 24 bytes that happens to hold other characters is a key.
-        assert!(AesKey::from_base64("00112233445566778899aabbccddeefg").is_ok());
-    }
-
-    #[test]
-    fn decryption_is_strict_about_encoding() {
-        let key = AesKey::from_rng(&mut seeded_rng(2, "test"), 16);
-        let ct = aes_encrypt(&key, b"0123456789abcdef0123");
-        assert!(matches!(
-            aes_decrypt(&key, &ct[..ct.len() - 2]),
-            Err(CryptoError::Base64 { .. })
-        ));
-        let url_safe = ct.replace('+', "-").replace('/', "_");
-        if url_safe != ct {
-            assert!(matches!(
-                aes_decrypt(&key, &url_safe),
-                Err(CryptoError::Base64 { .. })
-            ));
-        }
-        assert_eq!(
-            aes_decrypt(&key, &b64(&[0u8; 20])),
-            Err(CryptoError::CiphertextLength(20))
-        );
-    }
-
-    #[test]
-    fn seeded_rngs_differ_by_purpose_and_seed() {
-        use rand_chacha::rand_core::RngCore;
-        let a = seeded_rng(1, "x").next_u64();
-        assert_eq!(a, seeded_rng(1, "x").next_u64());
-        assert_ne!(a, seeded_rng(2, "x").next_u64());
-        assert_ne!(a, seeded_rng(1, "y").next_u64());
-    }
+    use crate::seed::seeded_rng;
 
     #[test]
     fn public_keys_parse_and_other_pem_blocks_are_named() {
