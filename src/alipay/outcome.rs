@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crypto::SignType;
+pub use crate::oracle::Rule;
 
 /// The callback of the mini-program page that receives the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -125,15 +126,4 @@ impl Outcome {
             Outcome::Envelope(e) => e.rule,
         }
     }
-}
-
-/// One documented behaviour of the platform.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Rule {
-    /// Stable id, e.g. `console.phone-application-not-approved`.
-    pub id: &'static str,
-    /// What happens, in words, as a dashboard would show it.
-    pub summary: &'static str,
-    /// Where the behaviour is documented.
-    pub source: &'static str,
 }

@@ -56,10 +56,10 @@ fn console_page(
         label: "none".into(),
         selected: app.config.fault.is_none(),
     }];
-    faults.extend(Fault::ALL.iter().map(|f| Choice {
+    faults.extend(Fault::iter().map(|f| Choice {
         value: f.name().into(),
         label: format!("{}: {}", f.name(), f.description()),
-        selected: app.config.fault == Some(*f),
+        selected: app.config.fault == Some(f),
     }));
     Ok(ConsolePage {
         app_id: app.app_id.clone(),
