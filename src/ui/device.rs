@@ -119,14 +119,7 @@ pub(super) async fn device(
         },
         call,
         backend_url: target.map(|t| t.url).unwrap_or_default(),
-        body_shapes: choices(
-            shape.as_str(),
-            &[
-                ("json", "JSON {\"response\": <envelope>}"),
-                ("form", "form-encoded response=<envelope>"),
-                ("raw", "raw envelope text"),
-            ],
-        ),
+        body_shapes: options(shape),
         recording,
     })
 }
@@ -163,6 +156,16 @@ pub(super) async fn recorded_suite(
     let suite = crate::playback::suite::Suite::from_recording(&recording, &keys, target.as_ref());
     let text = serde_json::to_string_pretty(&suite).expect("suites serialise") + "\n";
     download("application/json", &format!("recorded-{app_id}.json"), text)
+}
+
+impl Labelled for BodyShape {
+    fn label(self) -> &'static str {
+        match self {
+            BodyShape::Json => "JSON {\"response\": <envelope>}",
+            BodyShape::Form => "form-encoded response=<envelope>",
+            BodyShape::Raw => "raw envelope text",
+        }
+    }
 }
 
 /// 138****0000, as Alipay's sheet shows a number.

@@ -128,13 +128,23 @@ struct Choice {
     selected: bool,
 }
 
-fn choices(current: &str, options: &[(&str, &str)]) -> Vec<Choice> {
-    options
-        .iter()
-        .map(|(value, label)| Choice {
-            value: value.to_string(),
-            label: label.to_string(),
-            selected: *value == current,
+/// A setting's choices as a page shows them. The value a form sends is the variant's own name
+/// (strum's, the same as serde's); only the words shown are written in the UI.
+trait Labelled: IntoEnumIterator + Into<&'static str> + Copy {
+    fn label(self) -> &'static str;
+}
+
+/// Every variant of `E` as an `<option>`, in the enum's order, `current` selected.
+fn options<E: Labelled>(current: E) -> Vec<Choice> {
+    let current: &'static str = current.into();
+    E::iter()
+        .map(|variant| {
+            let value: &'static str = variant.into();
+            Choice {
+                value: value.to_string(),
+                label: variant.label().to_string(),
+                selected: value == current,
+            }
         })
         .collect()
 }
