@@ -28,7 +28,8 @@ pub struct VerifyArgs {
 /// `RSA2` or `RSA`, listed in `--help` and in the error for anything else.
 fn sign_type_parser() -> impl clap::builder::TypedValueParser<Value = SignType> {
     use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new([SignType::Rsa2, SignType::Rsa].map(SignType::as_str))
+    use strum::IntoEnumIterator as _;
+    clap::builder::PossibleValuesParser::new(SignType::iter().map(SignType::as_str))
         .map(|name| name.parse().expect("one of the names listed"))
 }
 
