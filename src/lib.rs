@@ -75,7 +75,7 @@
 //! let mut call = Call::default();
 //! call.console.phone_application = Application::Pending;
 //! let delivery = get_phone_number(&call, &keys, 0)?;
-//! assert_eq!(delivery.expect.rule, "console.phone-application-not-approved");
+//! assert_eq!(delivery.expect.cause, "console.phone-application-not-approved");
 //! assert_eq!(delivery.expect.plaintext.as_ref().unwrap()["code"], "40006");
 //!
 //! // The same call with a deliberate mistake: the oracle says the backend must refuse it.

@@ -17,48 +17,152 @@ use crate::crypto::{self, AesKey, CryptoError, PublicKey, SignType, SignatureHas
 pub(crate) const ENVELOPE_IV: [u8; BLOCK] = [0; BLOCK];
 
 /// What a backend concludes from what the front end sent it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Verdict {
-    /// Authentic: read the plaintext (which may still carry an error code such as 40003).
+    // What each one means is said once, in `Verdict::meaning`.
     Accept,
-    /// The signature does not verify: refuse.
     RejectSignature,
-    /// Authentic, but the content does not decrypt to a JSON object: refuse.
     RejectDecrypt,
-    /// The text is not an envelope (not a JSON object with `response`): refuse.
     RejectParse,
-    /// No `sign`: nothing proves the content came from Alipay: refuse.
     Unsigned,
-    /// No envelope reached the backend: the front end got a failure callback.
     FrontEnd,
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 6] = [
-        Verdict::Accept,
-        Verdict::RejectSignature,
-        Verdict::RejectDecrypt,
-        Verdict::RejectParse,
-        Verdict::Unsigned,
-        Verdict::FrontEnd,
-    ];
-
+    /// The name in files and the API: `accept`, `reject-signature`, ...
     pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// What the verdict means for the backend, in one line.
+    pub fn meaning(self) -> &'static str {
         match self {
-            Verdict::Accept => "accept",
-            Verdict::RejectSignature => "reject-signature",
-            Verdict::RejectDecrypt => "reject-decrypt",
-            Verdict::RejectParse => "reject-parse",
-            Verdict::Unsigned => "unsigned",
-            Verdict::FrontEnd => "front-end",
+            Verdict::Accept => "authentic: the backend reads the plaintext (only code 10000 with a mobile is a phone number)",
+            Verdict::RejectSignature => "the signature does not verify: the backend must refuse",
+            Verdict::RejectDecrypt => "the signature verifies but the content does not decrypt: the backend must refuse",
+            Verdict::RejectParse => "not an envelope: the backend must refuse",
+            Verdict::Unsigned => "no sign: nothing proves it came from Alipay; the backend must refuse",
+            Verdict::FrontEnd => "no envelope reached the backend",
         }
     }
 }
 
-impl std::fmt::Display for Verdict {
+/// One documented behaviour of a platform, or one deliberate fault: what can decide an
+/// outcome. A platform keeps its own as `static` tables (Alipay's rules in `alipay::rules`, its
+/// faults in `alipay::fault`), so a [`Cause`] carries its words and its source with it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// Stable id, e.g. `console.phone-application-not-approved` or `fault.missing-sign`.
+    pub id: &'static str,
+    /// What happens, in words, as a dashboard would show it.
+    pub summary: &'static str,
+    /// Where the behaviour is documented.
+    pub source: &'static str,
+}
+
+/// What decided an outcome: a documented rule of the platform, or a fault made on purpose.
+/// Written as its id, a string such as `"console.no-signing"` or `"fault.missing-sign"` (the
+/// `rule` of an [`Expect`]).
+///
+/// An id read back from a file is first [`Cause::Recorded`]: the oracle knows no platform, so
+/// it cannot tell by itself what an id names. The platform's tables resolve it
+/// ([`Cause::resolve`] with `alipay::rules::cause`), and the types that are read back from
+/// files (a `Delivery`, a scenario's declared expectation, a journal entry) do so as they are
+/// read; an id that no table knows (from another version, say) stays recorded. Causes compare
+/// by id, so a recorded one equals the rule or fault it names.
+#[derive(Debug, Clone)]
+pub enum Cause {
+    /// A documented behaviour of the platform.
+    Rule(&'static Rule),
+    /// A deliberate mistake in the envelope.
+    Fault(&'static Rule),
+    /// An id as it was read, that no table resolved.
+    Recorded(String),
+}
+
+impl Cause {
+    /// `console.no-signing`, `fault.missing-sign`.
+    pub fn id(&self) -> &str {
+        match self {
+            Cause::Rule(rule) | Cause::Fault(rule) => rule.id,
+            Cause::Recorded(id) => id,
+        }
+    }
+
+    /// The rule or fault, with its words and source; `None` for an id no table resolved.
+    pub fn described(&self) -> Option<&'static Rule> {
+        match self {
+            Cause::Rule(rule) | Cause::Fault(rule) => Some(rule),
+            Cause::Recorded(_) => None,
+        }
+    }
+
+    /// A recorded id as `known` resolves it; any other cause as it is.
+    pub fn resolve(self, known: impl FnOnce(&str) -> Option<Cause>) -> Cause {
+        match self {
+            Cause::Recorded(id) => known(&id).unwrap_or(Cause::Recorded(id)),
+            cause => cause,
+        }
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for Cause {}
+
+impl std::hash::Hash for Cause {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id().hash(state)
+    }
+}
+
+impl PartialEq<str> for Cause {
+    fn eq(&self, id: &str) -> bool {
+        self.id() == id
+    }
+}
+
+impl PartialEq<&str> for Cause {
+    fn eq(&self, id: &&str) -> bool {
+        self.id() == *id
+    }
+}
+
+impl std::fmt::Display for Cause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for Cause {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
+}
+
+/// An id, as [`Cause::Recorded`]: see [`Cause`] for how it is resolved.
+impl<'de> Deserialize<'de> for Cause {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Cause::Recorded)
     }
 }
 
@@ -70,8 +174,26 @@ pub struct Expect {
     /// The decrypted content a backend reads, on `accept`; else null.
     #[schema(value_type = Option<Object>, required)]
     pub plaintext: Option<Value>,
-    pub rule: String,
+    // The rule or fault that produced it; written as its id, under the name `rule`.
+    #[serde(rename = "rule")]
+    #[schema(value_type = String)]
+    pub cause: Cause,
     pub reason: String,
+}
+
+impl Expect {
+    /// What the plaintext means to the business, when the envelope is authentic.
+    pub fn business_result(&self) -> Option<BusinessResult> {
+        self.plaintext
+            .as_ref()
+            .filter(|_| self.verdict == Verdict::Accept)
+            .and_then(BusinessResult::of)
+    }
+
+    /// Code 10000 with a non-empty mobile, from an authentic envelope: a phone number.
+    pub fn is_phone_number(&self) -> bool {
+        self.business_result() == Some(BusinessResult::PhoneNumber)
+    }
 }
 
 /// What an authentic plaintext means to the business: a phone number, or an answer that is
@@ -348,11 +470,33 @@ mod tests {
 
     #[test]
     fn verdicts_serialise_in_kebab_case() {
-        for verdict in Verdict::ALL {
+        use strum::IntoEnumIterator;
+        for verdict in Verdict::iter() {
             assert_eq!(
                 serde_json::to_value(verdict).unwrap(),
                 Value::String(verdict.as_str().to_string())
             );
+            assert_eq!(verdict.to_string(), verdict.as_str());
         }
+    }
+
+    static SUCCESS: Rule = Rule {
+        id: "success",
+        summary: "Success",
+        source: "spec",
+    };
+
+    #[test]
+    fn causes_are_written_as_their_id_and_compare_by_it() {
+        let cause = Cause::Rule(&SUCCESS);
+        assert_eq!(serde_json::to_value(&cause).unwrap(), "success");
+        let read: Cause = serde_json::from_str("\"success\"").unwrap();
+        assert!(matches!(&read, Cause::Recorded(id) if id == "success"));
+        assert_eq!(read, cause);
+        assert_eq!(read.described(), None);
+        let resolved = read.resolve(|id| (id == "success").then_some(Cause::Rule(&SUCCESS)));
+        assert_eq!(resolved.described(), Some(&SUCCESS));
+        let unknown = Cause::Recorded("gone".into()).resolve(|_| None);
+        assert_eq!(unknown, "gone");
     }
 }

@@ -14,7 +14,7 @@ use crate::alipay::fault::{Fault, Needs};
 use crate::alipay::outcome::EnvelopePlan;
 use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK};
 use crate::keys::AppKeys;
-use crate::oracle::{Expect, Verdict};
+use crate::oracle::{Cause, Expect, Verdict};
 use crate::Error;
 
 /// The IV of every envelope's AES-CBC: 16 zero bytes (spec §2). The oracle, a leaf that does
@@ -236,14 +236,14 @@ impl EnvelopeCache {
 /// The oracle for an envelope made from `plan` with `fault`.
 fn predict(plan: &EnvelopePlan, fault: Option<Fault>, fault_had_no_effect: bool) -> Expect {
     let content_summary = format!("{} ({})", plan.rule.summary, plan.rule.id);
-    let (verdict, rule, reason) = match (fault.and_then(Fault::verdict), plan.unsigned_by) {
+    let (verdict, cause, reason) = match (fault.and_then(Fault::verdict), plan.unsigned_by) {
         (Some(verdict), _) => {
             let fault = fault.expect("a verdict comes from a fault");
-            (verdict, fault.rule_id(), fault.description().to_string())
+            (verdict, fault.cause(), fault.description().to_string())
         }
         (None, Some(unsigned_by)) => (
             Verdict::Unsigned,
-            unsigned_by.id.to_string(),
+            Cause::Rule(unsigned_by),
             format!("{}; content: {content_summary}", unsigned_by.summary),
         ),
         (None, None) => {
@@ -260,14 +260,14 @@ fn predict(plan: &EnvelopePlan, fault: Option<Fault>, fault_had_no_effect: bool)
                 reason
                     .push_str("; url-safe-base64 had no effect: this ciphertext has no '+' or '/'");
             }
-            let rule = fault.map_or_else(|| plan.rule.id.to_string(), Fault::rule_id);
-            (Verdict::Accept, rule, reason)
+            let cause = fault.map_or(Cause::Rule(plan.rule), Fault::cause);
+            (Verdict::Accept, cause, reason)
         }
     };
     Expect {
         plaintext: (verdict == Verdict::Accept).then(|| plan.plaintext.to_value()),
         verdict,
-        rule,
+        cause,
         reason,
     }
 }

@@ -8,29 +8,89 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::oracle::Verdict;
+use crate::oracle::{Cause, Rule, Verdict};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fault {
-    FlipCiphertextByte,
-    FlipSignatureByte,
-    WrongSigningKey,
-    SignBareCiphertext,
-    Sha1UnderRsa2,
-    MissingSign,
-    WrongAesKey,
-    ReorderPlainObject,
-    SwapEnvelopeKeys,
-    PrettyPrintEnvelope,
-    ExtraFields,
-    #[serde(rename = "aes-256-key")]
-    Aes256Key,
-    TruncatedBase64,
-    UrlSafeBase64,
-    NonZeroIv,
-    BrokenPadding,
-    NonJsonText,
+/// Where the faults are documented, as a cause's source.
+const SOURCE: &str = "fault catalogue (README, Faults)";
+
+/// The faults, each named once: its variant, its name in scenario files, the CLI and the API,
+/// what it needs, the verdict it calls for, and what it does.
+macro_rules! faults {
+    ($($variant:ident = $name:tt, $needs:ident, $verdict:expr, $description:literal;)*) => {
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            Serialize,
+            Deserialize,
+            utoipa::ToSchema,
+            strum::EnumIter,
+        )]
+        pub enum Fault {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        /// Each fault's facts, in the order of [`Fault`]'s variants.
+        static FAULTS: &[FaultInfo] = &[$(FaultInfo {
+            name: $name,
+            needs: Needs::$needs,
+            verdict: {
+                #[allow(unused_imports)]
+                use Verdict::*;
+                $verdict
+            },
+            cause: Rule { id: concat!("fault.", $name), summary: $description, source: SOURCE },
+        }),*];
+    };
+}
+
+faults! {
+    FlipCiphertextByte = "flip-ciphertext-byte", EncryptedSigned, Some(RejectSignature),
+        "one ciphertext byte flipped after signing (spec §7)";
+    FlipSignatureByte = "flip-signature-byte", Signed, Some(RejectSignature),
+        "one signature byte flipped (spec §7)";
+    WrongSigningKey = "wrong-signing-key", Signed, Some(RejectSignature),
+        "signed with a key other than the published Alipay public key's (spec §7)";
+    SignBareCiphertext = "sign-bare-ciphertext", EncryptedSigned, Some(RejectSignature),
+        "signature over the bare ciphertext, without its double quotes (spec §7)";
+    Sha1UnderRsa2 = "sha1-under-rsa2", Rsa2Signed, Some(RejectSignature),
+        "SHA-1 signature for an RSA2 app; the Python SDK accepts it (spec §7)";
+    MissingSign = "missing-sign", Signed, Some(Unsigned),
+        "the sign field removed (spec §7)";
+    WrongAesKey = "wrong-aes-key", EncryptedSigned, Some(RejectDecrypt),
+        "encrypted with another AES key, then signed correctly (spec §7)";
+    ReorderPlainObject = "reorder-plain-object", PlainSigned, Some(RejectSignature),
+        "the plain response object's keys reordered after signing (spec §7)";
+    SwapEnvelopeKeys = "swap-envelope-keys", Encrypted, None,
+        "sign before response in the envelope; harmless (spec §7)";
+    PrettyPrintEnvelope = "pretty-print-envelope", Encrypted, None,
+        "the envelope pretty-printed over several lines; harmless (spec §7)";
+    ExtraFields = "extra-fields", Encrypted, None,
+        "the doc example's extra sign_type, encrypt_type and charset fields; harmless (spec §2, §7)";
+    Aes256Key = "aes-256-key", EncryptedSigned, None,
+        "a 32-byte AES-256 key; valid, but breaks backends hard-coding aes-128-cbc (spec §7)";
+    TruncatedBase64 = "truncated-base64", EncryptedSigned, Some(RejectDecrypt),
+        "the ciphertext's last five base64 characters cut off, signed as cut";
+    UrlSafeBase64 = "url-safe-base64", EncryptedSigned, Some(RejectDecrypt),
+        "the ciphertext in URL-safe base64 ('-' and '_'), signed as such";
+    NonZeroIv = "non-zero-iv", EncryptedSigned, Some(RejectDecrypt),
+        "encrypted with the AES key as IV instead of 16 zero bytes, signed correctly";
+    BrokenPadding = "broken-padding", EncryptedSigned, Some(RejectDecrypt),
+        "zero-byte padding instead of PKCS#7, signed correctly";
+    NonJsonText = "non-json-text", Envelope, Some(RejectParse),
+        "the front end sent String(res) (\"[object Object]\") instead of res.response";
+}
+
+/// One row of the fault table.
+struct FaultInfo {
+    name: &'static str,
+    needs: Needs,
+    verdict: Option<Verdict>,
+    /// The fault as the oracle names it: `fault.<name>`, with its description.
+    cause: Rule,
 }
 
 /// What kind of envelope a fault needs in order to mean anything.
@@ -64,103 +124,44 @@ impl Needs {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 17] = [
-        Fault::FlipCiphertextByte,
-        Fault::FlipSignatureByte,
-        Fault::WrongSigningKey,
-        Fault::SignBareCiphertext,
-        Fault::Sha1UnderRsa2,
-        Fault::MissingSign,
-        Fault::WrongAesKey,
-        Fault::ReorderPlainObject,
-        Fault::SwapEnvelopeKeys,
-        Fault::PrettyPrintEnvelope,
-        Fault::ExtraFields,
-        Fault::Aes256Key,
-        Fault::TruncatedBase64,
-        Fault::UrlSafeBase64,
-        Fault::NonZeroIv,
-        Fault::BrokenPadding,
-        Fault::NonJsonText,
-    ];
+    fn info(self) -> &'static FaultInfo {
+        &FAULTS[self as usize]
+    }
 
     /// The kebab-case name used in scenario files, the CLI and the API.
     pub fn name(self) -> &'static str {
-        self.info().0
+        self.info().name
     }
 
-    /// The rule id recorded in the oracle: `fault.<name>`.
-    pub fn rule_id(self) -> String {
-        format!("fault.{}", self.name())
+    /// The fault as the oracle records it: `fault.<name>`, with its description.
+    pub fn cause(self) -> Cause {
+        Cause::Fault(&self.info().cause)
     }
 
     /// One line: what was done to the envelope.
     pub fn description(self) -> &'static str {
-        self.info().1
+        self.info().cause.summary
     }
 
     pub fn needs(self) -> Needs {
-        self.info().2
+        self.info().needs
     }
 
     /// The verdict for an envelope that the fault actually changed; `None` when the fault
     /// leaves the verdict of the correct envelope as it was (layout changes, AES-256).
     pub fn verdict(self) -> Option<Verdict> {
-        self.info().3
-    }
-
-    fn info(self) -> (&'static str, &'static str, Needs, Option<Verdict>) {
-        use Needs::*;
-        use Verdict::*;
-        match self {
-            Fault::FlipCiphertextByte => ("flip-ciphertext-byte",
-                "one ciphertext byte flipped after signing (spec §7)", EncryptedSigned, Some(RejectSignature)),
-            Fault::FlipSignatureByte => ("flip-signature-byte",
-                "one signature byte flipped (spec §7)", Signed, Some(RejectSignature)),
-            Fault::WrongSigningKey => ("wrong-signing-key",
-                "signed with a key other than the published Alipay public key's (spec §7)", Signed, Some(RejectSignature)),
-            Fault::SignBareCiphertext => ("sign-bare-ciphertext",
-                "signature over the bare ciphertext, without its double quotes (spec §7)", EncryptedSigned, Some(RejectSignature)),
-            Fault::Sha1UnderRsa2 => ("sha1-under-rsa2",
-                "SHA-1 signature for an RSA2 app; the Python SDK accepts it (spec §7)", Rsa2Signed, Some(RejectSignature)),
-            Fault::MissingSign => ("missing-sign",
-                "the sign field removed (spec §7)", Signed, Some(Unsigned)),
-            Fault::WrongAesKey => ("wrong-aes-key",
-                "encrypted with another AES key, then signed correctly (spec §7)", EncryptedSigned, Some(RejectDecrypt)),
-            Fault::ReorderPlainObject => ("reorder-plain-object",
-                "the plain response object's keys reordered after signing (spec §7)", PlainSigned, Some(RejectSignature)),
-            Fault::SwapEnvelopeKeys => ("swap-envelope-keys",
-                "sign before response in the envelope; harmless (spec §7)", Encrypted, None),
-            Fault::PrettyPrintEnvelope => ("pretty-print-envelope",
-                "the envelope pretty-printed over several lines; harmless (spec §7)", Encrypted, None),
-            Fault::ExtraFields => ("extra-fields",
-                "the doc example's extra sign_type, encrypt_type and charset fields; harmless (spec §2, §7)", Encrypted, None),
-            Fault::Aes256Key => ("aes-256-key",
-                "a 32-byte AES-256 key; valid, but breaks backends hard-coding aes-128-cbc (spec §7)", EncryptedSigned, None),
-            Fault::TruncatedBase64 => ("truncated-base64",
-                "the ciphertext's last five base64 characters cut off, signed as cut", EncryptedSigned, Some(RejectDecrypt)),
-            Fault::UrlSafeBase64 => ("url-safe-base64",
-                "the ciphertext in URL-safe base64 ('-' and '_'), signed as such", EncryptedSigned, Some(RejectDecrypt)),
-            Fault::NonZeroIv => ("non-zero-iv",
-                "encrypted with the AES key as IV instead of 16 zero bytes, signed correctly", EncryptedSigned, Some(RejectDecrypt)),
-            Fault::BrokenPadding => ("broken-padding",
-                "zero-byte padding instead of PKCS#7, signed correctly", EncryptedSigned, Some(RejectDecrypt)),
-            Fault::NonJsonText => ("non-json-text",
-                "the front end sent String(res) (\"[object Object]\") instead of res.response", Envelope, Some(RejectParse)),
-        }
+        self.info().verdict
     }
 }
 
 impl std::str::FromStr for Fault {
     type Err = String;
     fn from_str(name: &str) -> Result<Self, String> {
-        Fault::ALL
-            .into_iter()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown fault {name:?}; known faults: {}", names.join(", "))
-            })
+        use strum::IntoEnumIterator;
+        Fault::iter().find(|f| f.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Fault::iter().map(Fault::name).collect();
+            format!("unknown fault {name:?}; known faults: {}", names.join(", "))
+        })
     }
 }
 
@@ -176,10 +177,13 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_serde_and_from_str() {
-        for fault in Fault::ALL {
+        use strum::IntoEnumIterator;
+        assert_eq!(Fault::iter().count(), FAULTS.len());
+        for fault in Fault::iter() {
             let json = serde_json::to_value(fault).unwrap();
             assert_eq!(json, fault.name());
             assert_eq!(fault.name().parse::<Fault>(), Ok(fault));
+            assert_eq!(fault.cause().id(), format!("fault.{}", fault.name()));
         }
         assert!("flip"
             .parse::<Fault>()

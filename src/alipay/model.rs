@@ -71,16 +71,42 @@ impl Default for Console {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum AccountKind {
     Enterprise,
     Personal,
 }
 
 /// State of the phone-number application (用户信息申请 → 获取会员手机号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Application {
     None,
     Pending,
@@ -88,13 +114,27 @@ pub enum Application {
     Rejected,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum Signing {
+    // `none`, as serde and strum each need to be told (a test holds the two names equal).
     #[serde(rename = "none")]
+    #[strum(serialize = "none")]
     None,
-    #[serde(rename = "RSA2")]
     Rsa2,
-    #[serde(rename = "RSA")]
     Rsa,
 }
 
@@ -108,8 +148,21 @@ impl Signing {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum AesKeySetting {
     Set,
     NotSet,
@@ -172,8 +225,19 @@ impl Default for Quirks {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Busy {
     Never,
     Always,
@@ -217,22 +281,61 @@ impl utoipa::PartialSchema for Busy {
 
 impl ToSchema for Busy {}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ErrorForm {
     Plain,
     Encrypted,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum WithoutSigning {
     MissingDefaultSignatureType,
     DropSign,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum VersionThresholds {
     Current,
     OlderDocs,
@@ -277,8 +380,21 @@ impl Default for User {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Environment {
     /// A real phone (真机).
     Device,
@@ -307,8 +423,21 @@ impl Default for Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ActionKind {
     /// The user taps the getAuthorize button and allows; the page calls `my.getPhoneNumber`.
     Consent,
@@ -321,11 +450,7 @@ pub enum ActionKind {
 impl ActionKind {
     /// The name in files and forms: `consent`, `refuse` or `no-consent`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Consent => "consent",
-            ActionKind::Refuse => "refuse",
-            ActionKind::NoConsent => "no-consent",
-        }
+        self.into()
     }
 }
 
@@ -535,6 +660,40 @@ mod tests {
         assert!(err.to_string().contains("gatway"), "{err}");
         let err = serde_json::from_str::<User>(r#"{"mobile": "12"}"#).unwrap_err();
         assert!(err.to_string().contains("invalid mobile"), "{err}");
+    }
+
+    /// Each enum's name is written once, in serde's and strum's shared casing rule: the two
+    /// agree for every variant.
+    #[test]
+    fn serde_and_strum_give_every_variant_one_name() {
+        use strum::IntoEnumIterator;
+        fn check<E>()
+        where
+            E: IntoEnumIterator + Serialize + Into<&'static str> + Copy + std::fmt::Debug,
+        {
+            for variant in E::iter() {
+                let name: &'static str = variant.into();
+                assert_eq!(serde_json::to_value(variant).unwrap(), name, "{variant:?}");
+            }
+        }
+        check::<AccountKind>();
+        check::<Application>();
+        check::<Signing>();
+        check::<AesKeySetting>();
+        check::<ErrorForm>();
+        check::<WithoutSigning>();
+        check::<VersionThresholds>();
+        check::<Environment>();
+        check::<ActionKind>();
+        for busy in Busy::iter() {
+            let name: &'static str = busy.into();
+            match serde_json::to_value(busy).unwrap() {
+                serde_json::Value::Object(fields) => assert!(fields.contains_key(name)),
+                value => assert_eq!(value, name),
+            }
+        }
+        let signing: Vec<&str> = Signing::iter().map(Into::into).collect();
+        assert_eq!(signing, ["none", "RSA2", "RSA"]);
     }
 
     #[test]

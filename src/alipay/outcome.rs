@@ -5,38 +5,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::crypto::SignType;
+pub use crate::oracle::Rule;
 
 /// The callback of the mini-program page that receives the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "camelCase")]
+#[strum(serialize_all = "camelCase")]
 pub enum Callback {
     /// `my.getPhoneNumber`'s `success(res)`: `res.response` is the envelope text.
-    #[serde(rename = "success")]
     Success,
     /// `my.getPhoneNumber`'s `fail(err)`: `{error?, errorMessage?}`.
-    #[serde(rename = "fail")]
     Fail,
     /// The button's `onError(e)`: `e.detail = {type, errorMessage}`.
-    #[serde(rename = "onError")]
     OnError,
     /// `my.canIUse(...)` is false: the page cannot offer the flow at all.
-    #[serde(rename = "unsupported")]
     Unsupported,
 }
 
 impl Callback {
+    /// `success`, `fail`, `onError` or `unsupported`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Callback::Success => "success",
-            Callback::Fail => "fail",
-            Callback::OnError => "onError",
-            Callback::Unsupported => "unsupported",
-        }
-    }
-}
-
-impl std::fmt::Display for Callback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -127,13 +129,17 @@ impl Outcome {
     }
 }
 
-/// One documented behaviour of the platform.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Rule {
-    /// Stable id, e.g. `console.phone-application-not-approved`.
-    pub id: &'static str,
-    /// What happens, in words, as a dashboard would show it.
-    pub summary: &'static str,
-    /// Where the behaviour is documented.
-    pub source: &'static str,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn callbacks_have_one_name_in_json_and_in_text() {
+        let names: Vec<String> = Callback::iter().map(|c| c.to_string()).collect();
+        assert_eq!(names, ["success", "fail", "onError", "unsupported"]);
+        for callback in Callback::iter() {
+            assert_eq!(serde_json::to_value(callback).unwrap(), callback.as_str());
+        }
+    }
 }

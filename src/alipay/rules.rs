@@ -10,8 +10,10 @@
 //! Each rule names its source in `docs/alipay-getphonenumber.md` (the "spec"; gathered from the
 //! steering repository's `shared/spec/`).
 
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
+use crate::alipay::fault::Fault;
 use crate::alipay::model::Call;
 use crate::alipay::model::{
     AccountKind, ActionKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
@@ -19,6 +21,7 @@ use crate::alipay::model::{
 };
 pub use crate::alipay::outcome::Rule;
 use crate::alipay::outcome::{Callback, EnvelopePlan, FrontEndFailure, Outcome, Plaintext};
+use crate::oracle::{Cause, Expect};
 
 macro_rules! rules {
     ($($name:ident = $id:literal, $summary:literal, $source:literal;)*) => {
@@ -85,6 +88,33 @@ rules! {
 /// Looks a rule up by id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|r| r.id == id)
+}
+
+/// What an id read back from a file names: a rule of the tables, or a fault (`fault.<name>`).
+fn known_cause(id: &str) -> Option<Cause> {
+    if let Some(rule) = rule(id) {
+        return Some(Cause::Rule(rule));
+    }
+    let fault: Fault = id.strip_prefix("fault.")?.parse().ok()?;
+    Some(fault.cause())
+}
+
+/// The cause an id names; one neither the rules nor the faults know stays recorded as read.
+pub fn cause(id: &str) -> Cause {
+    Cause::Recorded(id.to_string()).resolve(known_cause)
+}
+
+/// For `#[serde(deserialize_with)]`: a cause read back from a file, resolved by [`cause`].
+pub fn read_cause<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Cause, D::Error> {
+    Ok(Cause::deserialize(deserializer)?.resolve(known_cause))
+}
+
+/// For `#[serde(deserialize_with)]`: an oracle read back from a file, its cause resolved by
+/// [`cause`].
+pub fn read_expect<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Expect, D::Error> {
+    let mut expect = Expect::deserialize(deserializer)?;
+    expect.cause = expect.cause.resolve(known_cause);
+    Ok(expect)
 }
 
 /// What the rules look at, worked out once per call.
@@ -385,6 +415,18 @@ mod tests {
             }
         }
         assert_eq!(rule("success").unwrap().id, "success");
+    }
+
+    #[test]
+    fn ids_read_back_resolve_to_rules_and_faults() {
+        assert!(matches!(cause("success"), Cause::Rule(r) if std::ptr::eq(r, &SUCCESS)));
+        assert!(matches!(
+            cause("fault.missing-sign"),
+            Cause::Fault(r) if r.summary == Fault::MissingSign.description()
+        ));
+        for unknown in ["fault.nope", "console.gone", "missing-sign"] {
+            assert!(matches!(cause(unknown), Cause::Recorded(id) if id == unknown));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::alipay::model::{Action, Console, Mobile, Quirks, User};
 use crate::alipay::outcome::Outcome;
 use crate::alipay::simulate::{get_phone_number, Call, Delivery};
 use crate::keys::AppKeys;
-use crate::oracle::{BusinessResult, Verdict};
+use crate::oracle::{BusinessResult, Cause, Verdict};
 use crate::Error;
 
 mod embedded {
@@ -49,7 +49,9 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 pub struct DeclaredExpect {
     pub verdict: Verdict,
-    pub rule: String,
+    /// The rule or fault, as its id under the name `rule`.
+    #[serde(rename = "rule", deserialize_with = "crate::alipay::rules::read_cause")]
+    pub cause: Cause,
 }
 
 impl Scenario {

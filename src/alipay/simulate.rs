@@ -10,7 +10,7 @@ use crate::alipay::model::{AesKeySetting, Busy};
 use crate::alipay::outcome::{Callback, Outcome};
 use crate::crypto::SignType;
 use crate::keys::AppKeys;
-use crate::oracle::{Expect, Verdict};
+use crate::oracle::{Cause, Expect, Verdict};
 use crate::seed::seeded_rng;
 use crate::{alipay::rules, Error};
 
@@ -30,6 +30,7 @@ pub struct Delivery {
     /// Exactly what the callback receives; for `success`, `{"response": "<envelope text>"}`.
     #[schema(value_type = Object)]
     pub payload: Value,
+    #[serde(deserialize_with = "rules::read_expect")]
     pub expect: Expect,
 }
 
@@ -81,7 +82,7 @@ fn run(
             let expect = Expect {
                 verdict: Verdict::FrontEnd,
                 plaintext: None,
-                rule: failure.rule.id.to_string(),
+                cause: Cause::Rule(failure.rule),
                 reason: format!("no envelope reaches the backend: {}", failure.rule.summary),
             };
             (failure.callback, failure.payload, expect)

@@ -52,7 +52,7 @@ fn write_fixtures(dir: &Path, seed: u64) -> Result<usize> {
             "title": scenario.title,
             "verdict": fixture.delivery.expect.verdict,
             "business_result": fixture.delivery.expect.plaintext.as_ref().and_then(BusinessResult::of),
-            "rule": fixture.delivery.expect.rule,
+            "rule": fixture.delivery.expect.cause,
             "callback": fixture.delivery.callback,
             "file": file,
         }));

@@ -28,7 +28,7 @@ pub fn run(args: ScenariosArgs, out: &mut impl Write) -> Result<()> {
                     "title": s.title,
                     "verdict": s.expect.verdict,
                     "business_result": s.business_result(),
-                    "rule": s.expect.rule,
+                    "rule": s.expect.cause,
                 })
             })
             .collect();

@@ -28,10 +28,9 @@ pub struct VerifyArgs {
 /// `RSA2` or `RSA`, listed in `--help` and in the error for anything else.
 fn sign_type_parser() -> impl clap::builder::TypedValueParser<Value = SignType> {
     use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(["RSA2", "RSA"]).map(|name| match name.as_str() {
-        "RSA" => SignType::Rsa,
-        _ => SignType::Rsa2,
-    })
+    use strum::IntoEnumIterator as _;
+    clap::builder::PossibleValuesParser::new(SignType::iter().map(SignType::as_str))
+        .map(|name| name.parse().expect("one of the names listed"))
 }
 
 pub fn run(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode> {

@@ -20,41 +20,43 @@ pub const RSA_BITS: usize = 2048;
 
 /// The two signature types of the Alipay open platform.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
 )]
+#[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum SignType {
     /// PKCS#1 v1.5 with SHA-256: the mini-program default.
-    #[serde(rename = "RSA2")]
     Rsa2,
     /// PKCS#1 v1.5 with SHA-1: legacy apps.
-    #[serde(rename = "RSA")]
     Rsa,
 }
 
 impl SignType {
     /// The name used by the console, the SDKs and envelopes: `RSA2` or `RSA`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            SignType::Rsa2 => "RSA2",
-            SignType::Rsa => "RSA",
-        }
+        self.into()
     }
 }
 
 impl std::str::FromStr for SignType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "RSA2" => Ok(SignType::Rsa2),
-            "RSA" => Ok(SignType::Rsa),
-            other => Err(format!("unknown sign type {other:?}: expected RSA2 or RSA")),
-        }
-    }
-}
-
-impl std::fmt::Display for SignType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        use strum::IntoEnumIterator;
+        SignType::iter().find(|t| t.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = SignType::iter().map(SignType::as_str).collect();
+            format!("unknown sign type {s:?}: expected {}", names.join(" or "))
+        })
     }
 }
 
@@ -400,5 +402,14 @@ mod tests {
         assert_eq!("RSA2".parse::<SignType>(), Ok(SignType::Rsa2));
         assert_eq!("RSA".parse::<SignType>(), Ok(SignType::Rsa));
         assert!("rsa256".parse::<SignType>().unwrap_err().contains("RSA2"));
+        assert_eq!(
+            "x".parse::<SignType>().unwrap_err(),
+            "unknown sign type \"x\": expected RSA2 or RSA"
+        );
+        use strum::IntoEnumIterator;
+        for sign_type in SignType::iter() {
+            assert_eq!(serde_json::to_value(sign_type).unwrap(), sign_type.as_str());
+            assert_eq!(sign_type.to_string(), sign_type.as_str());
+        }
     }
 }

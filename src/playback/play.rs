@@ -6,7 +6,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::http::backend::{self, Answer, SendError};
-use crate::playback::suite::{ExpectKind, Judgement, Mismatch, PreparedStep, PreparedSuite};
+use crate::oracle::Expect;
+use crate::playback::suite::{ExpectKind, Mismatch, PreparedStep, PreparedSuite};
 use crate::Verdict;
 
 /// Options of one run.
@@ -104,7 +105,7 @@ pub struct StepReport {
     pub scenario: Option<String>,
     pub status: StepStatus,
     /// What a correct backend concludes from the envelope, and the rule behind it.
-    pub oracle: Judgement,
+    pub oracle: Expect,
     pub expected_kind: ExpectKind,
     /// The expectation in words, e.g. `a refusal: status 4xx`.
     pub expected: String,
@@ -376,7 +377,7 @@ pub fn render_step(suite: &str, step: &StepReport) -> String {
             let pad = "        ";
             out.push_str(&format!(
                 "{pad}oracle:   {} ({}): {}\n",
-                step.oracle.verdict, step.oracle.rule, step.oracle.reason
+                step.oracle.verdict, step.oracle.cause, step.oracle.reason
             ));
             if let Some(plaintext) = step
                 .oracle

@@ -28,7 +28,9 @@ pub struct JournalEntry {
     /// The catalogue scenario, when one decided the call.
     #[schema(required)]
     pub scenario: Option<String>,
-    pub rule: String,
+    #[serde(deserialize_with = "crate::alipay::rules::read_cause")]
+    #[schema(value_type = String)]
+    pub rule: crate::oracle::Cause,
     pub verdict: crate::Verdict,
     pub callback: crate::alipay::outcome::Callback,
     /// Exactly what the callback received.
@@ -172,7 +174,7 @@ impl Recorded {
                     time: rfc3339(self.time.into()),
                     app_id: self.app_id.clone(),
                     scenario: fixture.scenario.clone(),
-                    rule: delivery.expect.rule.clone(),
+                    rule: delivery.expect.cause.clone(),
                     verdict: delivery.expect.verdict,
                     callback: delivery.callback,
                     payload: delivery.payload.clone(),

@@ -3,6 +3,7 @@
 //! `alipay-sim play` replays.
 
 use crate::alipay::simulate::Call;
+use crate::oracle::Cause;
 use crate::sim::store::BackendExchange;
 use crate::Verdict;
 
@@ -21,7 +22,7 @@ pub struct Recording {
 pub struct RecordedCall {
     pub call_id: u64,
     pub call: Call,
-    pub rule: String,
+    pub rule: Cause,
     pub verdict: Verdict,
     pub exchange: Option<BackendExchange>,
 }

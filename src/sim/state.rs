@@ -364,7 +364,7 @@ impl SimState {
             recording.steps.push(RecordedCall {
                 call_id: id,
                 call: prepared.call,
-                rule: fixture.delivery.expect.rule.clone(),
+                rule: fixture.delivery.expect.cause.clone(),
                 verdict: fixture.delivery.expect.verdict,
                 exchange: None,
             });

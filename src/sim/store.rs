@@ -170,8 +170,21 @@ pub fn check_url(url: &str) -> Result<(), String> {
 }
 
 /// How the envelope is placed in the request to a backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum BodyShape {
     /// `{"response": "<envelope text>"}`, as `my.request({data: {response: res.response}})`.
     Json,
@@ -182,18 +195,9 @@ pub enum BodyShape {
 }
 
 impl BodyShape {
+    /// `json`, `form` or `raw`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            BodyShape::Json => "json",
-            BodyShape::Form => "form",
-            BodyShape::Raw => "raw",
-        }
-    }
-}
-
-impl std::fmt::Display for BodyShape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

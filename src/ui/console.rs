@@ -2,6 +2,11 @@
 //! keys, and the outcome the next call returns.
 
 use super::*;
+use crate::alipay::model::{
+    AccountKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
+    VersionThresholds, WithoutSigning,
+};
+use crate::Call;
 
 #[derive(Template)]
 #[template(path = "console.html")]
@@ -41,26 +46,33 @@ fn console_page(
             .to_string()
     };
     let flag = |section: &str, field: &str| config[section][field].as_bool().unwrap_or(false);
-    let select = |name, label, gloss, current: String, options: &[(&str, &str)]| SelectView {
+    let select = |name, label, gloss, options| SelectView {
         name,
         label,
         gloss,
-        options: choices(&current, options),
+        options,
     };
-    let (busy, busy_probability) = match &config["platform"]["busy"] {
-        Value::String(kind) => (kind.clone(), "0.5".to_string()),
-        other => ("probability".to_string(), other["probability"].to_string()),
+    let busy_probability = match app.config.platform.busy {
+        Busy::Probability(_) => config["platform"]["busy"]["probability"].to_string(),
+        _ => "0.5".to_string(),
     };
     let mut faults = vec![Choice {
         value: String::new(),
         label: "none".into(),
         selected: app.config.fault.is_none(),
     }];
-    faults.extend(Fault::ALL.iter().map(|f| Choice {
+    faults.extend(Fault::iter().map(|f| Choice {
         value: f.name().into(),
         label: format!("{}: {}", f.name(), f.description()),
-        selected: app.config.fault == Some(*f),
+        selected: app.config.fault == Some(f),
     }));
+    let Call {
+        console,
+        platform,
+        user,
+        action,
+        ..
+    } = &app.config;
     Ok(ConsolePage {
         app_id: app.app_id.clone(),
         outcome,
@@ -70,45 +82,25 @@ fn console_page(
                 "account",
                 "账号主体 · Account",
                 "the API is for enterprise accounts",
-                text("console", "account"),
-                &[
-                    ("enterprise", "企业 · enterprise"),
-                    ("personal", "个人 · personal"),
-                ],
+                options(console.account),
             ),
             select(
                 "phone_application",
                 "用户信息申请 · Phone-number application",
                 "获取会员手机号",
-                text("console", "phone_application"),
-                &[
-                    ("approved", "已通过 · approved"),
-                    ("pending", "审核中 · pending"),
-                    ("rejected", "已驳回 · rejected"),
-                    ("none", "未申请 · none"),
-                ],
+                options(console.phone_application),
             ),
             select(
                 "signing",
                 "接口加签方式 · Signing method",
                 "sets the Alipay public key",
-                text("console", "signing"),
-                &[
-                    ("RSA2", "RSA2 (SHA-256)"),
-                    ("RSA", "RSA (SHA-1)"),
-                    ("none", "未设置 · none"),
-                ],
+                options(console.signing),
             ),
             select(
                 "aes_key",
                 "AES 密钥 · AES key",
                 "内容加密方式",
-                text("console", "aes_key"),
-                &[
-                    ("set", "已设置 · set"),
-                    ("not-set", "未设置 · not set"),
-                    ("broken", "异常 · broken"),
-                ],
+                options(console.aes_key),
             ),
         ],
         console_checks: vec![
@@ -146,22 +138,13 @@ fn console_page(
                 "environment",
                 "运行环境 · Environment",
                 "",
-                text("user", "environment"),
-                &[
-                    ("device", "真机 · phone"),
-                    ("ide-simulator", "IDE 模拟器 · IDE simulator"),
-                ],
+                options(user.environment),
             ),
             select(
                 "action_kind",
                 "用户操作 · What the user does",
                 "",
-                text("action", "kind"),
-                &[
-                    ("consent", "允许 · consents"),
-                    ("refuse", "拒绝 · refuses"),
-                    ("no-consent", "no button: my.getPhoneNumber called directly"),
-                ],
+                options(action.kind),
             ),
         ],
         call_isv_app_id: app.config.action.isv_app_id.clone().unwrap_or_default(),
@@ -171,42 +154,25 @@ fn console_page(
                 "busy",
                 "系统繁忙 · Platform busy (20000)",
                 "",
-                busy,
-                &[
-                    ("never", "never"),
-                    ("always", "always"),
-                    ("probability", "with a probability"),
-                ],
+                options(platform.busy),
             ),
             select(
                 "error_form",
                 "Form of 20000 / 40001",
                 "undocumented for getPhoneNumber",
-                text("platform", "error_form"),
-                &[("plain", "plain (default)"), ("encrypted", "encrypted")],
+                options(platform.error_form),
             ),
             select(
                 "without_signing",
                 "Without a signing method",
                 "",
-                text("platform", "without_signing"),
-                &[
-                    (
-                        "missing-default-signature-type",
-                        "40001 missing-default-signature-type",
-                    ),
-                    ("drop-sign", "normal answer without sign"),
-                ],
+                options(platform.without_signing),
             ),
             select(
                 "version_thresholds",
                 "Minimum versions",
                 "",
-                text("platform", "version_thresholds"),
-                &[
-                    ("current", "current docs: 1.16.4 / 10.1.35"),
-                    ("older-docs", "older docs: 1.22.0 / 10.1.75"),
-                ],
+                options(platform.version_thresholds),
             ),
         ],
         busy_probability,
@@ -237,6 +203,102 @@ fn console_page(
     })
 }
 
+impl Labelled for AccountKind {
+    fn label(self) -> &'static str {
+        match self {
+            AccountKind::Enterprise => "企业 · enterprise",
+            AccountKind::Personal => "个人 · personal",
+        }
+    }
+}
+
+impl Labelled for Application {
+    fn label(self) -> &'static str {
+        match self {
+            Application::Approved => "已通过 · approved",
+            Application::Pending => "审核中 · pending",
+            Application::Rejected => "已驳回 · rejected",
+            Application::None => "未申请 · none",
+        }
+    }
+}
+
+impl Labelled for Signing {
+    fn label(self) -> &'static str {
+        match self {
+            Signing::Rsa2 => "RSA2 (SHA-256)",
+            Signing::Rsa => "RSA (SHA-1)",
+            Signing::None => "未设置 · none",
+        }
+    }
+}
+
+impl Labelled for AesKeySetting {
+    fn label(self) -> &'static str {
+        match self {
+            AesKeySetting::Set => "已设置 · set",
+            AesKeySetting::NotSet => "未设置 · not set",
+            AesKeySetting::Broken => "异常 · broken",
+        }
+    }
+}
+
+impl Labelled for Environment {
+    fn label(self) -> &'static str {
+        match self {
+            Environment::Device => "真机 · phone",
+            Environment::IdeSimulator => "IDE 模拟器 · IDE simulator",
+        }
+    }
+}
+
+impl Labelled for ActionKind {
+    fn label(self) -> &'static str {
+        match self {
+            ActionKind::Consent => "允许 · consents",
+            ActionKind::Refuse => "拒绝 · refuses",
+            ActionKind::NoConsent => "no button: my.getPhoneNumber called directly",
+        }
+    }
+}
+
+impl Labelled for Busy {
+    fn label(self) -> &'static str {
+        match self {
+            Busy::Never => "never",
+            Busy::Always => "always",
+            Busy::Probability(_) => "with a probability",
+        }
+    }
+}
+
+impl Labelled for ErrorForm {
+    fn label(self) -> &'static str {
+        match self {
+            ErrorForm::Plain => "plain (default)",
+            ErrorForm::Encrypted => "encrypted",
+        }
+    }
+}
+
+impl Labelled for WithoutSigning {
+    fn label(self) -> &'static str {
+        match self {
+            WithoutSigning::MissingDefaultSignatureType => "40001 missing-default-signature-type",
+            WithoutSigning::DropSign => "normal answer without sign",
+        }
+    }
+}
+
+impl Labelled for VersionThresholds {
+    fn label(self) -> &'static str {
+        match self {
+            VersionThresholds::Current => "current docs: 1.16.4 / 10.1.35",
+            VersionThresholds::OlderDocs => "older docs: 1.22.0 / 10.1.75",
+        }
+    }
+}
+
 pub(super) async fn console(
     State(state): State<SimState>,
     Path(app_id): Path<String>,
@@ -258,8 +320,8 @@ fn config_from_form(fields: &Fields) -> Result<crate::Call, String> {
     let f = |name| field(fields, name).trim().to_string();
     let checked = |name| fields.iter().any(|(k, _)| k == name);
     let optional = |name| Some(f(name)).filter(|v| !v.is_empty());
-    let busy = match f("busy").as_str() {
-        "probability" => {
+    let busy = match f("busy").parse::<Busy>() {
+        Ok(Busy::Probability(_)) => {
             let p: f64 = f("busy_probability").parse().map_err(|_| {
                 format!(
                     "platform.busy.probability: {:?} is not a number",
@@ -268,7 +330,7 @@ fn config_from_form(fields: &Fields) -> Result<crate::Call, String> {
             })?;
             json!({ "probability": p })
         }
-        other => json!(other),
+        _ => json!(f("busy")),
     };
     let value = json!({
         "console": {

@@ -83,8 +83,9 @@ pub(super) async fn device(
             payload: pretty(&entry.payload),
             envelope: entry.payload["response"].as_str().map(str::to_string),
             verdict: entry.verdict.to_string(),
-            rule: entry.rule.clone(),
-            reason: state_reason(&entry),
+            rule: entry.rule.to_string(),
+            // The journal keeps the verdict, not its one-line reason: say what it means.
+            reason: entry.verdict.meaning().to_string(),
             plaintext: entry.plaintext.as_ref().map(pretty),
             backend: entry.backend.map(|b| ExchangeView {
                 url: b.url,
@@ -118,14 +119,7 @@ pub(super) async fn device(
         },
         call,
         backend_url: target.map(|t| t.url).unwrap_or_default(),
-        body_shapes: choices(
-            shape.as_str(),
-            &[
-                ("json", "JSON {\"response\": <envelope>}"),
-                ("form", "form-encoded response=<envelope>"),
-                ("raw", "raw envelope text"),
-            ],
-        ),
+        body_shapes: options(shape),
         recording,
     })
 }
@@ -164,15 +158,13 @@ pub(super) async fn recorded_suite(
     download("application/json", &format!("recorded-{app_id}.json"), text)
 }
 
-/// The journal keeps the verdict, not its one-line reason; say what it means.
-fn state_reason(entry: &JournalEntry) -> String {
-    match entry.verdict {
-        Verdict::Accept => "authentic: the backend reads the plaintext (only code 10000 with a mobile is a phone number)".into(),
-        Verdict::RejectSignature => "the signature does not verify: the backend must refuse".into(),
-        Verdict::RejectDecrypt => "the signature verifies but the content does not decrypt: the backend must refuse".into(),
-        Verdict::RejectParse => "not an envelope: the backend must refuse".into(),
-        Verdict::Unsigned => "no sign: nothing proves it came from Alipay; the backend must refuse".into(),
-        Verdict::FrontEnd => "no envelope reached the backend".into(),
+impl Labelled for BodyShape {
+    fn label(self) -> &'static str {
+        match self {
+            BodyShape::Json => "JSON {\"response\": <envelope>}",
+            BodyShape::Form => "form-encoded response=<envelope>",
+            BodyShape::Raw => "raw envelope text",
+        }
     }
 }
 

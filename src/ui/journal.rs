@@ -54,7 +54,7 @@ pub(super) async fn journal(
         label: "all verdicts".into(),
         selected: current_verdict.is_empty(),
     }];
-    verdicts.extend(Verdict::ALL.iter().map(|v| Choice {
+    verdicts.extend(Verdict::iter().map(|v| Choice {
         value: v.as_str().into(),
         label: v.as_str().into(),
         selected: v.as_str() == current_verdict,

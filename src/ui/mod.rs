@@ -10,14 +10,16 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use strum::IntoEnumIterator;
 
 use crate::alipay::fault::Fault;
 use crate::alipay::model::ActionKind;
 use crate::alipay::outcome::Callback;
 use crate::http::worker::blocking;
+use crate::oracle::Cause;
 use crate::sim::state::{JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError};
 use crate::sim::store::{BackendTarget, BodyShape};
-use crate::{alipay::rules, catalogue, Fixture, Verdict};
+use crate::{catalogue, Fixture, Verdict};
 
 mod console;
 mod dashboard;
@@ -126,13 +128,23 @@ struct Choice {
     selected: bool,
 }
 
-fn choices(current: &str, options: &[(&str, &str)]) -> Vec<Choice> {
-    options
-        .iter()
-        .map(|(value, label)| Choice {
-            value: value.to_string(),
-            label: label.to_string(),
-            selected: *value == current,
+/// A setting's choices as a page shows them. The value a form sends is the variant's own name
+/// (strum's, the same as serde's); only the words shown are written in the UI.
+trait Labelled: IntoEnumIterator + Into<&'static str> + Copy {
+    fn label(self) -> &'static str;
+}
+
+/// Every variant of `E` as an `<option>`, in the enum's order, `current` selected.
+fn options<E: Labelled>(current: E) -> Vec<Choice> {
+    let current: &'static str = current.into();
+    E::iter()
+        .map(|variant| {
+            let value: &'static str = variant.into();
+            Choice {
+                value: value.to_string(),
+                label: variant.label().to_string(),
+                selected: value == current,
+            }
         })
         .collect()
 }
@@ -181,29 +193,21 @@ impl OutcomeView {
 
     fn of(fixture: &Fixture) -> Self {
         let expect = &fixture.delivery.expect;
-        let (summary, source) = match rules::rule(&expect.rule) {
-            Some(rule) => (rule.summary.to_string(), rule.source.to_string()),
-            None => {
-                let fault = expect
-                    .rule
-                    .strip_prefix("fault.")
-                    .and_then(|f| f.parse::<Fault>().ok());
-                match fault {
-                    Some(fault) => (
-                        format!("Fault: {}", fault.description()),
-                        "fault catalogue (README, Faults)".to_string(),
-                    ),
-                    None => (expect.rule.clone(), String::new()),
-                }
-            }
+        let summary = match &expect.cause {
+            Cause::Rule(rule) => rule.summary.to_string(),
+            Cause::Fault(fault) => format!("Fault: {}", fault.summary),
+            Cause::Recorded(id) => id.clone(),
         };
         OutcomeView {
             verdict: expect.verdict.to_string(),
             summary,
-            rule: expect.rule.clone(),
+            rule: expect.cause.to_string(),
             reason: expect.reason.clone(),
-            source,
-            callback: fixture.delivery.callback.as_str().to_string(),
+            source: expect
+                .cause
+                .described()
+                .map_or_else(String::new, |rule| rule.source.to_string()),
+            callback: fixture.delivery.callback.to_string(),
         }
     }
 }

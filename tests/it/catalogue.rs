@@ -9,6 +9,7 @@ use alipay_sim::alipay::rules::RULES;
 use alipay_sim::crypto::{AesKey, PublicKey};
 use alipay_sim::oracle::{verify, BackendKeys};
 use alipay_sim::{catalogue, AppKeys, Fault, Verdict};
+use strum::IntoEnumIterator;
 
 const SEEDS: [u64; 3] = [0, 1, 2026];
 
@@ -22,8 +23,8 @@ fn every_scenario_produces_its_declared_verdict_and_rule() {
                 .unwrap_or_else(|e| panic!("{}: {e}", scenario.name));
             let expect = &fixture.delivery.expect;
             assert_eq!(
-                (expect.verdict, expect.rule.as_str()),
-                (scenario.expect.verdict, scenario.expect.rule.as_str()),
+                (expect.verdict, expect.cause.id()),
+                (scenario.expect.verdict, scenario.expect.cause.id()),
                 "seed {seed}, scenario {}: {}",
                 scenario.name,
                 expect.reason
@@ -101,7 +102,7 @@ fn the_catalogue_covers_every_rule_fault_and_verdict() {
                 .to_string()
         })
         .collect();
-    let declared_rules: BTreeSet<&str> = scenarios.iter().map(|s| s.expect.rule.as_str()).collect();
+    let declared_rules: BTreeSet<&str> = scenarios.iter().map(|s| s.expect.cause.id()).collect();
     for rule in RULES {
         assert!(
             content_rules.contains(rule.id) || declared_rules.contains(rule.id),
@@ -109,13 +110,13 @@ fn the_catalogue_covers_every_rule_fault_and_verdict() {
             rule.id
         );
     }
-    for fault in Fault::ALL {
+    for fault in Fault::iter() {
         assert!(
             scenarios.iter().any(|s| s.fault == Some(fault)),
             "no scenario for fault {fault}"
         );
     }
-    for verdict in Verdict::ALL {
+    for verdict in Verdict::iter() {
         assert!(
             fixtures
                 .iter()
@@ -242,7 +243,8 @@ fn busy_probability_is_repeatable_and_roughly_right() {
                 alipay_sim::get_phone_number(&call, &keys, i)
                     .unwrap()
                     .expect
-                    .rule
+                    .cause
+                    .to_string()
             })
             .collect()
     };

@@ -57,7 +57,7 @@ fn apps_are_isolated_from_each_other() {
     a.get_phone_number(Default::default()).unwrap();
     let from_b = b.get_phone_number(Default::default()).unwrap();
     assert_eq!(from_b.delivery.expect.verdict, Verdict::Accept);
-    assert_eq!(from_b.delivery.expect.rule, "success");
+    assert_eq!(from_b.delivery.expect.cause, "success");
     assert_eq!(a.journal().len(), 1);
     assert_eq!(b.journal().len(), 1);
 }

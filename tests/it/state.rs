@@ -224,7 +224,7 @@ fn apps_are_isolated() {
     let fixture = state
         .get_phone_number(&b, None, PhoneNumberRequest::default())
         .unwrap();
-    assert_eq!(fixture.delivery.expect.rule, "success");
+    assert_eq!(fixture.delivery.expect.cause, "success");
     assert_eq!(state.journal(Some(&a), 10).len(), 1);
     state.reset_app(&a).unwrap();
     assert_eq!(state.journal(Some(&b), 10).len(), 1);

@@ -131,14 +131,19 @@ async fn the_shown_outcome_is_what_the_next_call_returns_for_every_scenario() {
         let next = state
             .get_phone_number(&app, None, PhoneNumberRequest::default())
             .unwrap();
-        assert_eq!(shown_rule, next.delivery.expect.rule, "{}", scenario.name);
+        assert_eq!(
+            shown_rule,
+            next.delivery.expect.cause.id(),
+            "{}",
+            scenario.name
+        );
         assert_eq!(
             shown_verdict,
             next.delivery.expect.verdict.as_str(),
             "{}",
             scenario.name
         );
-        assert_eq!(shown_rule, scenario.expect.rule, "{}", scenario.name);
+        assert_eq!(shown_rule, scenario.expect.cause.id(), "{}", scenario.name);
     }
 }
 

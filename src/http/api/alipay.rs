@@ -257,7 +257,7 @@ async fn list_scenarios() -> Json<Vec<ScenarioEntry>> {
             source: &s.source,
             verdict: s.expect.verdict,
             business_result: s.business_result(),
-            rule: &s.expect.rule,
+            rule: s.expect.cause.id(),
         })
         .collect();
     Json(list)

@@ -2,95 +2,61 @@
 
 use super::prepare::{fill_json, substitute};
 use super::*;
+use crate::oracle::Expect;
 
-/// What a correct backend, configured as the suite says, concludes from a step's envelope.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Judgement {
-    pub verdict: Verdict,
-    pub plaintext: Option<Value>,
-    /// The rule or fault that produced the envelope.
-    pub rule: String,
-    pub reason: String,
+/// What a correct backend, configured as the suite says, concludes from a step's envelope:
+/// the delivery's oracle when the backend holds the keys the app was configured with;
+/// otherwise (a scenario's app signs with RSA, or has an AES-256 key) what a strict backend
+/// with the suite's keys concludes, with the cause that made the envelope.
+pub(super) fn for_backend(delivery: &Delivery, envelope: &str, backend: &BackendKeys) -> Expect {
+    let mut differences = Vec::new();
+    if let Some(sign_type) = delivery.sign_type.filter(|t| *t != backend.sign_type) {
+        differences.push(format!("signs {sign_type}"));
+    }
+    let backend_aes_key = backend.aes_key.as_ref().map(AesKey::to_base64);
+    if let Some(key) = delivery
+        .aes_key
+        .as_ref()
+        .filter(|k| backend_aes_key.as_ref() != Some(*k))
+    {
+        let bits = AesKey::from_base64(key).map_or(0, |k| k.as_bytes().len() * 8);
+        differences.push(format!("has another AES key (AES-{bits})"));
+    }
+    if differences.is_empty() {
+        return delivery.expect.clone();
+    }
+    let conclusion = oracle::verify(envelope, backend);
+    Expect {
+        verdict: conclusion.verdict,
+        plaintext: conclusion.plaintext,
+        cause: delivery.expect.cause.clone(),
+        reason: format!(
+            "this app {}, unlike the backend under test ({}); with the backend's keys: {}",
+            differences.join(" and "),
+            backend.sign_type,
+            conclusion.reason
+        ),
+    }
 }
 
-impl Judgement {
-    pub(super) fn from_delivery(delivery: &Delivery) -> Judgement {
-        Judgement {
-            verdict: delivery.expect.verdict,
-            plaintext: delivery.expect.plaintext.clone(),
-            rule: delivery.expect.rule.clone(),
-            reason: delivery.expect.reason.clone(),
-        }
-    }
-
-    /// The delivery's oracle when the backend holds the keys the app was configured with;
-    /// otherwise (a scenario's app signs with RSA, or has an AES-256 key) what a strict backend
-    /// with the suite's keys concludes.
-    pub(super) fn for_backend(
-        delivery: &Delivery,
-        envelope: &str,
-        backend: &BackendKeys,
-    ) -> Judgement {
-        let mut differences = Vec::new();
-        if let Some(sign_type) = delivery.sign_type.filter(|t| *t != backend.sign_type) {
-            differences.push(format!("signs {sign_type}"));
-        }
-        let backend_aes_key = backend.aes_key.as_ref().map(AesKey::to_base64);
-        if let Some(key) = delivery
-            .aes_key
-            .as_ref()
-            .filter(|k| backend_aes_key.as_ref() != Some(*k))
-        {
-            let bits = AesKey::from_base64(key).map_or(0, |k| k.as_bytes().len() * 8);
-            differences.push(format!("has another AES key (AES-{bits})"));
-        }
-        if differences.is_empty() {
-            return Judgement::from_delivery(delivery);
-        }
-        let conclusion = oracle::verify(envelope, backend);
-        Judgement {
-            verdict: conclusion.verdict,
-            plaintext: conclusion.plaintext,
-            rule: delivery.expect.rule.clone(),
-            reason: format!(
-                "this app {}, unlike the backend under test ({}); with the backend's keys: {}",
-                differences.join(" and "),
-                backend.sign_type,
-                conclusion.reason
-            ),
-        }
-    }
-
-    /// Code 10000 with a non-empty mobile, from an authentic envelope: a phone number.
-    pub fn is_phone_number(&self) -> bool {
-        let Some(plaintext) = self
-            .plaintext
-            .as_ref()
-            .filter(|_| self.verdict == Verdict::Accept)
-        else {
-            return false;
-        };
-        plaintext["code"] == "10000" && plaintext["mobile"].as_str().is_some_and(|m| !m.is_empty())
-    }
-
-    fn placeholder(&self, name: &str) -> Result<Option<String>, String> {
-        let field = match name {
-            "mobile" => "mobile",
-            "code" => "code",
-            _ => return Ok(None),
-        };
-        let value = self
-            .plaintext
-            .as_ref()
-            .filter(|_| self.verdict == Verdict::Accept)
-            .and_then(|p| p[field].as_str());
-        match value {
-            Some(v) => Ok(Some(v.to_string())),
-            None => Err(format!(
-                "{{{{{name}}}}} is the {field} a correct backend reads from the envelope, but this step's envelope gives none ({})",
-                self.verdict
-            )),
-        }
+/// The value of `{{mobile}}` or `{{code}}`: what a correct backend reads from the envelope.
+fn placeholder(oracle: &Expect, name: &str) -> Result<Option<String>, String> {
+    let field = match name {
+        "mobile" => "mobile",
+        "code" => "code",
+        _ => return Ok(None),
+    };
+    let value = oracle
+        .plaintext
+        .as_ref()
+        .filter(|_| oracle.verdict == Verdict::Accept)
+        .and_then(|p| p[field].as_str());
+    match value {
+        Some(v) => Ok(Some(v.to_string())),
+        None => Err(format!(
+            "{{{{{name}}}}} is the {field} a correct backend reads from the envelope, but this step's envelope gives none ({})",
+            oracle.verdict
+        )),
     }
 }
 
@@ -140,11 +106,8 @@ impl AnswerSpec {
         Ok(())
     }
 
-    pub(super) fn resolve(
-        &self,
-        judgement: &Judgement,
-    ) -> Result<Expectation, (&'static str, String)> {
-        let fill = |text: &str| substitute(text, &|name| judgement.placeholder(name));
+    pub(super) fn resolve(&self, oracle: &Expect) -> Result<Expectation, (&'static str, String)> {
+        let fill = |text: &str| substitute(text, &|name| placeholder(oracle, name));
         let json = match &self.json {
             Some(value) => Some(fill_json(value, &fill).map_err(|m| ("json", m))?),
             None => None,

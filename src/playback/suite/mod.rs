@@ -30,7 +30,7 @@ mod expect;
 mod prepare;
 mod recorded;
 
-pub use expect::{ExpectKind, Expectation, Judgement, Mismatch};
+pub use expect::{ExpectKind, Expectation, Mismatch};
 use prepare::{expand_env, step_label};
 pub use prepare::{PreparedStep, PreparedSuite};
 
@@ -460,18 +460,18 @@ impl LoadedSuite {
                         index,
                         name,
                         scenario,
-                        oracle: Judgement::from_delivery(&delivery),
+                        oracle: delivery.expect.clone(),
                         kind: ExpectKind::Skip,
                         envelope: None,
                         expect: None,
                         skip_reason: Some(format!(
                             "nothing reaches the backend: the front end gets {} ({})",
-                            delivery.callback, delivery.expect.rule
+                            delivery.callback, delivery.expect.cause
                         )),
                     }
                 }
                 Some(envelope) => {
-                    let judgement = Judgement::for_backend(&delivery, envelope, &backend_keys);
+                    let judgement = expect::for_backend(&delivery, envelope, &backend_keys);
                     let (kind, spec, key) = match &step.expect {
                         StepExpect::Oracle if judgement.is_phone_number() => {
                             (ExpectKind::Success, &self.suite.success, "success")

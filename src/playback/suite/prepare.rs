@@ -2,6 +2,7 @@
 //! step's envelope and expectation made before a request is sent.
 
 use super::*;
+use crate::oracle::Expect;
 
 /// `steps[3]` with the step's name or scenario, as errors show it.
 pub(super) fn step_label(index: usize, step: &Step) -> String {
@@ -201,7 +202,7 @@ pub struct PreparedStep {
     pub index: usize,
     pub name: String,
     pub scenario: Option<String>,
-    pub oracle: Judgement,
+    pub oracle: Expect,
     pub kind: ExpectKind,
     /// The envelope text the front end would post; `None` when nothing reaches the backend.
     pub envelope: Option<String>,
