@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    // Read when the script runs, not when it is compiled: one compiled script may serve several
+    // checkouts sharing a target directory.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let scenarios = Path::new(&manifest_dir).join("scenarios");
     // A directory here is scanned recursively, so this covers scenarios/suites/ too.
     println!("cargo:rerun-if-changed={}", scenarios.display());
     embed(&scenarios, "scenario_files.rs");
