@@ -1,0 +1,159 @@
+//! The app's console (开放平台控制台): account, packages, phone-number application, signing, AES
+//! key, gateway and ISV authorisation.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::crypto::SignType;
+
+/// The app's configuration in the open platform console (开放平台控制台).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self", default, deny_unknown_fields)]
+#[schema(default)]
+pub struct Console {
+    /// 账号主体: the API is for enterprise accounts only.
+    #[schema(required)]
+    pub account: AccountKind,
+    /// Feature package 获取会员手机号 added to the app.
+    #[schema(required)]
+    pub phone_number_package: bool,
+    /// 用户信息申请: the application to read the member's phone number.
+    #[schema(required)]
+    pub phone_application: Application,
+    /// JSAPI 基础包 added to the app.
+    #[schema(required)]
+    pub jsapi_base_package: bool,
+    /// 接口加签方式: the signing method (and so the Alipay public key), or none.
+    #[schema(required)]
+    pub signing: Signing,
+    /// AES 密钥 (内容加密方式).
+    #[schema(required)]
+    pub aes_key: AesKeySetting,
+    /// 应用网关 set.
+    #[schema(required)]
+    pub gateway: bool,
+    /// 服务商代商家: an ISV (third-party service provider) acts for the merchant.
+    #[schema(required)]
+    pub isv: Option<Isv>,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            account: AccountKind::Enterprise,
+            phone_number_package: true,
+            phone_application: Application::Approved,
+            jsapi_base_package: true,
+            signing: Signing::Rsa2,
+            aes_key: AesKeySetting::Set,
+            gateway: true,
+            isv: None,
+        }
+    }
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum AccountKind {
+    Enterprise,
+    Personal,
+}
+
+/// State of the phone-number application (用户信息申请 → 获取会员手机号).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Application {
+    None,
+    Pending,
+    Approved,
+    Rejected,
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
+pub enum Signing {
+    // `none`, as serde and strum each need to be told (a test holds the two names equal).
+    #[serde(rename = "none")]
+    #[strum(serialize = "none")]
+    None,
+    Rsa2,
+    Rsa,
+}
+
+impl Signing {
+    pub fn sign_type(self) -> Option<SignType> {
+        match self {
+            Signing::None => None,
+            Signing::Rsa2 => Some(SignType::Rsa2),
+            Signing::Rsa => Some(SignType::Rsa),
+        }
+    }
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum AesKeySetting {
+    Set,
+    NotSet,
+    /// Configured, but the platform cannot encrypt with it (40002 isv.invalid-encrypt).
+    Broken,
+}
+
+/// An ISV acting for the merchant: its plugin mounts the feature packages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct Isv {
+    pub isv_app_id: String,
+}
