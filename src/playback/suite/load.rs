@@ -251,11 +251,14 @@ mod tests {
         let steps: Vec<&str> = suite
             .steps
             .iter()
-            .map(|s| s.scenario.as_deref().unwrap())
+            .map(|Step::AlipayPhone(s)| s.scenario.as_deref().unwrap())
             .collect();
         let catalogue: Vec<&str> = catalogue().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(steps, catalogue);
-        assert!(suite.steps.iter().all(|s| s.expect == StepExpect::Oracle));
+        assert!(suite
+            .steps
+            .iter()
+            .all(|Step::AlipayPhone(s)| s.expect == StepExpect::Oracle));
     }
 
     #[test]

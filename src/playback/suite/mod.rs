@@ -43,11 +43,11 @@ pub use answer::{AnswerSpec, StatusSpec};
 pub use expect::{ExpectKind, Expectation, Mismatch};
 pub use load::{builtin_names, LoadedSuite, SuiteError};
 pub use prepare::{PreparedStep, PreparedSuite};
-pub use step::{Step, StepExpect};
+pub use step::{AlipayPhoneStep, Flow, Step, StepExpect};
 
 // A suite's objects refuse an array in their place.
 crate::de::object_only!(
-    serialize and deserialize: Suite, BackendSpec, SuiteKeys, Step, AnswerSpec
+    serialize and deserialize: Suite, BackendSpec, SuiteKeys, AlipayPhoneStep, AnswerSpec
 );
 
 /// One suite file.

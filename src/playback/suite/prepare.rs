@@ -5,7 +5,7 @@ use super::*;
 use crate::oracle::Expect;
 
 /// `steps[3]` with the step's name or scenario, as errors show it.
-pub(super) fn step_label(index: usize, step: &Step) -> String {
+pub(super) fn step_label(index: usize, step: &AlipayPhoneStep) -> String {
     match step.name.as_ref().or(step.scenario.as_ref()) {
         Some(name) => format!("steps[{index}] ({name})"),
         None => format!("steps[{index}]"),
@@ -121,7 +121,7 @@ pub(super) fn substitute(
     Ok(out)
 }
 
-impl Step {
+impl AlipayPhoneStep {
     /// The call this step makes, and its scenario; or the key at fault and why.
     pub(super) fn call(&self) -> Result<(Call, Option<String>), (&'static str, String)> {
         let inline = self.console.is_some()
@@ -246,6 +246,7 @@ impl LoadedSuite {
         }
         let mut steps = Vec::with_capacity(self.suite.steps.len());
         for (index, step) in self.suite.steps.iter().enumerate() {
+            let Step::AlipayPhone(step) = step;
             let label = step_label(index, step);
             let at = |key: &str, message: String| {
                 let at = if key.is_empty() {
