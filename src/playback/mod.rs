@@ -10,7 +10,7 @@ pub mod suite;
 /// JSON and JUnit renderings (`report.rs`).
 pub mod play {
     pub use super::report::{
-        junit_xml, render_step, render_summary, Report, Sent, StepReport, StepStatus, SuiteReport,
+        junit_xml, render_step, render_summary, Report, StepReport, StepStatus, SuiteReport,
     };
     pub use super::run::{play, Event, PlayError, PlayOptions};
 }

@@ -1,11 +1,12 @@
 //! What a run reports, and its renderings: text as the run goes and at its end, JSON (the
 //! types' serde form), JUnit XML.
 
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
-use crate::http::backend::Answer;
 use crate::oracle::Expect;
 use crate::playback::suite::{ExpectKind, Mismatch};
+use crate::sim::exchange::Exchange;
 use crate::Verdict;
 
 /// The whole run.
@@ -60,20 +61,55 @@ pub struct StepReport {
     pub expected_kind: ExpectKind,
     /// The expectation in words, e.g. `a refusal: status 4xx`.
     pub expected: String,
-    pub sent: Option<Sent>,
-    pub answer: Option<Answer>,
+    /// The request sent and its answer, or why there was none. The JSON report shows it as
+    /// `sent` and `answer` (null when there was none).
+    #[serde(flatten, serialize_with = "sent_and_answer")]
+    pub exchange: Option<Exchange>,
     /// Why the step failed (empty when it passed) or was skipped.
     pub mismatches: Vec<Mismatch>,
     pub skip_reason: Option<String>,
     pub elapsed_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Sent {
-    pub method: String,
-    pub url: String,
-    pub content_type: String,
-    pub body: String,
+/// A step's exchange in the JSON report: `sent`, the request, and `answer`.
+fn sent_and_answer<S: Serializer>(
+    exchange: &Option<Exchange>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Sent<'a> {
+        method: &'a str,
+        url: &'a str,
+        content_type: &'a str,
+        body: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        status: u16,
+        headers: &'a [(String, String)],
+        body: &'a str,
+        truncated: bool,
+        elapsed_ms: u64,
+    }
+    let sent = exchange.as_ref().map(|e| Sent {
+        method: &e.method,
+        url: &e.url,
+        content_type: e.content_type(),
+        body: &e.request_body,
+    });
+    let answer = exchange.as_ref().and_then(|e| {
+        Some(Answer {
+            status: e.status?,
+            headers: &e.headers,
+            body: &e.body,
+            truncated: e.truncated,
+            elapsed_ms: e.elapsed_ms,
+        })
+    });
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("sent", &sent)?;
+    map.serialize_entry("answer", &answer)?;
+    map.end()
 }
 
 /// `ok`/`FAIL`/`skip` and the step, with the details of a failure: what was sent, what came
@@ -116,17 +152,17 @@ pub fn render_step(suite: &str, step: &StepReport) -> String {
                 out.push_str(&format!("{pad}          plaintext {plaintext}\n"));
             }
             out.push_str(&format!("{pad}expected: {}\n", step.expected));
-            if let Some(sent) = &step.sent {
+            if let Some(sent) = &step.exchange {
                 out.push_str(&format!(
                     "{pad}sent:     {} {} ({})\n{pad}          {}\n",
                     sent.method,
                     sent.url,
-                    sent.content_type,
-                    clip(&sent.body, 400)
+                    sent.content_type(),
+                    clip(&sent.request_body, 400)
                 ));
             }
-            match &step.answer {
-                Some(answer) => {
+            match step.exchange.as_ref().and_then(|e| Some((e.status?, e))) {
+                Some((status, answer)) => {
                     let kind = answer
                         .headers
                         .iter()
@@ -135,7 +171,7 @@ pub fn render_step(suite: &str, step: &StepReport) -> String {
                         .unwrap_or_default();
                     out.push_str(&format!(
                         "{pad}got:      {} in {} ms{kind}\n{pad}          {}\n",
-                        answer.status,
+                        status,
                         answer.elapsed_ms,
                         if answer.body.is_empty() {
                             "(empty body)".to_string()

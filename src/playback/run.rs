@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use crate::http::backend::{self, SendError};
-use crate::playback::report::{Report, Sent, StepReport, StepStatus, SuiteReport};
+use crate::playback::report::{Report, StepReport, StepStatus, SuiteReport};
 use crate::playback::suite::{ExpectKind, Mismatch, PreparedStep, PreparedSuite};
+use crate::sim::exchange::Exchange;
 
 /// Options of one run.
 #[derive(Debug, Clone, Default)]
@@ -119,7 +120,7 @@ pub async fn play(
                     })
                 }
             };
-            any_answer |= result.answer.is_some();
+            any_answer |= result.exchange.as_ref().is_some_and(Exchange::answered);
             match result.status {
                 StepStatus::Passed => report.passed += 1,
                 StepStatus::Failed => report.failed += 1,
@@ -165,7 +166,8 @@ fn keys_hint(suites: &[PreparedSuite], report: &Report, seed: Option<u64>) -> Op
                 ExpectKind::Refusal if failed => return None,
                 _ => continue,
             }
-            let speaks_of_signature = step.answer.as_ref().is_some_and(|answer| {
+            let answer = step.exchange.as_ref().filter(|e| e.answered());
+            let speaks_of_signature = answer.is_some_and(|answer| {
                 let body = answer.body.to_lowercase();
                 body.contains("sign") || body.contains("签")
             });
@@ -218,8 +220,7 @@ fn base_report(step: &PreparedStep) -> StepReport {
         oracle: step.oracle.clone(),
         expected_kind: step.kind,
         expected: describe_expectation(step),
-        sent: None,
-        answer: None,
+        exchange: None,
         mismatches: Vec::new(),
         skip_reason: step.skip_reason.clone(),
         elapsed_ms: 0,
@@ -249,26 +250,20 @@ async fn run_step(
     let (Some(envelope), Some(expect)) = (&step.envelope, &step.expect) else {
         return Ok(result);
     };
-    let (content_type, body) = suite.request.body_for(envelope);
-    result.sent = Some(Sent {
-        method: suite.request.method.to_string(),
-        url: url.to_string(),
-        content_type: content_type.to_string(),
-        body: body.clone(),
-    });
-    match backend::send(url, &suite.request, content_type, body).await {
-        Ok(answer) => {
-            result.mismatches = expect.check(&answer);
-            result.elapsed_ms = answer.elapsed_ms;
-            result.answer = Some(answer);
+    let (exchange, error) = backend::send(url, &suite.request, envelope).await;
+    match error {
+        None => {
+            result.mismatches = expect.check(&exchange);
+            result.elapsed_ms = exchange.elapsed_ms;
         }
-        Err(error @ SendError::Unreachable { .. }) => return Err(error),
-        Err(error) => result.mismatches.push(Mismatch {
+        Some(error @ SendError::Unreachable { .. }) => return Err(error),
+        Some(error) => result.mismatches.push(Mismatch {
             at: "answer".into(),
             expected: "an answer".into(),
             got: error.to_string(),
         }),
     }
+    result.exchange = Some(exchange);
     result.status = if result.mismatches.is_empty() {
         StepStatus::Passed
     } else {

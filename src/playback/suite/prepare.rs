@@ -333,14 +333,20 @@ impl LoadedSuite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::backend::Answer;
+    use crate::sim::exchange::Exchange;
 
-    fn answer(status: u16, body: &str) -> Answer {
-        Answer {
-            status,
+    fn answer(status: u16, body: &str) -> Exchange {
+        Exchange {
+            method: "POST".into(),
+            url: "http://127.0.0.1:9/".into(),
+            body_shape: BodyShape::Json,
+            request_body: "{}".into(),
+            status: Some(status),
             headers: Vec::new(),
             body: body.into(),
             truncated: false,
+            error: None,
+            note: None,
             elapsed_ms: 5,
         }
     }
