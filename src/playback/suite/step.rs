@@ -20,20 +20,26 @@ pub enum Step {
     AlipayPhone(AlipayPhoneStep),
 }
 
-/// The flows a step can play, by their names in `flow`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The flows a step can play, by their names in `flow` (serde's and strum's, the same).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Flow {
     /// Alipay's `my.getPhoneNumber`: the flow of a step without `flow`.
     #[default]
     AlipayPhone,
-}
-
-impl fmt::Display for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The name serde gives it, written once.
-        self.serialize(f)
-    }
 }
 
 impl Step {
@@ -390,6 +396,10 @@ mod tests {
             serde_json::to_string(&plain).unwrap(),
             r#"{"scenario":"success"}"#
         );
+        // strum's names are serde's.
+        for flow in <Flow as strum::IntoEnumIterator>::iter() {
+            assert_eq!(serde_json::to_value(flow).unwrap(), flow.to_string());
+        }
         assert_eq!(Flow::AlipayPhone.to_string(), "alipay-phone");
     }
 
