@@ -126,8 +126,9 @@
 //!   correct or deliberately wrong), [`alipay::simulate`] (one call end to end) and
 //!   [`alipay::scenario`] (the embedded catalogue); [`alipay::keys`] reads the keys a backend
 //!   is configured with, with errors in the console's terms.
-//! - [`sim`]: [`sim::store`] (durable storage), [`sim::recording`] (device-page recordings) and
-//!   [`sim::state`] (the shared state of apps and journal).
+//! - [`sim`]: [`sim::store`] (durable storage), [`sim::recording`] (device-page recordings),
+//!   [`sim::state`] (the shared state of apps and journal) and [`sim::exchange`] (an exchange
+//!   with a developer's backend, as the journal and playback keep it).
 //! - [`http`]: [`http::access`] (who may reach the server), [`http::api`] (the JSON API),
 //!   [`http::server`] (serving it, with the [`Simulator`] fixture) and [`http::backend`]
 //!   (requests to a developer's backend, as `my.request` makes them).

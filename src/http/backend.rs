@@ -1,14 +1,14 @@
 //! A developer's backend, reached as the mini program's `my.request` would reach it: the envelope
-//! placed in a request body, sent, and the answer kept. Used by the device page's "send to my
-//! backend" and by suite playback.
+//! placed in a request body, sent, and the [`Exchange`] kept. Used by the device page's "send to
+//! my backend" and by suite playback.
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::sim::exchange::Exchange;
+pub use crate::sim::store::check_url;
 use crate::sim::store::BodyShape;
-pub use crate::sim::store::{check_url, BackendExchange};
 
 /// How a request to a backend is made: the parts a suite's `backend` section can set.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,7 @@ impl RequestShape {
                 for (key, value) in &self.values {
                     object.insert(key.clone(), value.clone());
                 }
-                ("application/json", Value::Object(object).to_string())
+                (self.body.content_type(), Value::Object(object).to_string())
             }
             BodyShape::Form => {
                 let mut body = format!("{}={}", form_encode(&self.field), form_encode(envelope));
@@ -57,9 +57,9 @@ impl RequestShape {
                     };
                     body.push_str(&format!("&{}={}", form_encode(key), form_encode(&text)));
                 }
-                ("application/x-www-form-urlencoded", body)
+                (self.body.content_type(), body)
             }
-            BodyShape::Raw => ("text/plain; charset=utf-8", envelope.to_string()),
+            BodyShape::Raw => (self.body.content_type(), envelope.to_string()),
         }
     }
 }
@@ -67,42 +67,30 @@ impl RequestShape {
 /// How much of a backend's answer body is kept; the rest is not read.
 pub const ANSWER_LIMIT: usize = 64 * 1024;
 
-/// What a backend answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Answer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    /// The body, or its first [`ANSWER_LIMIT`] bytes.
-    pub body: String,
-    /// Whether the body was longer than [`ANSWER_LIMIT`] and cut there.
-    #[serde(default)]
-    pub truncated: bool,
-    pub elapsed_ms: u64,
-}
-
-impl Answer {
-    /// What a reader of the answer should know about it: a cut body, a redirect not followed.
-    pub fn note(&self) -> Option<String> {
-        let mut notes = Vec::new();
-        if self.truncated {
-            notes.push(format!(
-                "the body is longer than {} KiB: only its first {} KiB were read and kept",
-                ANSWER_LIMIT / 1024,
-                ANSWER_LIMIT / 1024
-            ));
-        }
-        if (300..400).contains(&self.status) {
-            let location = self
-                .headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("location"))
-                .map_or("nowhere", |(_, value)| value.as_str());
-            notes.push(format!(
-                "the backend redirected to {location}; alipay-sim does not follow redirects"
-            ));
-        }
-        (!notes.is_empty()).then(|| notes.join("; "))
+/// What a reader of an answer should know about it: a cut body, a redirect not followed.
+fn note(answer: &Exchange) -> Option<String> {
+    let mut notes = Vec::new();
+    if answer.truncated {
+        notes.push(format!(
+            "the body is longer than {} KiB: only its first {} KiB were read and kept",
+            ANSWER_LIMIT / 1024,
+            ANSWER_LIMIT / 1024
+        ));
     }
+    if answer
+        .status
+        .is_some_and(|status| (300..400).contains(&status))
+    {
+        let location = answer
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("location"))
+            .map_or("nowhere", |(_, value)| value.as_str());
+        notes.push(format!(
+            "the backend redirected to {location}; alipay-sim does not follow redirects"
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// Why there is no answer.
@@ -129,13 +117,52 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
-/// Sends `body` (made by [`RequestShape::body_for`]) to `url`.
+/// Sends `envelope` to `url`, placed in the body as `shape` says ([`RequestShape::body_for`]).
+/// The exchange is kept whatever happens: with the answer, or with why there was none, which
+/// comes typed too, for playback to tell a backend it cannot reach from one that fails.
 pub async fn send(
+    url: &str,
+    shape: &RequestShape,
+    envelope: &str,
+) -> (Exchange, Option<SendError>) {
+    let (content_type, request_body) = shape.body_for(envelope);
+    let mut exchange = Exchange {
+        method: shape.method.to_string(),
+        url: url.to_string(),
+        body_shape: shape.body,
+        request_body: request_body.clone(),
+        status: None,
+        headers: Vec::new(),
+        body: String::new(),
+        truncated: false,
+        error: None,
+        note: None,
+        elapsed_ms: 0,
+    };
+    let started = Instant::now();
+    let result = receive(url, shape, content_type, request_body, &mut exchange).await;
+    exchange.elapsed_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(()) => {
+            exchange.note = note(&exchange);
+            (exchange, None)
+        }
+        Err(error) => {
+            exchange.error = Some(error.to_string());
+            (exchange, Some(error))
+        }
+    }
+}
+
+/// Sends `body` (made by [`RequestShape::body_for`]) to `url`, and keeps the answer in
+/// `exchange`.
+async fn receive(
     url: &str,
     shape: &RequestShape,
     content_type: &str,
     body: String,
-) -> Result<Answer, SendError> {
+    exchange: &mut Exchange,
+) -> Result<(), SendError> {
     let mut request = client()
         .request(shape.method.clone(), url)
         .timeout(shape.timeout)
@@ -143,7 +170,6 @@ pub async fn send(
     for (name, value) in &shape.headers {
         request = request.header(name, value);
     }
-    let started = Instant::now();
     let classify = |error: reqwest::Error| {
         let url = url.to_string();
         if error.is_timeout() {
@@ -192,46 +218,20 @@ pub async fn send(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        truncated,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-    })
+    exchange.status = Some(status);
+    exchange.headers = headers;
+    exchange.body = String::from_utf8_lossy(&body).into_owned();
+    exchange.truncated = truncated;
+    Ok(())
 }
 
 /// Sends the envelope as the device page does (POST, one field) and records the exchange.
-pub async fn exchange(url: &str, body_shape: BodyShape, envelope: &str) -> BackendExchange {
+pub async fn exchange(url: &str, body_shape: BodyShape, envelope: &str) -> Exchange {
     let shape = RequestShape {
         body: body_shape,
         ..Default::default()
     };
-    let (content_type, request_body) = shape.body_for(envelope);
-    let started = Instant::now();
-    let result = send(url, &shape, content_type, request_body.clone()).await;
-    let mut exchange = BackendExchange {
-        url: url.to_string(),
-        body_shape,
-        request_body,
-        status: None,
-        headers: Vec::new(),
-        body: String::new(),
-        error: None,
-        note: None,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-    };
-    match result {
-        Ok(answer) => {
-            exchange.note = answer.note();
-            exchange.status = Some(answer.status);
-            exchange.headers = answer.headers;
-            exchange.body = answer.body;
-            exchange.elapsed_ms = answer.elapsed_ms;
-        }
-        Err(error) => exchange.error = Some(error.to_string()),
-    }
-    exchange
+    send(url, &shape, envelope).await.0
 }
 
 /// reqwest's message and its causes ("error sending request: connection refused"), on one line.

@@ -2,5 +2,15 @@
 //! ([`suite`]), and replaying them against a backend with text, JSON and JUnit reports
 //! ([`play`]).
 
-pub mod play;
+mod report;
+mod run;
 pub mod suite;
+
+/// Playing prepared suites against a backend (`run.rs`), and what a run reports with its text,
+/// JSON and JUnit renderings (`report.rs`).
+pub mod play {
+    pub use super::report::{
+        junit_xml, render_step, render_summary, Report, StepReport, StepStatus, SuiteReport,
+    };
+    pub use super::run::{play, Event, PlayError, PlayOptions};
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::alipay::scenario::Fixture;
-use crate::sim::store::BackendExchange;
+use crate::sim::exchange::Exchange;
 
 /// How many calls the journal keeps, all apps together; older ones are dropped.
 pub const JOURNAL_CAPACITY: usize = 1000;
@@ -41,7 +41,7 @@ pub struct JournalEntry {
     pub plaintext: Option<Value>,
     /// What the envelope's backend answered, when the device page sent it there.
     #[schema(required)]
-    pub backend: Option<BackendExchange>,
+    pub backend: Option<Exchange>,
 }
 
 /// What happened, as the journal keeps it: a closed set, one variant per platform flow.
@@ -50,7 +50,7 @@ pub(crate) enum Event {
     /// what a developer's backend answered to its envelope, once the device page sent it.
     AlipayPhone {
         fixture: Arc<Fixture>,
-        backend: Option<BackendExchange>,
+        backend: Option<Exchange>,
     },
 }
 
@@ -122,7 +122,7 @@ impl Journal {
     }
 
     /// Attaches what a backend answered to the call whose envelope it was sent.
-    pub(crate) fn attach_backend_exchange(&mut self, id: u64, exchange: BackendExchange) {
+    pub(crate) fn attach_backend_exchange(&mut self, id: u64, exchange: Exchange) {
         if let Some(record) = self.entries.iter_mut().find(|r| r.id == id) {
             match &mut record.event {
                 Event::AlipayPhone { backend, .. } => *backend = Some(exchange),

@@ -6,10 +6,12 @@
 //! - [`journal`]: the calls answered, as tagged events.
 //! - [`recording`]: device-page recordings; [`store`]: the state file; [`error`]: why an
 //!   operation failed.
+//! - [`exchange`]: an exchange with a developer's backend, as the journal and playback keep it.
 
 pub mod alipay;
 pub(crate) mod apps;
 pub mod error;
+pub mod exchange;
 pub mod journal;
 pub mod recording;
 pub mod state;

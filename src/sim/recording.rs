@@ -4,7 +4,7 @@
 
 use crate::alipay::simulate::Call;
 use crate::oracle::Cause;
-use crate::sim::store::BackendExchange;
+use crate::sim::exchange::Exchange;
 use crate::Verdict;
 
 /// One app's recording.
@@ -24,7 +24,7 @@ pub struct RecordedCall {
     pub call: Call,
     pub rule: Cause,
     pub verdict: Verdict,
-    pub exchange: Option<BackendExchange>,
+    pub exchange: Option<Exchange>,
 }
 
 impl Recording {

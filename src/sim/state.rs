@@ -26,8 +26,8 @@ pub use crate::sim::alipay::{
     VerifyRequest,
 };
 pub use crate::sim::error::StateError;
+pub use crate::sim::exchange::Exchange;
 pub use crate::sim::journal::{JournalEntry, JOURNAL_BYTES, JOURNAL_CAPACITY};
-pub use crate::sim::store::BackendExchange;
 
 /// How the state starts.
 #[derive(Debug, Clone, Default)]
@@ -378,7 +378,7 @@ impl SimState {
     }
 
     /// Attaches what a backend answered to the call it was sent.
-    pub fn record_backend_exchange(&self, id: u64, exchange: BackendExchange) {
+    pub fn record_backend_exchange(&self, id: u64, exchange: Exchange) {
         for recording in self.lock_recordings().values_mut() {
             if let Some(step) = recording.steps.iter_mut().find(|s| s.call_id == id) {
                 step.exchange = Some(exchange.clone());

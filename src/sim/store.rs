@@ -131,30 +131,6 @@ pub struct BackendTarget {
     pub body_shape: BodyShape,
 }
 
-/// One request to a developer's backend and its answer (or why there was none), as the
-/// journal keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BackendExchange {
-    pub url: String,
-    pub body_shape: BodyShape,
-    pub request_body: String,
-    /// The answer's HTTP status; null when there was no answer.
-    #[schema(required)]
-    pub status: Option<u16>,
-    /// The answer's headers, each `[name, value]`.
-    pub headers: Vec<(String, String)>,
-    /// The answer's body, or its first `backend::ANSWER_LIMIT` bytes.
-    pub body: String,
-    /// Why there was no answer; null when there was one.
-    #[schema(required)]
-    pub error: Option<String>,
-    /// Said of the answer where it is shown: a cut body, a redirect not followed.
-    #[serde(default)]
-    #[schema(required)]
-    pub note: Option<String>,
-    pub elapsed_ms: u64,
-}
-
 /// Whether `url` is one a backend can be reached at: absolute http or https.
 pub fn check_url(url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url) {
@@ -198,6 +174,15 @@ impl BodyShape {
     /// `json`, `form` or `raw`.
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    /// The content type of a request body of this shape.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            BodyShape::Json => "application/json",
+            BodyShape::Form => "application/x-www-form-urlencoded",
+            BodyShape::Raw => "text/plain; charset=utf-8",
+        }
     }
 }
 

@@ -402,13 +402,15 @@ async fn a_huge_backend_answer_is_cut_and_said_so() {
 #[test]
 fn the_journal_is_bounded_by_size_as_well_as_count() {
     let (state, app) = state();
-    let big = alipay_sim::sim::state::BackendExchange {
+    let big = alipay_sim::sim::exchange::Exchange {
+        method: "POST".into(),
         url: "http://127.0.0.1:1/".into(),
         body_shape: alipay_sim::sim::store::BodyShape::Json,
         request_body: String::new(),
         status: Some(200),
         headers: vec![],
         body: "x".repeat(alipay_sim::http::backend::ANSWER_LIMIT),
+        truncated: false,
         error: None,
         note: None,
         elapsed_ms: 1,

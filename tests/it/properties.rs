@@ -46,9 +46,9 @@ const KEYS: &[&str] = &[
     // user and action
     "client_version", "base_library_version", "environment", "kind",
     // suite files
-    "description", "backend", "success", "refusal", "keys", "steps", "scenario", "expect", "url",
-    "method", "headers", "body", "field", "values", "timeout_ms", "alipay_private_key", "status",
-    "json", "body_contains", "body_matches", "max_latency_ms",
+    "description", "backend", "success", "refusal", "keys", "steps", "flow", "scenario", "expect",
+    "url", "method", "headers", "body", "field", "values", "timeout_ms", "alipay_private_key",
+    "status", "json", "body_contains", "body_matches", "max_latency_ms",
     // state file
     "format_version", "apps_created", "apps", "key_seed", "alipay_private_key_pkcs8_pem",
     "fault_seed", "config", "created_at", "body_shape",
@@ -64,7 +64,7 @@ const WORDS: &[&str] = &[
     "non-json-text", "success", "no-user-consent", "oracle", "refusal", "json", "form", "raw",
     "POST", "2xx", "400-499", "{{mobile}}", "{{code}}", "{{env.HOME}}", "(", "13800000000",
     "1-1234432112", "", "10.1.35", "1.16.4", "2021", "http://127.0.0.1:9/", "bWFkZSB1cA==",
-    "alipay",
+    "alipay", "alipay-phone",
 ];
 
 fn key() -> impl Strategy<Value = String> {
@@ -406,7 +406,7 @@ fn suite_document() -> Value {
              "platform": {"busy": {"probability": 0.5}}, "user": {"environment": "device"},
              "action": {"kind": "consent"}, "fault": "missing-sign",
              "expect": {"status": 200, "json": {"ok": true}, "body_matches": "o+k", "max_latency_ms": 10}},
-            {"scenario": "no-user-consent", "expect": "refusal"},
+            {"flow": "alipay-phone", "scenario": "no-user-consent", "expect": "refusal"},
             {"scenario": "success", "mobile": "1-1234432112", "expect": "oracle"}
         ]
     })

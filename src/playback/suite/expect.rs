@@ -146,15 +146,18 @@ pub struct Mismatch {
 }
 
 impl Expectation {
-    /// Every way `answer` misses this expectation; empty when it meets it.
-    pub fn check(&self, answer: &crate::http::backend::Answer) -> Vec<Mismatch> {
+    /// Every way the answer of the exchange `answer` misses this expectation; empty when it
+    /// meets it.
+    pub fn check(&self, answer: &crate::sim::exchange::Exchange) -> Vec<Mismatch> {
         let mut mismatches = Vec::new();
         if let Some(status) = &self.status {
-            if !status.contains(answer.status) {
+            if !answer.status.is_some_and(|got| status.contains(got)) {
                 mismatches.push(Mismatch {
                     at: "status".into(),
                     expected: status.to_string(),
-                    got: answer.status.to_string(),
+                    got: answer
+                        .status
+                        .map_or("no answer".into(), |got| got.to_string()),
                 });
             }
         }

@@ -5,7 +5,7 @@ use super::*;
 use crate::oracle::Expect;
 
 /// `steps[3]` with the step's name or scenario, as errors show it.
-pub(super) fn step_label(index: usize, step: &Step) -> String {
+pub(super) fn step_label(index: usize, step: &AlipayPhoneStep) -> String {
     match step.name.as_ref().or(step.scenario.as_ref()) {
         Some(name) => format!("steps[{index}] ({name})"),
         None => format!("steps[{index}]"),
@@ -121,7 +121,7 @@ pub(super) fn substitute(
     Ok(out)
 }
 
-impl Step {
+impl AlipayPhoneStep {
     /// The call this step makes, and its scenario; or the key at fault and why.
     pub(super) fn call(&self) -> Result<(Call, Option<String>), (&'static str, String)> {
         let inline = self.console.is_some()
@@ -208,4 +208,216 @@ pub struct PreparedStep {
     pub envelope: Option<String>,
     pub expect: Option<Expectation>,
     pub skip_reason: Option<String>,
+}
+
+impl LoadedSuite {
+    /// Resolves every step into the envelope to send and the answer to expect, with the app's
+    /// `keys` (`--seed`'s, unless the suite carries its own). Nothing is sent yet.
+    pub fn prepare(&self, seed_keys: Arc<AppKeys>) -> Result<PreparedSuite, SuiteError> {
+        let at = |at: String, message: String| SuiteError::At {
+            file: self.file.clone(),
+            at,
+            message,
+        };
+        let keys = match &self.suite.keys {
+            Some(k) => Arc::new(k.to_app_keys().map_err(|m| at("keys".into(), m))?),
+            None => seed_keys,
+        };
+        let backend_keys = BackendKeys {
+            alipay_public_key: keys.alipay_key().public_key().clone(),
+            aes_key: Some(keys.aes_key().clone()),
+            sign_type: self.suite.backend.sign_type,
+        };
+        let request = self
+            .suite
+            .backend
+            .request_shape()
+            .map_err(|(key, m)| at(format!("backend.{key}"), m))?;
+        let url = match &self.suite.backend.url {
+            Some(url) => Some(expand_env(url).map_err(|m| at("backend.url".into(), m))?),
+            None => None,
+        };
+        for (name, spec) in [
+            ("success", &self.suite.success),
+            ("refusal", &self.suite.refusal),
+        ] {
+            spec.check_syntax()
+                .map_err(|(key, m)| at(format!("{name}.{key}"), m))?;
+        }
+        let mut steps = Vec::with_capacity(self.suite.steps.len());
+        for (index, step) in self.suite.steps.iter().enumerate() {
+            let Step::AlipayPhone(step) = step;
+            let label = step_label(index, step);
+            let at = |key: &str, message: String| {
+                let at = if key.is_empty() {
+                    label.clone()
+                } else {
+                    format!("{label}.{key}")
+                };
+                SuiteError::At {
+                    file: self.file.clone(),
+                    at,
+                    message,
+                }
+            };
+            let (call, scenario) = step.call().map_err(|(key, m)| at(key, m))?;
+            let delivery = get_phone_number(&call, &keys, 0).map_err(|e| at("", e.to_string()))?;
+            let name = step
+                .name
+                .clone()
+                .or_else(|| scenario.clone())
+                .unwrap_or_else(|| format!("step {}", index + 1));
+            let prepared = match delivery.envelope() {
+                None => {
+                    if let StepExpect::Answer(spec) = &step.expect {
+                        spec.check_syntax()
+                            .map_err(|(key, m)| at(&format!("expect.{key}"), m))?;
+                    }
+                    PreparedStep {
+                        index,
+                        name,
+                        scenario,
+                        oracle: delivery.expect.clone(),
+                        kind: ExpectKind::Skip,
+                        envelope: None,
+                        expect: None,
+                        skip_reason: Some(format!(
+                            "nothing reaches the backend: the front end gets {} ({})",
+                            delivery.callback, delivery.expect.cause
+                        )),
+                    }
+                }
+                Some(envelope) => {
+                    let judgement = expect::for_backend(&delivery, envelope, &backend_keys);
+                    let (kind, spec, key) = match &step.expect {
+                        StepExpect::Oracle if judgement.is_phone_number() => {
+                            (ExpectKind::Success, &self.suite.success, "success")
+                        }
+                        StepExpect::Oracle => (ExpectKind::Refusal, &self.suite.refusal, "refusal"),
+                        StepExpect::Success => {
+                            (ExpectKind::Success, &self.suite.success, "success")
+                        }
+                        StepExpect::Refusal => {
+                            (ExpectKind::Refusal, &self.suite.refusal, "refusal")
+                        }
+                        StepExpect::Answer(spec) => (ExpectKind::Custom, spec, "expect"),
+                    };
+                    let expect = spec
+                        .resolve(&judgement)
+                        .map_err(|(k, m)| at(&format!("{key}.{k}"), m))?;
+                    PreparedStep {
+                        index,
+                        name,
+                        scenario,
+                        oracle: judgement,
+                        kind,
+                        envelope: Some(envelope.to_string()),
+                        expect: Some(expect),
+                        skip_reason: None,
+                    }
+                }
+            };
+            steps.push(prepared);
+        }
+        Ok(PreparedSuite {
+            file: self.file.clone(),
+            name: self.suite.name.clone(),
+            own_keys: self.suite.keys.is_some(),
+            url,
+            request,
+            steps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::exchange::Exchange;
+
+    fn answer(status: u16, body: &str) -> Exchange {
+        Exchange {
+            method: "POST".into(),
+            url: "http://127.0.0.1:9/".into(),
+            body_shape: BodyShape::Json,
+            request_body: "{}".into(),
+            status: Some(status),
+            headers: Vec::new(),
+            body: body.into(),
+            truncated: false,
+            error: None,
+            note: None,
+            elapsed_ms: 5,
+        }
+    }
+
+    fn parse(text: &str) -> Result<LoadedSuite, SuiteError> {
+        LoadedSuite::parse("my-suite.json", text)
+    }
+
+    #[test]
+    fn a_bad_regular_expression_is_one_line_naming_the_step_and_key() {
+        for (text, at) in [
+            (
+                r#"{"name":"x","steps":[{"scenario":"success","expect":{"body_matches":"a(b"}}]}"#,
+                "my-suite.json: steps[0] (success).expect.body_matches: ",
+            ),
+            (
+                r#"{"name":"x","refusal":{"body_matches":"a(b"},"steps":[{"scenario":"success"}]}"#,
+                "my-suite.json: refusal.body_matches: ",
+            ),
+        ] {
+            let err = parse(text)
+                .unwrap()
+                .prepare(AppKeys::for_seed(0).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "{at}\"a(b\" is not a valid regular expression: unclosed group at character 2"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn expectations_follow_the_oracle() {
+        let loaded = parse(
+            r#"{"name":"x","steps":[
+                {"scenario":"success"},
+                {"scenario":"success-no-mobile"},
+                {"scenario":"wrong-signing-key"},
+                {"scenario":"user-refused"},
+                {"scenario":"success-rsa-sha1"},
+                {"scenario":"success","mobile":"13912345678","expect":{"status":200,"json":{"data":{"mobile":"{{mobile}}","code":"{{code}}"}}}}
+            ]}"#,
+        )
+        .unwrap();
+        let prepared = loaded.prepare(AppKeys::for_seed(3).unwrap()).unwrap();
+        let kinds: Vec<ExpectKind> = prepared.steps.iter().map(|s| s.kind).collect();
+        use ExpectKind::*;
+        assert_eq!(kinds, [Success, Refusal, Refusal, Skip, Refusal, Custom]);
+        // A backend configured for RSA2 must refuse an RSA (SHA-1) signature.
+        assert_eq!(prepared.steps[4].oracle.verdict, Verdict::RejectSignature);
+
+        let success = prepared.steps[0].expect.as_ref().unwrap();
+        assert!(success
+            .check(&answer(200, r#"{"mobile":"13800000000"}"#))
+            .is_empty());
+        let missed = success.check(&answer(400, r#"{"error":"bad"}"#));
+        assert_eq!(missed.len(), 2, "{missed:?}");
+        assert_eq!(missed[0].at, "status");
+
+        let custom = prepared.steps[5].expect.as_ref().unwrap();
+        assert!(custom
+            .check(&answer(
+                200,
+                r#"{"data":{"mobile":"13912345678","code":"10000","x":1}}"#
+            ))
+            .is_empty());
+        let missed = custom.check(&answer(200, r#"{"data":{"code":10000}}"#));
+        let at: Vec<&str> = missed.iter().map(|m| m.at.as_str()).collect();
+        assert_eq!(at, ["$.data.mobile", "$.data.code"]);
+    }
 }

@@ -62,7 +62,7 @@ fn recorded_step(index: usize, recorded: &RecordedCall) -> Step {
         }),
         None => StepExpect::Oracle,
     };
-    Step {
+    Step::AlipayPhone(AlipayPhoneStep {
         name: Some(format!(
             "{}. call #{}: {} ({}, {})",
             index + 1,
@@ -79,5 +79,5 @@ fn recorded_step(index: usize, recorded: &RecordedCall) -> Step {
         action: (call.action != default.action).then(|| call.action.clone()),
         fault: call.fault,
         expect,
-    }
+    })
 }
