@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use alipay_sim::alipay::model::Signing;
+use alipay_sim::model::Signing;
 use alipay_sim::{get_phone_number, AppKeys, Call};
 
 fn envelopes(c: &mut Criterion) {

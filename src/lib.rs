@@ -67,7 +67,7 @@
 //! ## Your own situation, checked as a backend would
 //!
 //! ```
-//! use alipay_sim::alipay::model::Application;
+//! use alipay_sim::model::Application;
 //! use alipay_sim::oracle::{verify, BackendKeys};
 //! use alipay_sim::{get_phone_number, AppKeys, Call, Fault, Verdict};
 //!
@@ -104,56 +104,99 @@
 //!                                                                       \--> oracle::Expect
 //! ```
 //!
-//! The modules stand in layers, as folders, and an import only points down
+//! The source stands in layers, as folders, and an import only points down
 //! (`tests/it/layers.rs` holds the rule, and no two modules import each other):
 //!
 //! ```text
-//! leaves    crypto/  keys  oracle  seed      AES, RSA, key formats; seeded keys; verdicts; seeds
+//! leaves    crypto/ keys oracle seed de schema   AES, RSA, key formats; seeded keys; verdicts
 //! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
-//! shell     sim/                             apps, journal, recording, the state file; no HTTP
-//! adapters  http/  ui/  playback/            the API and serving, the pages, suites and playback
+//!             model/ rules outcome fault envelope simulate scenario keys error
+//! shell     sim/                             state (SimState), apps (one variant per
+//!             platform), alipay, journal (tagged events), recording, exchange, store, error
+//! adapters  http/  ui/  playback/            http: app() = api/ + ui + endpoints, error (the
+//!             one status table), access, server; ui: pages; playback: suite/, run, report
 //! entries   src/main.rs and src/cli/ (one file per subcommand); the Simulator fixture
 //! ```
 //!
-//! - [`crypto`]: AES-CBC, RSA signatures, key formats, base64 (`aes`, `rsa`, `encoding`);
-//!   nothing else.
-//! - [`keys`]: the keys of an app, derived from a seed.
-//! - [`seed`]: seeded generators and derived seeds, the source of every deterministic value.
-//! - [`oracle`]: verdicts, and the strict backend that reaches them.
-//! - [`alipay`]: the `my.getPhoneNumber` engine: [`alipay::model`] (the inputs of a [`Call`]),
-//!   [`alipay::rules`] (the documented rules, in order, each with its source),
-//!   [`alipay::outcome`], [`alipay::fault`] and [`alipay::envelope`] (the envelope's bytes,
-//!   correct or deliberately wrong), [`alipay::simulate`] (one call end to end) and
-//!   [`alipay::scenario`] (the embedded catalogue); [`alipay::keys`] reads the keys a backend
-//!   is configured with, with errors in the console's terms.
-//! - [`sim`]: [`sim::store`] (durable storage), [`sim::recording`] (device-page recordings),
-//!   [`sim::state`] (the shared state of apps and journal) and [`sim::exchange`] (an exchange
-//!   with a developer's backend, as the journal and playback keep it).
-//! - [`http`]: [`http::access`] (who may reach the server), [`http::api`] (the JSON API),
-//!   [`http::server`] (serving it, with the [`Simulator`] fixture) and [`http::backend`]
-//!   (requests to a developer's backend, as `my.request` makes them).
-//! - [`ui`]: the web UI's pages.
-//! - [`playback`]: [`playback::suite`] (suites of calls with the answers a backend must give,
-//!   recorded ones included) and [`playback::play`] (their playback and reports).
+//! A new platform is a set of new files at known places: an engine folder (`wechat/`), a
+//! variant of each closed enum (`sim::apps::App`, the stored app, `sim::journal::Event`, the
+//! suite `Step`), an admin routes file (`http/api/<platform>.rs`), its endpoints beside
+//! `http/endpoints.rs`, pages in `ui/`; every `match` the compiler then flags is what is left.
+//!
+//! The layers are private; the crate's surface is what follows, by what its users do:
+//!
+//! - the [`Simulator`] fixture, and one call: [`get_phone_number`], [`catalogue`], [`AppKeys`],
+//!   [`Expect`] and [`Verdict`]; [`model`] holds the inputs of a [`Call`];
+//! - [`oracle`] (verdicts, and the strict backend that reaches them), [`crypto`] (AES-CBC,
+//!   RSA signatures, key formats, base64) and [`seed`] (seeded generators): platform-neutral
+//!   leaves;
+//! - [`engine`]: the rules, outcomes and envelopes one by one;
+//! - [`state`], [`server`] and [`playback`]: the shared state, the HTTP server over it, and
+//!   suites replayed against a backend; what the `alipay-sim` binary is made of.
 
-pub mod alipay;
+// The layers, private: what a user of the crate needs is re-exported below, by what they do.
+mod alipay;
 pub mod crypto;
 mod de;
-pub mod http;
-pub mod keys;
+mod http;
+mod keys;
 pub mod oracle;
 pub mod playback;
 mod schema;
 pub mod seed;
-pub mod sim;
-pub mod ui;
+mod sim;
+mod ui;
 
+// A simulator in your tests.
+pub use http::server::{AppHandle, Simulator, SimulatorBuilder};
+
+// One call, the catalogue, and the keys they are made with.
 pub use alipay::error::Error;
 pub use alipay::fault::Fault;
 pub use alipay::model::Call;
 pub use alipay::scenario::{catalogue, Catalogue, Fixture, Scenario};
 pub use alipay::simulate::{get_phone_number, Delivery};
 pub use crypto::{CryptoError, SignType};
-pub use http::server::{AppHandle, Simulator, SimulatorBuilder};
 pub use keys::{AppKeys, PublishedKeys};
-pub use oracle::{Expect, Verdict};
+pub use oracle::{Cause, Expect, Verdict};
+
+/// The inputs of a [`Call`]: the console, the platform's quirks, the user and device, and
+/// what the user does.
+pub mod model {
+    pub use crate::alipay::model::*;
+}
+
+/// The engine's steps, for checking them one by one: the documented rules in order, the
+/// outcome they decide, the envelope made of it, and the Alipay-specific parts of the keys.
+pub mod engine {
+    pub use crate::alipay::envelope::{produce, EnvelopeCache, ALIPAY_IV};
+    pub use crate::alipay::keys::{parse_aes_key, parse_alipay_public_key, KeyError};
+    pub use crate::alipay::outcome::*;
+    pub use crate::alipay::rules::{cause, evaluate, RULES, SUCCESS};
+    pub use crate::keys::app_id_for_seed;
+}
+
+/// The shared state behind the server: apps, the journal, recordings, the state file.
+pub mod state {
+    pub use crate::sim::exchange::Exchange;
+    pub use crate::sim::recording::{RecordedCall, Recording};
+    pub use crate::sim::state::*;
+    pub use crate::sim::store::{BackendTarget, BodyShape, Store, StoreError};
+}
+
+/// The HTTP server over the state: the one router, serving it, who may reach it, and
+/// requests to a developer's backend.
+pub mod server {
+    pub use crate::http::access::Access;
+    pub use crate::http::backend::{exchange, form_encode, send, SendError, ANSWER_LIMIT};
+    pub use crate::http::server::{banner, serve, ServerOptions};
+    pub use crate::http::{app, app_with};
+
+    /// The JSON API's contract: its OpenAPI document and the limits it states.
+    pub mod api {
+        pub use crate::http::api::{
+            openapi_document, openapi_json, route_list, BODY_LIMIT, OPENAPI, SCENARIO_HEADER,
+        };
+        pub use crate::http::error::{ErrorBody, ErrorCode};
+    }
+}

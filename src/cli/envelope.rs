@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use alipay_sim::alipay::model::Mobile;
+use alipay_sim::model::Mobile;
 use alipay_sim::{catalogue, AppKeys};
 
 use super::parse_seed;

@@ -83,17 +83,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
             ),
         }
     };
-    let state = alipay_sim::sim::state::SimState::open(alipay_sim::sim::state::StateConfig {
+    let state = alipay_sim::state::SimState::open(alipay_sim::state::StateConfig {
         seed: (!args.random_keys).then_some(args.seed),
         data_dir,
     })?;
     let (host, addresses) = listen_addresses(&args.addr, args.port)?;
-    let mut access = alipay_sim::http::access::Access {
+    let mut access = alipay_sim::server::Access {
         allowed_hosts: args.allowed_host,
         cors_origins: args.cors_origin,
     };
     access.allowed_hosts.push(host);
-    let options = alipay_sim::http::server::ServerOptions {
+    let options = alipay_sim::server::ServerOptions {
         access,
         ..Default::default()
     };
@@ -111,10 +111,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         let shutdown = shutdown_signal()?;
         let url = format!("http://{}", listener.local_addr()?);
         let mut stdout = std::io::stdout();
-        write!(stdout, "{}", alipay_sim::http::server::banner(&url, &state))?;
+        write!(stdout, "{}", alipay_sim::server::banner(&url, &state))?;
         stdout.flush()?;
         tracing::info!(%url, "ready");
-        alipay_sim::http::server::serve(listener, state, options, shutdown).await?;
+        alipay_sim::server::serve(listener, state, options, shutdown).await?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
-use alipay_sim::alipay::keys::{parse_aes_key, parse_alipay_public_key};
+use alipay_sim::engine::{parse_aes_key, parse_alipay_public_key};
 use alipay_sim::oracle::{self, BackendKeys};
 use alipay_sim::{SignType, Verdict};
 

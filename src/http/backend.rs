@@ -117,7 +117,7 @@ fn client() -> &'static reqwest::Client {
     })
 }
 
-/// Sends `envelope` to `url`, placed in the body as `shape` says ([`RequestShape::body_for`]).
+/// Sends `envelope` to `url`, placed in the body as `shape` says (`RequestShape::body_for`).
 /// The exchange is kept whatever happens: with the answer, or with why there was none, which
 /// comes typed too, for playback to tell a backend it cannot reach from one that fails.
 pub async fn send(

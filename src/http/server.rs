@@ -123,7 +123,7 @@ pub fn banner(url: &str, state: &SimState) -> String {
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), alipay_sim::sim::state::StateError> {
+/// # async fn main() -> Result<(), alipay_sim::state::StateError> {
 /// let sim = alipay_sim::Simulator::start().await;
 /// let app = sim.create_app();
 /// app.apply_scenario("gateway-not-set")?;

@@ -320,7 +320,8 @@ fn parse_aes_key(text: &str) -> Result<AesKey, StateError> {
     })
 }
 
-/// A call between [`SimState::prepare_call`] and [`SimState::complete_call`].
+/// A call between [`SimState::prepare_call`](crate::sim::state::SimState::prepare_call) and
+/// [`SimState::complete_call`](crate::sim::state::SimState::complete_call).
 pub struct PreparedCall {
     pub(crate) app_id: String,
     pub(crate) scenario: Option<String>,

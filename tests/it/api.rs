@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use alipay_sim::http::api::{self, OPENAPI};
-use alipay_sim::sim::state::{SimState, StateConfig};
+use alipay_sim::server::api::{self, OPENAPI};
+use alipay_sim::state::{SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
@@ -58,7 +58,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
             .uri(&uri)
             .body(Body::from(body))
             .unwrap();
-        let response = alipay_sim::http::app(state.clone())
+        let response = alipay_sim::server::app(state.clone())
             .oneshot(request)
             .await
             .unwrap();

@@ -3,8 +3,8 @@
 //! panic, a 500, a text/plain answer, or a changed app; and each is checked against the OpenAPI
 //! document (`common::check_response`).
 
-use alipay_sim::http::api;
-use alipay_sim::sim::state::{SimState, StateConfig};
+use alipay_sim::server::api;
+use alipay_sim::state::{SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
 use serde_json::Value;
@@ -47,7 +47,7 @@ impl Api {
         let request = request
             .body(Body::from(body.replace("APP", &self.app)))
             .unwrap();
-        let response = alipay_sim::http::app(self.state.clone())
+        let response = alipay_sim::server::app(self.state.clone())
             .oneshot(request)
             .await
             .unwrap();
@@ -371,7 +371,7 @@ async fn every_other_refusal_is_json_naming_what_was_wrong() {
 #[test]
 fn state_and_suite_files_refuse_an_array_for_an_object() {
     use alipay_sim::playback::suite::LoadedSuite;
-    use alipay_sim::sim::store::Store;
+    use alipay_sim::state::Store;
 
     let dir = tempfile::tempdir().unwrap();
     drop(

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use alipay_sim::alipay::outcome::Callback;
-use alipay_sim::alipay::rules::RULES;
 use alipay_sim::crypto::{AesKey, PublicKey};
+use alipay_sim::engine::Callback;
+use alipay_sim::engine::RULES;
 use alipay_sim::oracle::{verify, BackendKeys};
 use alipay_sim::{catalogue, AppKeys, Fault, Verdict};
 use strum::IntoEnumIterator;
@@ -96,7 +96,7 @@ fn the_catalogue_covers_every_rule_fault_and_verdict() {
     let content_rules: BTreeSet<String> = scenarios
         .iter()
         .map(|s| {
-            alipay_sim::alipay::rules::evaluate(&s.call(), 0.5)
+            alipay_sim::engine::evaluate(&s.call(), 0.5)
                 .rule()
                 .id
                 .to_string()
@@ -140,15 +140,13 @@ fn the_catalogue_covers_every_rule_fault_and_verdict() {
     // unsigned envelope).
     let plaintexts: BTreeSet<(String, String)> = scenarios
         .iter()
-        .filter_map(
-            |s| match alipay_sim::alipay::rules::evaluate(&s.call(), 0.5) {
-                alipay_sim::alipay::outcome::Outcome::Envelope(plan) => Some((
-                    plan.plaintext.code.clone(),
-                    plan.plaintext.sub_code.clone().unwrap_or_default(),
-                )),
-                _ => None,
-            },
-        )
+        .filter_map(|s| match alipay_sim::engine::evaluate(&s.call(), 0.5) {
+            alipay_sim::engine::Outcome::Envelope(plan) => Some((
+                plan.plaintext.code.clone(),
+                plan.plaintext.sub_code.clone().unwrap_or_default(),
+            )),
+            _ => None,
+        })
         .collect();
     for (code, sub_code) in [
         ("10000", ""),
@@ -236,7 +234,7 @@ fn published_keys_never_include_the_wrong_signing_key() {
 fn busy_probability_is_repeatable_and_roughly_right() {
     let keys = AppKeys::for_seed(0).unwrap();
     let mut call = alipay_sim::Call::default();
-    call.platform.busy = alipay_sim::alipay::model::Busy::Probability(0.25);
+    call.platform.busy = alipay_sim::model::Busy::Probability(0.25);
     let run = || -> Vec<String> {
         (0..400)
             .map(|i| {
@@ -253,7 +251,7 @@ fn busy_probability_is_repeatable_and_roughly_right() {
     let busy = first.iter().filter(|r| *r == "platform.busy").count();
     assert!((60..=140).contains(&busy), "{busy} of 400 busy at p = 0.25");
 
-    call.platform.busy = alipay_sim::alipay::model::Busy::Probability(1.5);
+    call.platform.busy = alipay_sim::model::Busy::Probability(1.5);
     let err = alipay_sim::get_phone_number(&call, &keys, 0)
         .unwrap_err()
         .to_string();
@@ -275,7 +273,7 @@ fn faults_that_cannot_apply_say_why() {
         "{err}"
     );
     call.fault = Some(Fault::MissingSign);
-    call.user.environment = alipay_sim::alipay::model::Environment::IdeSimulator;
+    call.user.environment = alipay_sim::model::Environment::IdeSimulator;
     let err = alipay_sim::get_phone_number(&call, &keys, 0)
         .unwrap_err()
         .to_string();

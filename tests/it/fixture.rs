@@ -3,7 +3,7 @@
 use std::net::TcpStream;
 use std::time::Duration;
 
-use alipay_sim::sim::state::PhoneNumberRequest;
+use alipay_sim::state::PhoneNumberRequest;
 use alipay_sim::{AppKeys, Simulator, Verdict};
 use serde_json::json;
 

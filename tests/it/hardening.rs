@@ -6,11 +6,11 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alipay_sim::http;
-use alipay_sim::http::access::Access;
-use alipay_sim::http::server::ServerOptions;
-use alipay_sim::sim::state::{SimState, StateConfig};
-use alipay_sim::sim::store::Store;
+use alipay_sim::server;
+use alipay_sim::server::Access;
+use alipay_sim::server::ServerOptions;
+use alipay_sim::state::Store;
+use alipay_sim::state::{SimState, StateConfig};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ fn state() -> (SimState, String) {
 }
 
 /// A state kept in `dir`, with seed 1.
-fn persisted(dir: &Path) -> Result<SimState, alipay_sim::sim::state::StateError> {
+fn persisted(dir: &Path) -> Result<SimState, alipay_sim::state::StateError> {
     SimState::open(StateConfig {
         seed: Some(1),
         data_dir: Some(dir.to_path_buf()),
@@ -70,7 +70,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
     ];
     let form = "call=1&url=http%3A%2F%2F127.0.0.1%3A9%2F&body_shape=json";
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request("POST", &format!("/apps/{app}/device/send"), &evil, form),
     )
     .await;
@@ -83,7 +83,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
     );
 
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request("GET", "/api/v1/journal", &evil[..1], ""),
     )
     .await;
@@ -92,7 +92,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
     // Loopback names and addresses, and hosts allowed on purpose, are answered.
     for host in ["127.0.0.1:8086", "localhost:8086", "[::1]:8086"] {
         let answer = send(
-            http::app(state.clone()),
+            server::app(state.clone()),
             request("GET", "/api/v1/journal", &[("host", host)], ""),
         )
         .await;
@@ -103,7 +103,7 @@ async fn a_rebinding_page_cannot_post_forms_or_read_the_journal() {
         ..Access::default()
     };
     let answer = send(
-        http::app_with(state.clone(), access),
+        server::app_with(state.clone(), access),
         request(
             "GET",
             "/api/v1/journal",
@@ -167,10 +167,10 @@ async fn a_redirect_from_the_backend_is_shown_not_followed() {
     ];
     let form = format!(
         "call={call}&url={}&body_shape=json",
-        alipay_sim::http::backend::form_encode(&format!("{first}/api/phone"))
+        alipay_sim::server::form_encode(&format!("{first}/api/phone"))
     );
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request("POST", &format!("/apps/{app}/device/send"), &own, &form),
     )
     .await;
@@ -198,7 +198,7 @@ async fn another_site_cannot_change_or_read_the_state() {
     ];
     // A "simple" request, which browsers send without a preflight.
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request("POST", "/api/v1/apps", &cross, r#"{"app_id":"planted"}"#),
     )
     .await;
@@ -222,7 +222,7 @@ async fn another_site_cannot_change_or_read_the_state() {
         ("access-control-request-headers", "content-type"),
     ];
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request("OPTIONS", &format!("/api/v1/apps/{app}"), &preflight, ""),
     )
     .await;
@@ -238,7 +238,7 @@ async fn another_site_cannot_change_or_read_the_state() {
         "/api/v1/journal".to_string(),
     ] {
         let answer = send(
-            http::app(state.clone()),
+            server::app(state.clone()),
             request("GET", &path, &cross[..2], ""),
         )
         .await;
@@ -257,7 +257,7 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
     let path = format!("/api/v1/apps/{app}/getPhoneNumber");
     let preview = "http://localhost:5173";
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request(
             "OPTIONS",
             &path,
@@ -279,7 +279,7 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
         ("content-type", "application/json"),
     ];
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request("POST", &path, &json_call, r#"{"action":"consent"}"#),
     )
     .await;
@@ -289,7 +289,7 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
     // The same call as text/plain would skip the preflight: refused before it counts.
     let calls = state.app(&app).unwrap().calls;
     let answer = send(
-        http::app(state.clone()),
+        server::app(state.clone()),
         request(
             "POST",
             &path,
@@ -316,7 +316,7 @@ async fn wider_cors_is_an_explicit_list_of_origins() {
         ("content-type", "application/json"),
     ];
     let answer = send(
-        http::app_with(state.clone(), access.clone()),
+        server::app_with(state.clone(), access.clone()),
         request(
             "POST",
             "/api/v1/apps",
@@ -331,7 +331,7 @@ async fn wider_cors_is_an_explicit_list_of_origins() {
         "http://localhost:5173"
     );
     let answer = send(
-        http::app_with(state.clone(), access),
+        server::app_with(state.clone(), access),
         request(
             "POST",
             "/api/v1/apps",
@@ -388,28 +388,28 @@ fn reset_never_leaves_a_state_file_without_apps() {
 #[tokio::test]
 async fn a_huge_backend_answer_is_cut_and_said_so() {
     let (url, _) = fake_backend(200, vec![], vec![b'x'; 5 * 1024 * 1024]);
-    let exchange = alipay_sim::http::backend::exchange(
+    let exchange = alipay_sim::server::exchange(
         &format!("{url}/api/phone"),
-        alipay_sim::sim::store::BodyShape::Json,
+        alipay_sim::state::BodyShape::Json,
         "{}",
     )
     .await;
     assert_eq!(exchange.status, Some(200));
-    assert_eq!(exchange.body.len(), alipay_sim::http::backend::ANSWER_LIMIT);
+    assert_eq!(exchange.body.len(), alipay_sim::server::ANSWER_LIMIT);
     assert!(exchange.note.unwrap().contains("first 64 KiB"));
 }
 
 #[test]
 fn the_journal_is_bounded_by_size_as_well_as_count() {
     let (state, app) = state();
-    let big = alipay_sim::sim::exchange::Exchange {
+    let big = alipay_sim::state::Exchange {
         method: "POST".into(),
         url: "http://127.0.0.1:1/".into(),
-        body_shape: alipay_sim::sim::store::BodyShape::Json,
+        body_shape: alipay_sim::state::BodyShape::Json,
         request_body: String::new(),
         status: Some(200),
         headers: vec![],
-        body: "x".repeat(alipay_sim::http::backend::ANSWER_LIMIT),
+        body: "x".repeat(alipay_sim::server::ANSWER_LIMIT),
         truncated: false,
         error: None,
         note: None,
@@ -426,7 +426,7 @@ fn the_journal_is_bounded_by_size_as_well_as_count() {
         .map(|e| e.backend.as_ref().map_or(0, |b| b.body.len()))
         .sum();
     assert!(
-        kept <= alipay_sim::sim::state::JOURNAL_BYTES,
+        kept <= alipay_sim::state::JOURNAL_BYTES,
         "the journal keeps {kept} bytes of answers"
     );
     assert!(
@@ -500,7 +500,7 @@ fn quick_server(runtime: &tokio::runtime::Runtime) -> std::net::SocketAddr {
         body_timeout: Duration::from_secs(1),
         ..ServerOptions::default()
     };
-    runtime.spawn(alipay_sim::http::server::serve(
+    runtime.spawn(alipay_sim::server::serve(
         listener,
         state,
         options,

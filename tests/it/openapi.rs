@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use alipay_sim::http::api;
-use alipay_sim::sim::state::{SimState, StateConfig};
+use alipay_sim::server::api;
+use alipay_sim::state::{SimState, StateConfig};
 use serde_json::Value;
 
 use crate::common::{self, check_response};

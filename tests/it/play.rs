@@ -509,7 +509,7 @@ fn a_recorded_session_replays_with_play() {
             &format!("/apps/{app}/device/send"),
             &format!(
                 "call={call}&url={}&body_shape=json",
-                alipay_sim::http::backend::form_encode(&backend.url)
+                alipay_sim::server::form_encode(&backend.url)
             ),
         )
     };

@@ -9,9 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use alipay_sim::oracle::{self, BackendKeys};
 use alipay_sim::playback::suite::LoadedSuite;
-use alipay_sim::sim::state::{SimState, StateConfig};
-use alipay_sim::sim::store::Store;
-use alipay_sim::{catalogue, http::api, AppKeys, Call, Verdict};
+use alipay_sim::state::Store;
+use alipay_sim::state::{SimState, StateConfig};
+use alipay_sim::{catalogue, server::api, AppKeys, Call, Verdict};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode};
 use proptest::prelude::*;
@@ -485,7 +485,7 @@ fn send(
     let is_json = serde_json::from_slice::<Value>(&body).is_ok();
     let request = request.body(Body::from(body)).unwrap();
     let (status, content_type, bytes) = runtime().block_on(async {
-        let response = alipay_sim::http::app(state.clone())
+        let response = alipay_sim::server::app(state.clone())
             .oneshot(request)
             .await
             .unwrap();

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use alipay_sim::sim::state::{NewApp, PhoneNumberRequest, SimState, StateConfig, JOURNAL_CAPACITY};
+use alipay_sim::state::{NewApp, PhoneNumberRequest, SimState, StateConfig, JOURNAL_CAPACITY};
 use alipay_sim::AppKeys;
 use serde_json::{json, Value};
 
@@ -79,7 +79,7 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
     let before = state.list_apps();
     drop(state);
     let after = open(dir.path()).unwrap().list_apps();
-    let settings = |apps: &[alipay_sim::sim::state::AppView]| -> Vec<_> {
+    let settings = |apps: &[alipay_sim::state::AppView]| -> Vec<_> {
         apps.iter()
             .map(|a| {
                 (
@@ -185,7 +185,7 @@ fn patches_change_only_what_they_name() {
     assert!(!view.config.console.gateway);
     assert_eq!(
         view.config.console.signing,
-        alipay_sim::alipay::model::Signing::Rsa2
+        alipay_sim::model::Signing::Rsa2
     );
     assert_eq!(view.next_outcome.rule, "success");
     let view = state

@@ -2,8 +2,8 @@
 //! changed from the console page, and the outcome it shows is what the next call returns.
 
 use alipay_sim::catalogue;
-use alipay_sim::http;
-use alipay_sim::sim::state::{PhoneNumberRequest, SimState};
+use alipay_sim::server;
+use alipay_sim::state::{PhoneNumberRequest, SimState};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use tower::ServiceExt;
@@ -25,7 +25,7 @@ async fn send(
     let request = request
         .body(Body::from(form.unwrap_or("").to_string()))
         .unwrap();
-    let response = http::app(state.clone()).oneshot(request).await.unwrap();
+    let response = server::app(state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let location = response
         .headers()
@@ -261,7 +261,7 @@ async fn form_posts_from_another_site_are_refused() {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(EVERY_SETTING_CHANGED))
         .unwrap();
-    let response = http::app(state.clone()).oneshot(request).await.unwrap();
+    let response = server::app(state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
     // The simulator's own pages post with their own origin.
@@ -273,6 +273,6 @@ async fn form_posts_from_another_site_are_refused() {
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(EVERY_SETTING_CHANGED))
         .unwrap();
-    let response = http::app(state.clone()).oneshot(request).await.unwrap();
+    let response = server::app(state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }

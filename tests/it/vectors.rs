@@ -1,11 +1,11 @@
 //! The known-answer vectors (made independently of this project, accepted by both official
 //! SDKs) must come out of our crypto and envelope code byte for byte.
 
-use alipay_sim::alipay::envelope::{produce, ALIPAY_IV};
-use alipay_sim::alipay::outcome::{EnvelopePlan, Plaintext};
 use alipay_sim::crypto::{self, AesKey, PublicKey, SigningKey};
+use alipay_sim::engine::{produce, ALIPAY_IV};
+use alipay_sim::engine::{EnvelopePlan, Plaintext};
 use alipay_sim::oracle::{verify, BackendKeys};
-use alipay_sim::{alipay::rules, AppKeys, SignType, Verdict};
+use alipay_sim::{engine as rules, AppKeys, SignType, Verdict};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

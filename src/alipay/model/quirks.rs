@@ -75,7 +75,7 @@ pub enum Busy {
 }
 
 /// `"never"`, `"always"` or `{"probability": p}`, as serde writes the enum; `p` within
-/// `[0, 1]`, as [`Call::validate`] requires.
+/// `[0, 1]`, as [`Call::validate`](super::Call::validate) requires.
 impl utoipa::PartialSchema for Busy {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};

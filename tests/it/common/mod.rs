@@ -303,7 +303,7 @@ fn closed_document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let mut document: Value =
-            serde_json::from_str(alipay_sim::http::api::OPENAPI).expect("the document is JSON");
+            serde_json::from_str(alipay_sim::server::api::OPENAPI).expect("the document is JSON");
         close(&mut document["components"]);
         close(&mut document["paths"]);
         document
@@ -464,8 +464,8 @@ pub fn checked(method: &str, path: &str, response: Response) -> Response {
 
 /// An in-memory state whose first app has the keys of `alipay-sim keys --seed SEED`, and that
 /// app's id.
-pub fn in_memory_state(seed: u64) -> (alipay_sim::sim::state::SimState, String) {
-    let state = alipay_sim::sim::state::SimState::open(alipay_sim::sim::state::StateConfig {
+pub fn in_memory_state(seed: u64) -> (alipay_sim::state::SimState, String) {
+    let state = alipay_sim::state::SimState::open(alipay_sim::state::StateConfig {
         seed: Some(seed),
         data_dir: None,
     })
@@ -476,7 +476,7 @@ pub fn in_memory_state(seed: u64) -> (alipay_sim::sim::state::SimState, String) 
 
 /// `GET uri` from an in-process router over `state`, read and checked as [`read_checked`] does.
 pub async fn get_checked(
-    state: &alipay_sim::sim::state::SimState,
+    state: &alipay_sim::state::SimState,
     uri: &str,
 ) -> (axum::http::StatusCode, Option<String>, axum::body::Bytes) {
     use tower::ServiceExt;
@@ -484,7 +484,7 @@ pub async fn get_checked(
         .uri(uri)
         .body(axum::body::Body::empty())
         .unwrap();
-    let response = alipay_sim::http::app(state.clone())
+    let response = alipay_sim::server::app(state.clone())
         .oneshot(request)
         .await
         .unwrap();
