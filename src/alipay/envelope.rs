@@ -18,7 +18,7 @@ use crate::oracle::{Cause, Expect, Verdict};
 use crate::Error;
 
 /// The IV of every envelope's AES-CBC: 16 zero bytes (spec §2). The oracle, a leaf that does
-/// not import the engine, decrypts with its own copy, `oracle::ENVELOPE_IV`; a test holds the
+/// not import the engine, decrypts with its own copy, `oracle::backend::ENVELOPE_IV`; a test holds the
 /// two equal.
 pub const ALIPAY_IV: [u8; BLOCK] = [0; BLOCK];
 
@@ -331,6 +331,6 @@ mod tests {
 
     #[test]
     fn the_oracle_decrypts_with_alipays_iv() {
-        assert_eq!(ALIPAY_IV, crate::oracle::ENVELOPE_IV);
+        assert_eq!(ALIPAY_IV, crate::oracle::backend::ENVELOPE_IV);
     }
 }

@@ -1,6 +1,9 @@
 //! The simulator's shared state: apps (each a namespace with its own console, keys and call
 //! counter), the journal of calls, device-page recordings, and their persistence. The HTTP
 //! API, the in-process fixture and the web UI are thin layers over this one type.
+//!
+//! About 500 lines: one type's methods, each short; what is Alipay's lives in `sim/alipay.rs`,
+//! the journal in `sim/journal.rs`, the apps in `sim/apps.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
