@@ -10,12 +10,12 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::alipay::error::Error;
 use crate::alipay::fault::{Fault, Needs};
 use crate::alipay::outcome::EnvelopePlan;
 use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK};
 use crate::keys::AppKeys;
 use crate::oracle::{Cause, Expect, Verdict};
-use crate::Error;
 
 /// The IV of every envelope's AES-CBC: 16 zero bytes (spec §2). The oracle, a leaf that does
 /// not import the engine, decrypts with its own copy, `oracle::backend::ENVELOPE_IV`; a test holds the

@@ -6,13 +6,13 @@
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+use crate::alipay::error::Error;
 use crate::alipay::fault::Fault;
 use crate::alipay::model::{Action, Console, Mobile, Quirks, User};
 use crate::alipay::outcome::Outcome;
 use crate::alipay::simulate::{get_phone_number, Call, Delivery};
 use crate::keys::AppKeys;
 use crate::oracle::{BusinessResult, Cause, Verdict};
-use crate::Error;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/scenario_files.rs"));

@@ -5,14 +5,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::alipay::envelope::{self, EnvelopeCache};
+use crate::alipay::error::Error;
 pub use crate::alipay::model::Call;
 use crate::alipay::model::{AesKeySetting, Busy};
 use crate::alipay::outcome::{Callback, Outcome};
+use crate::alipay::rules;
 use crate::crypto::SignType;
 use crate::keys::AppKeys;
 use crate::oracle::{Cause, Expect, Verdict};
 use crate::seed::seeded_rng;
-use crate::{alipay::rules, Error};
 
 /// What the front end receives from one call, with the keys a backend needs and the oracle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -9,8 +9,8 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::alipay::error::Error;
 use crate::sim::state::StateError;
-use crate::Error;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;

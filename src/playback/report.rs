@@ -5,9 +5,9 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::oracle::Expect;
+use crate::oracle::Verdict;
 use crate::playback::suite::{ExpectKind, Mismatch};
 use crate::sim::exchange::Exchange;
-use crate::Verdict;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]

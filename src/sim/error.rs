@@ -16,7 +16,7 @@ pub enum StateError {
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
     #[error(transparent)]
-    Engine(#[from] crate::Error),
+    Engine(#[from] crate::alipay::error::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -31,7 +31,7 @@ pub struct JournalEntry {
     #[serde(deserialize_with = "crate::alipay::rules::read_cause")]
     #[schema(value_type = String)]
     pub rule: crate::oracle::Cause,
-    pub verdict: crate::Verdict,
+    pub verdict: crate::oracle::Verdict,
     pub callback: crate::alipay::outcome::Callback,
     /// Exactly what the callback received.
     #[schema(value_type = Object)]

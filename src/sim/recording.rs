@@ -4,8 +4,8 @@
 
 use crate::alipay::simulate::Call;
 use crate::oracle::Cause;
+use crate::oracle::Verdict;
 use crate::sim::exchange::Exchange;
-use crate::Verdict;
 
 /// One app's recording.
 #[derive(Debug, Clone)]

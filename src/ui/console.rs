@@ -2,11 +2,11 @@
 //! keys, and the outcome the next call returns.
 
 use super::*;
+use crate::alipay::model::Call;
 use crate::alipay::model::{
     AccountKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
     VersionThresholds, WithoutSigning,
 };
-use crate::Call;
 
 #[derive(Template)]
 #[template(path = "console.html")]
@@ -316,7 +316,7 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn config_from_form(fields: &Fields) -> Result<crate::Call, String> {
+fn config_from_form(fields: &Fields) -> Result<Call, String> {
     let f = |name| field(fields, name).trim().to_string();
     let checked = |name| fields.iter().any(|(k, _)| k == name);
     let optional = |name| Some(f(name)).filter(|v| !v.is_empty());

@@ -15,11 +15,12 @@ use strum::IntoEnumIterator;
 use crate::alipay::fault::Fault;
 use crate::alipay::model::ActionKind;
 use crate::alipay::outcome::Callback;
+use crate::alipay::scenario::{catalogue, Fixture};
 use crate::http::worker::blocking;
 use crate::oracle::Cause;
+use crate::oracle::Verdict;
 use crate::sim::state::{JournalEntry, KeysView, PhoneNumberRequest, SimState, StateError};
 use crate::sim::store::{BackendTarget, BodyShape};
-use crate::{catalogue, Fixture, Verdict};
 
 mod console;
 mod dashboard;

@@ -11,8 +11,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppIdParam;
+use crate::alipay::scenario::catalogue;
 use crate::alipay::scenario::Fixture;
-use crate::catalogue;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::extract::{AppId, Body, EmptyBody};
 use crate::http::worker::blocking;

@@ -22,14 +22,16 @@ use serde_json::{Map, Value};
 
 use crate::alipay::fault::Fault;
 use crate::alipay::model::{Action, Console, Mobile, Quirks, User};
+use crate::alipay::scenario::catalogue;
 use crate::alipay::simulate::{get_phone_number, Call, Delivery};
+use crate::crypto::SignType;
 use crate::crypto::{AesKey, SigningKey};
 use crate::http::backend::RequestShape;
 use crate::keys::AppKeys;
+use crate::oracle::Verdict;
 use crate::oracle::{self, BackendKeys};
 use crate::sim::recording::{RecordedCall, Recording};
 use crate::sim::store::{BackendTarget, BodyShape};
-use crate::{catalogue, SignType, Verdict};
 
 mod answer;
 mod expect;
