@@ -30,11 +30,21 @@ mod journal;
 const STYLE: &str = include_str!("../../templates/style.css");
 const MY_JS: &str = include_str!("../../templates/my.js");
 
-/// The UI's routes, to merge into the API router.
+/// The UI's routes: the pages of every app and the journal, and each platform's pages.
 pub fn routes() -> Router<SimState> {
     Router::new()
         .route("/", get(dashboard::dashboard))
         .route("/apps", post(dashboard::create_app))
+        .route("/journal", get(journal::journal))
+        .route("/journal/entries", get(journal::journal_entries))
+        .route("/assets/style.css", get(style))
+        .merge(alipay_routes())
+}
+
+/// The Alipay app's pages: its console, its device, recording on it, and `my.js` for
+/// browser previews of a mini program.
+fn alipay_routes() -> Router<SimState> {
+    Router::new()
         .route("/apps/{app_id}", get(console::console))
         .route("/apps/{app_id}/console", post(console::save_console))
         .route("/apps/{app_id}/scenario", post(console::apply_scenario))
@@ -56,10 +66,7 @@ pub fn routes() -> Router<SimState> {
             "/apps/{app_id}/recording/suite.json",
             get(device::recorded_suite),
         )
-        .route("/journal", get(journal::journal))
-        .route("/journal/entries", get(journal::journal_entries))
         .route("/sdk/my.js", get(my_js))
-        .route("/assets/style.css", get(style))
 }
 
 /// A file the browser saves rather than shows.
