@@ -115,7 +115,7 @@
 //!             platform), alipay, journal (tagged events), recording, exchange, store, error
 //! adapters  http/  ui/  playback/            http: app() = api/ + ui + endpoints, error (the
 //!             one status table), access, server; ui: pages; playback: suite/, run, report
-//! entries   src/main.rs and src/cli/ (one file per subcommand); the Simulator fixture
+//! entries   fixture.rs (the Simulator), src/main.rs and src/cli/ (one file per subcommand)
 //! ```
 //!
 //! A new platform is a set of new files at known places: an engine folder (`wechat/`), a
@@ -138,6 +138,7 @@
 mod alipay;
 pub mod crypto;
 mod de;
+mod fixture;
 mod http;
 mod keys;
 pub mod oracle;
@@ -148,7 +149,7 @@ mod sim;
 mod ui;
 
 // A simulator in your tests.
-pub use http::server::{AppHandle, Simulator, SimulatorBuilder};
+pub use fixture::{AppHandle, Simulator, SimulatorBuilder};
 
 // One call, the catalogue, and the keys they are made with.
 pub use alipay::error::Error;

@@ -2,7 +2,7 @@
 //! `/api/v1` ([`api`]) with its one error shape and status table ([`error`]), request
 //! extraction ([`extract`]) and slow operations off the async workers ([`worker`]), the
 //! emulated platform endpoints at their real paths ([`endpoints`]), serving it all with the web
-//! UI and the `Simulator` fixture ([`server`]), and requests to a developer's backend, as
+//! UI ([`server`]), and requests to a developer's backend, as
 //! `my.request` makes them ([`backend`]).
 //!
 //! [`app`] composes the one router: the API, the UI and the platform endpoints, with the

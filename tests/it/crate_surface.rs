@@ -52,7 +52,9 @@ fn only_the_chosen_modules_are_public() {
         public,
         ["crypto", "oracle", "playback", "seed", "model", "engine", "state", "server"]
     );
-    for private in ["alipay", "de", "http", "keys", "schema", "sim", "ui"] {
+    for private in [
+        "alipay", "de", "fixture", "http", "keys", "schema", "sim", "ui",
+    ] {
         assert!(
             lib.lines().any(|line| line == format!("mod {private};")),
             "{private} is not a private module of lib.rs"

@@ -6,7 +6,8 @@
 //! engine    alipay/                              pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                                 apps, journal, recording, store; no HTTP
 //! adapters  http/  ui/  playback/                HTTP, pages, playback over the shell
-//! entries   main.rs, cli/                        use the library by its name, not crate::
+//! entries   fixture                              the Simulator: uses the shell and the server
+//!           main.rs, cli/                        use the library by its name, not crate::
 //! ```
 //!
 //! A module is a top-level file (`keys`), a file of a layer's folder (`alipay/rules`,
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers, bottom first: top-level files by name, folders with a trailing `/`.
-const LAYERS: [(&str, &[&str]); 4] = [
+const LAYERS: [(&str, &[&str]); 5] = [
     (
         "leaves",
         &["crypto/", "de", "keys", "oracle/", "schema", "seed"],
@@ -28,6 +29,7 @@ const LAYERS: [(&str, &[&str]); 4] = [
     ("engine", &["alipay/"]),
     ("shell", &["sim/"]),
     ("adapters", &["http/", "ui/", "playback/"]),
+    ("entries", &["fixture"]),
 ];
 
 /// Folders whose files are modules of their own.
