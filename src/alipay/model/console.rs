@@ -52,71 +52,35 @@ impl Default for Console {
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum AccountKind {
-    Enterprise,
-    Personal,
+choice! {
+    "kebab-case",
+    pub enum AccountKind {
+        Enterprise,
+        Personal,
+    }
 }
 
-/// State of the phone-number application (用户信息申请 → 获取会员手机号).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Application {
-    None,
-    Pending,
-    Approved,
-    Rejected,
+choice! {
+    "kebab-case",
+    /// State of the phone-number application (用户信息申请 → 获取会员手机号).
+    pub enum Application {
+        None,
+        Pending,
+        Approved,
+        Rejected,
+    }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "UPPERCASE")]
-#[strum(serialize_all = "UPPERCASE")]
-pub enum Signing {
-    // `none`, as serde and strum each need to be told (a test holds the two names equal).
-    #[serde(rename = "none")]
-    #[strum(serialize = "none")]
-    None,
-    Rsa2,
-    Rsa,
+choice! {
+    "UPPERCASE",
+    pub enum Signing {
+        // `none`, as serde and strum each need to be told (a test holds the two names equal).
+        #[serde(rename = "none")]
+        #[strum(serialize = "none")]
+        None,
+        Rsa2,
+        Rsa,
+    }
 }
 
 impl Signing {
@@ -129,26 +93,14 @@ impl Signing {
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum AesKeySetting {
-    Set,
-    NotSet,
-    /// Configured, but the platform cannot encrypt with it (40002 isv.invalid-encrypt).
-    Broken,
+choice! {
+    "kebab-case",
+    pub enum AesKeySetting {
+        Set,
+        NotSet,
+        /// Configured, but the platform cannot encrypt with it (40002 isv.invalid-encrypt).
+        Broken,
+    }
 }
 
 /// An ISV acting for the merchant: its plugin mounts the feature packages.

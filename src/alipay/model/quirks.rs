@@ -110,64 +110,28 @@ impl utoipa::PartialSchema for Busy {
 
 impl ToSchema for Busy {}
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum ErrorForm {
-    Plain,
-    Encrypted,
+choice! {
+    "kebab-case",
+    pub enum ErrorForm {
+        Plain,
+        Encrypted,
+    }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum WithoutSigning {
-    MissingDefaultSignatureType,
-    DropSign,
+choice! {
+    "kebab-case",
+    pub enum WithoutSigning {
+        MissingDefaultSignatureType,
+        DropSign,
+    }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum VersionThresholds {
-    Current,
-    OlderDocs,
+choice! {
+    "kebab-case",
+    pub enum VersionThresholds {
+        Current,
+        OlderDocs,
+    }
 }
 
 impl VersionThresholds {

@@ -33,26 +33,14 @@ impl Default for User {
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Environment {
-    /// A real phone (真机).
-    Device,
-    /// The IDE simulator, which answers 该接口暂不支持.
-    IdeSimulator,
+choice! {
+    "kebab-case",
+    pub enum Environment {
+        /// A real phone (真机).
+        Device,
+        /// The IDE simulator, which answers 该接口暂不支持.
+        IdeSimulator,
+    }
 }
 
 /// What the mini program and the user do.
@@ -76,28 +64,16 @@ impl Default for Action {
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum ActionKind {
-    /// The user taps the getAuthorize button and allows; the page calls `my.getPhoneNumber`.
-    Consent,
-    /// The user taps the button and refuses.
-    Refuse,
-    /// The page calls `my.getPhoneNumber` without the button's consent.
-    NoConsent,
+choice! {
+    "kebab-case",
+    pub enum ActionKind {
+        /// The user taps the getAuthorize button and allows; the page calls `my.getPhoneNumber`.
+        Consent,
+        /// The user taps the button and refuses.
+        Refuse,
+        /// The page calls `my.getPhoneNumber` without the button's consent.
+        NoConsent,
+    }
 }
 
 impl ActionKind {
