@@ -108,7 +108,7 @@
 //! (`tests/it/layers.rs` holds the rule, and no two modules import each other):
 //!
 //! ```text
-//! leaves    crypto/ keys oracle seed de schema   AES, RSA, key formats; seeded keys; verdicts
+//! leaves    crypto/ keys oracle seed de schema wire   AES, RSA, key formats; seeded keys; verdicts
 //! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
 //!             model/ rules outcome fault envelope simulate scenario keys error
 //! shell     sim/                             state (SimState), apps (one variant per
@@ -147,6 +147,7 @@ mod schema;
 pub mod seed;
 mod sim;
 mod ui;
+mod wire;
 
 // A simulator in your tests.
 pub use fixture::{AppHandle, Simulator, SimulatorBuilder};

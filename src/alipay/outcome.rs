@@ -7,32 +7,19 @@ use serde_json::Value;
 use crate::crypto::SignType;
 pub use crate::oracle::Rule;
 
-/// The callback of the mini-program page that receives the result.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "camelCase")]
-#[strum(serialize_all = "camelCase")]
-pub enum Callback {
-    /// `my.getPhoneNumber`'s `success(res)`: `res.response` is the envelope text.
-    Success,
-    /// `my.getPhoneNumber`'s `fail(err)`: `{error?, errorMessage?}`.
-    Fail,
-    /// The button's `onError(e)`: `e.detail = {type, errorMessage}`.
-    OnError,
-    /// `my.canIUse(...)` is false: the page cannot offer the flow at all.
-    Unsupported,
+crate::wire::wire_enum! {
+    "camelCase",
+    /// The callback of the mini-program page that receives the result.
+    pub enum Callback {
+        /// `my.getPhoneNumber`'s `success(res)`: `res.response` is the envelope text.
+        Success,
+        /// `my.getPhoneNumber`'s `fail(err)`: `{error?, errorMessage?}`.
+        Fail,
+        /// The button's `onError(e)`: `e.detail = {type, errorMessage}`.
+        OnError,
+        /// `my.canIUse(...)` is false: the page cannot offer the flow at all.
+        Unsupported,
+    }
 }
 
 impl Callback {

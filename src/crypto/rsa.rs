@@ -18,28 +18,15 @@ use crate::crypto::CryptoError;
 /// Modulus size of every key this crate generates (Alipay requires 2048 bits for new apps).
 pub const RSA_BITS: usize = 2048;
 
-/// The two signature types of the Alipay open platform.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "UPPERCASE")]
-#[strum(serialize_all = "UPPERCASE")]
-pub enum SignType {
-    /// PKCS#1 v1.5 with SHA-256: the mini-program default.
-    Rsa2,
-    /// PKCS#1 v1.5 with SHA-1: legacy apps.
-    Rsa,
+crate::wire::wire_enum! {
+    "UPPERCASE",
+    /// The two signature types of the Alipay open platform.
+    pub enum SignType {
+        /// PKCS#1 v1.5 with SHA-256: the mini-program default.
+        Rsa2,
+        /// PKCS#1 v1.5 with SHA-1: legacy apps.
+        Rsa,
+    }
 }
 
 impl SignType {

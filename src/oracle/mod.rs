@@ -14,31 +14,18 @@ pub(crate) mod backend;
 
 pub use backend::{verify, BackendKeys, Conclusion};
 
-/// What a backend concludes from what the front end sent it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum Verdict {
-    // What each one means is said once, in `Verdict::meaning`.
-    Accept,
-    RejectSignature,
-    RejectDecrypt,
-    RejectParse,
-    Unsigned,
-    FrontEnd,
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// What a backend concludes from what the front end sent it.
+    pub enum Verdict {
+        // What each one means is said once, in `Verdict::meaning`.
+        Accept,
+        RejectSignature,
+        RejectDecrypt,
+        RejectParse,
+        Unsigned,
+        FrontEnd,
+    }
 }
 
 impl Verdict {

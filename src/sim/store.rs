@@ -148,29 +148,17 @@ pub fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// How the envelope is placed in the request to a backend.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    strum::EnumIter,
-    strum::IntoStaticStr,
-    strum::Display,
-)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub enum BodyShape {
-    /// `{"response": "<envelope text>"}`, as `my.request({data: {response: res.response}})`.
-    Json,
-    /// `response=<envelope text>`, form-encoded.
-    Form,
-    /// The envelope text itself.
-    Raw,
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// How the envelope is placed in the request to a backend.
+    pub enum BodyShape {
+        /// `{"response": "<envelope text>"}`, as `my.request({data: {response: res.response}})`.
+        Json,
+        /// `response=<envelope text>`, form-encoded.
+        Form,
+        /// The envelope text itself.
+        Raw,
+    }
 }
 
 impl BodyShape {

@@ -52,7 +52,7 @@ impl Default for Console {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum AccountKind {
         Enterprise,
@@ -60,7 +60,7 @@ choice! {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     /// State of the phone-number application (用户信息申请 → 获取会员手机号).
     pub enum Application {
@@ -71,7 +71,7 @@ choice! {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "UPPERCASE",
     pub enum Signing {
         // `none`, as serde and strum each need to be told (a test holds the two names equal).
@@ -93,7 +93,7 @@ impl Signing {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum AesKeySetting {
         Set,

@@ -15,33 +15,6 @@ use utoipa::ToSchema;
 use crate::alipay::error::Error;
 use crate::alipay::fault::Fault;
 
-/// A choice of the console, the platform or the user: a plain enum whose wire names, for serde
-/// and strum alike, are its variants in one casing (`"kebab-case"`, `"UPPERCASE"`), and whose
-/// variants `iter()` lists for the UI's options. Written once here, so every choice agrees.
-/// (`$case` is a `tt`: a `literal` fragment reaches utoipa's derive wrapped, and it would not
-/// read the casing.)
-macro_rules! choice {
-    ($case:tt, $(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
-        $(#[$meta])*
-        #[derive(
-            Debug,
-            Clone,
-            Copy,
-            PartialEq,
-            Eq,
-            serde::Serialize,
-            serde::Deserialize,
-            utoipa::ToSchema,
-            strum::EnumIter,
-            strum::IntoStaticStr,
-            strum::Display,
-        )]
-        #[serde(rename_all = $case)]
-        #[strum(serialize_all = $case)]
-        pub enum $name { $($body)* }
-    };
-}
-
 mod console;
 mod quirks;
 mod user;

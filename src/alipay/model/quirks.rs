@@ -110,7 +110,7 @@ impl utoipa::PartialSchema for Busy {
 
 impl ToSchema for Busy {}
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum ErrorForm {
         Plain,
@@ -118,7 +118,7 @@ choice! {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum WithoutSigning {
         MissingDefaultSignatureType,
@@ -126,7 +126,7 @@ choice! {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum VersionThresholds {
         Current,

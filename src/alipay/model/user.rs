@@ -33,7 +33,7 @@ impl Default for User {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum Environment {
         /// A real phone (真机).
@@ -64,7 +64,7 @@ impl Default for Action {
     }
 }
 
-choice! {
+crate::wire::wire_enum! {
     "kebab-case",
     pub enum ActionKind {
         /// The user taps the getAuthorize button and allows; the page calls `my.getPhoneNumber`.
