@@ -114,3 +114,44 @@ fn both_sdks_agree_with_the_fixture_files_of_another_seed() {
     }
     assert_sdks_agree(dir.path(), &fixtures);
 }
+
+/// An ISV's envelope verifies with the third-party app's Alipay public key and decrypts with the
+/// merchant's AES key, in the official Node SDK; the merchant's own Alipay key refuses it.
+#[test]
+fn the_node_sdk_accepts_an_isv_envelope_only_with_the_third_partys_key() {
+    let fixture = run_json(Command::new(BIN).args([
+        "envelope",
+        "--scenario",
+        "isv-aes-key-set-again",
+        "--seed",
+        "0",
+    ]));
+    let merchant = run_json(Command::new(BIN).args(["keys", "--seed", "0", "--json"]));
+    let merchant_key = merchant["alipay_public_key"].as_str().unwrap();
+    assert_ne!(fixture["alipay_public_key"], merchant_key);
+    // The merchant's key after the second aes.set, not the app's first one.
+    assert_ne!(fixture["aes_key"], merchant["aes_key"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, fixture: &Value| {
+        std::fs::write(dir.path().join(format!("{name}.json")), fixture.to_string()).unwrap()
+    };
+    let mut with_merchant_key = fixture.clone();
+    with_merchant_key["scenario"] = "with-merchant-key".into();
+    with_merchant_key["alipay_public_key"] = merchant_key.into();
+    write("with-isv-key", &{
+        let mut f = fixture.clone();
+        f["scenario"] = "with-isv-key".into();
+        f
+    });
+    write("with-merchant-key", &with_merchant_key);
+
+    let node = sdk_verdicts("node", dir.path());
+    assert_eq!(
+        node["with-isv-key"]["verdict"], "accept",
+        "{}",
+        node["with-isv-key"]
+    );
+    assert_eq!(node["with-isv-key"]["plaintext"]["mobile"], "13800000000");
+    assert_eq!(node["with-merchant-key"]["verdict"], "reject-signature");
+}

@@ -267,7 +267,7 @@ impl LoadedSuite {
                 .clone()
                 .or_else(|| scenario.clone())
                 .unwrap_or_else(|| format!("step {}", index + 1));
-            let prepared = match delivery.envelope() {
+            let prepared = match delivery.sent_text().as_deref() {
                 None => {
                     if let StepExpect::Answer(spec) = &step.expect {
                         spec.check_syntax()
