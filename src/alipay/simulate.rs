@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use crate::alipay::envelope::{self, EnvelopeCache};
 use crate::alipay::error::Error;
+use crate::alipay::front_end::{page_event, FrontEnd, PageEvent};
 pub use crate::alipay::model::Call;
-use crate::alipay::model::{AesKeySetting, Busy};
+use crate::alipay::model::{AesKeySetting, Busy, Version};
 use crate::alipay::outcome::{Callback, Outcome};
 use crate::alipay::rules;
 use crate::crypto::SignType;
@@ -33,9 +34,21 @@ pub struct Delivery {
     pub payload: Value,
     #[serde(deserialize_with = "rules::read_expect")]
     pub expect: Expect,
+    /// What the page's own handler receives on the front end the call asked for (`front_end`:
+    /// the button's onGetPhoneNumber, uni-app, Taro); absent for the native callbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub page_event: Option<PageEvent>,
 }
 
 impl Delivery {
+    /// Adds what the page's handler gets on `front_end` (nothing for the native callbacks).
+    pub fn with_front_end(mut self, front_end: FrontEnd, base_library: &Version) -> Self {
+        self.page_event = (front_end != FrontEnd::Native)
+            .then(|| page_event(self.callback, &self.payload, front_end, base_library));
+        self
+    }
+
     /// The envelope text, when the front end got one.
     pub fn envelope(&self) -> Option<&str> {
         (self.callback == Callback::Success)
@@ -167,6 +180,7 @@ fn run(
         callback,
         payload,
         expect,
+        page_event: None,
     })
 }
 

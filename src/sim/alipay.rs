@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alipay::envelope::EnvelopeCache;
 use crate::alipay::fault::Fault;
+use crate::alipay::front_end::FrontEnd;
 use crate::alipay::model::{
     ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks, User,
 };
@@ -48,6 +49,10 @@ pub struct PhoneNumberRequest {
     pub mobile: Option<Mobile>,
     /// A one-off fault, instead of the app's.
     pub fault: Option<Fault>,
+    /// The front end the page is written with: the answer adds `page_event`, what that
+    /// page's handler receives (`button`: onGetPhoneNumber's split envelope; `uni-app`;
+    /// `taro`). Default `native`.
+    pub front_end: Option<FrontEnd>,
 }
 
 /// `my.getPhoneNumber`'s `protocols` option.
@@ -317,6 +322,7 @@ impl AlipayApp {
             keys: self.keys.clone(),
             cache: self.cache.clone(),
             index,
+            front_end: request.front_end.unwrap_or_default(),
         })
     }
 
@@ -369,6 +375,7 @@ pub struct PreparedCall {
     pub(crate) keys: Arc<AppKeys>,
     pub(crate) cache: Arc<EnvelopeCache>,
     pub(crate) index: u64,
+    pub(crate) front_end: FrontEnd,
 }
 
 impl PreparedCall {

@@ -367,7 +367,8 @@ impl SimState {
             &prepared.keys,
             prepared.index,
             &prepared.cache,
-        )?;
+        )?
+        .with_front_end(prepared.front_end, &prepared.call.user.base_library_version);
         let fixture = Arc::new(Fixture {
             scenario: prepared.scenario,
             delivery,

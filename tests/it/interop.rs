@@ -155,3 +155,49 @@ fn the_node_sdk_accepts_an_isv_envelope_only_with_the_third_partys_key() {
     assert_eq!(node["with-isv-key"]["plaintext"]["mobile"], "13800000000");
     assert_eq!(node["with-merchant-key"]["verdict"], "reject-signature");
 }
+
+/// The 2.8.0+ button's onGetPhoneNumber, Taro's pass-through and uni-app hand the page the
+/// envelope split: the official Node SDK verifies `encryptedData` once the backend re-adds the
+/// quotes, and decrypts it; an unsigned app's split has no `sign`.
+#[test]
+fn the_node_sdk_verifies_the_split_envelope_of_each_front_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = BTreeMap::new();
+    for (scenario, front_end) in [
+        ("success", "button"),
+        ("success-overseas-mobile", "taro"),
+        ("success", "uni-app"),
+        ("no-signing", "button"),
+    ] {
+        let mut fixture = run_json(Command::new(BIN).args([
+            "envelope",
+            "--scenario",
+            scenario,
+            "--front-end",
+            front_end,
+        ]));
+        let detail = fixture["page_event"]["event"]["detail"].clone();
+        assert!(detail["encryptedData"].is_string(), "{front_end}: {detail}");
+        if front_end == "uni-app" {
+            assert_eq!(detail["errMsg"], "getPhoneNumber:ok");
+        }
+        // The backend receives the split fields, as the page forwards them.
+        let name = format!("{scenario}-{front_end}");
+        fixture["scenario"] = name.clone().into();
+        fixture["payload"] = serde_json::json!({
+            "encryptedData": detail["encryptedData"],
+            "sign": detail.get("sign"),
+        });
+        if detail.get("sign").is_none() {
+            fixture["payload"].as_object_mut().unwrap().remove("sign");
+        }
+        std::fs::write(dir.path().join(format!("{name}.json")), fixture.to_string()).unwrap();
+        expected.insert(name, fixture["expect"]["verdict"].clone());
+    }
+    let node = sdk_verdicts("node", dir.path());
+    for (name, verdict) in expected {
+        assert_eq!(node[&name]["verdict"], verdict, "{name}: {}", node[&name]);
+    }
+    assert_eq!(node["success-button"]["plaintext"]["mobile"], "13800000000");
+    assert_eq!(node["no-signing-button"]["verdict"], "unsigned");
+}
