@@ -1,8 +1,11 @@
 //! Proof against the official SDKs: every catalogue envelope is fed to npm `alipay-sdk` 4.x
-//! (`rsaCheck` on the quoted content, `aesDecrypt`) and to PyPI `alipay-sdk-python`
-//! (`verify_with_rsa`, `decrypt_content`), and each must reach the oracle's verdict. The only
-//! allowed difference is the Python SDK's documented leniency: it accepts a SHA-1 signature
-//! where RSA2 is expected.
+//! (`rsaCheck` on the quoted content, `aesDecrypt`), to PyPI `alipay-sdk-python`
+//! (`verify_with_rsa`, `decrypt_content`) and to Maven `alipay-sdk-java` (`AlipaySignature.rsaCheck`,
+//! `AlipayEncrypt.decryptContent`, the envelope parsed as Alipay's Java sample does), and each must
+//! reach the oracle's verdict. The only allowed difference is the Python SDK's documented
+//! leniency: it accepts a SHA-1 signature where RSA2 is expected. The Java SDK has none: its strict
+//! padding, its Base64 that drops non-alphabet characters and its SHA-256-only RSA2 all land on the
+//! oracle's verdicts.
 //!
 //! The checkers live in `tests/interop/`; `tests/interop/setup.sh` installs the pinned SDKs
 //! into ignored folders there (run here, so plain `cargo test` works too).
@@ -16,12 +19,14 @@ use std::process::Command;
 use common::{run_json, sdk_verdicts, BIN};
 use serde_json::Value;
 
-/// Compares both SDKs with the oracle on every fixture in `dir`.
+/// Compares every SDK with the oracle on every fixture in `dir`.
 fn assert_sdks_agree(dir: &Path, fixtures: &BTreeMap<String, Value>) {
     let node = sdk_verdicts("node", dir);
     let python = sdk_verdicts("python", dir);
+    let java = sdk_verdicts("java", dir);
     assert_eq!(node.len(), fixtures.len());
     assert_eq!(python.len(), fixtures.len());
+    assert_eq!(java.len(), fixtures.len());
     let mut python_sha1_leniency_seen = false;
     for (name, fixture) in fixtures {
         let expect = &fixture["expect"];
@@ -46,6 +51,16 @@ fn assert_sdks_agree(dir: &Path, fixtures: &BTreeMap<String, Value>) {
             (&expect["verdict"], &expect["plaintext"]),
             "{name}: the Python SDK disagrees with the oracle ({})",
             p["detail"]
+        );
+    }
+    for (name, fixture) in fixtures {
+        let expect = &fixture["expect"];
+        let j = &java[name];
+        assert_eq!(
+            (&j["verdict"], &j["plaintext"]),
+            (&expect["verdict"], &expect["plaintext"]),
+            "{name}: the Java SDK disagrees with the oracle ({})",
+            j["detail"]
         );
     }
     assert!(

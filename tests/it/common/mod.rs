@@ -40,7 +40,7 @@ pub fn set_up_sdks() {
             .expect("bash runs");
         assert!(
             status.success(),
-            "tests/interop/setup.sh failed: it needs node, npm and python3 with venv"
+            "tests/interop/setup.sh failed: it needs node, npm, python3 with venv, a JDK and mvn"
         );
     });
 }
@@ -72,6 +72,18 @@ pub fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
         "python" => {
             let mut c = Command::new(interop_dir().join("python/.venv/bin/python"));
             c.arg(interop_dir().join("python/check.py"));
+            c
+        }
+        "java" => {
+            // The classes and the copied jars setup.sh built; java expands the `lib/*` itself.
+            let java = interop_dir().join("java/target");
+            let classpath = format!(
+                "{}:{}/lib/*",
+                java.join("classes").display(),
+                java.display()
+            );
+            let mut c = Command::new("java");
+            c.args(["-cp", &classpath, "Check"]);
             c
         }
         other => panic!("no SDK checker {other}"),
