@@ -40,25 +40,25 @@ macro_rules! rules {
 rules! {
     UNSUPPORTED_VERSION = "fe.unsupported-version",
         "canIUse false: base library or client too old for my.getPhoneNumber on this path",
-        "spec §1 step 2: direct call 1.16.4 / 10.1.35; plugin path (插件代商户获取) 1.22.0 / 10.1.75; the button needs 1.11.0+";
+        "spec §1.1: direct call 1.16.4 / 10.1.35; plugin path (插件代商户获取) 1.22.0 / 10.1.75 [PLUGIN]; the button needs 1.11.0+";
     HOME_PAGE = "fe.home-page",
         "nothing fires: a device shows no consent sheet on the home page",
-        "spec §1 step 3: 首页不会触发弹框 [IDE]; what fires is undocumented, default none";
+        "spec §1.2: 首页不会触发弹框 [IDE]; what fires is undocumented, default none";
     SYSTEM_FAILURE = "fe.system-failure",
         "onError: the sheet failed with Network Error (IoT account without a payment password)",
-        "spec §1 step 3: onError covers refusal and system failure (包括用户拒绝和系统异常 [BTN]); IoT Network Error";
+        "spec §1.2: onError covers refusal and system failure (包括用户拒绝和系统异常 [BTN]); IoT Network Error";
     USER_REFUSED = "fe.user-refused",
         "onError: the user refused on the consent sheet",
-        "spec §1 step 3: refuse -> onError(e), e.detail = {type: \"getAuthorize\", errorMessage}";
+        "spec §1.2: refuse -> onError(e), e.detail = {type: \"getAuthorize\", errorMessage}";
     IDE_SIMULATOR = "fe.ide-simulator",
         "fail 1: 该接口暂不支持 (the IDE simulator does not support this API)",
-        "spec §1.1: fail(err), {error: 1, errorMessage: \"该接口暂不支持\"} [MAIN], [E1]";
+        "spec §1.3: fail(err), {error: 1, errorMessage: \"该接口暂不支持\"} [MAIN], [E1]";
     JSAPI_BASE_PACKAGE_MISSING = "fe.jsapi-base-package-missing",
         "fail 4: 无权调用 N22104 (JSAPI base package missing, on the app or its third party)",
-        "spec §1.1 fail; §4 JSAPI base package row [E4]; §4.1 the third party's packages count";
+        "spec §1.3 fail [E4]; §4 JSAPI base package row; §4.1 the third party's packages count";
     PERSONAL_ACCOUNT_FAIL = "fe.personal-account",
         "fail 4: 无权调用 N22104 (a personal mini program calling an enterprise-only API)",
-        "spec §4 personal row [E4] (switch platform.personal_account, default fail-4)";
+        "spec §1.3 fail [E4]; §4 personal row (switch platform.personal_account, default fail-4)";
     PLATFORM_BUSY = "platform.busy",
         "20000: system busy, retry later",
         "spec §3 system busy; §4 transient platform failure -> 20000";

@@ -53,9 +53,20 @@ fn assert_sdks_agree(dir: &Path, fixtures: &BTreeMap<String, Value>) {
             p["detail"]
         );
     }
+    let mut java_reserialised_plain_object_seen = false;
     for (name, fixture) in fixtures {
         let expect = &fixture["expect"];
         let j = &java[name];
+        let envelope = fixture["payload"]["response"].as_str().unwrap_or("");
+        if envelope.starts_with(r#"{"response":{"#) && envelope.contains(r"\/") {
+            // Known behaviour of Alipay's Java sample: fastjson parses the envelope into a
+            // Map<String, String>, so a plain `response` object is written out again, and
+            // without Alipay's `\/` escapes; the signature over the raw span no longer matches.
+            assert_eq!(expect["verdict"], "accept", "{name}");
+            assert_eq!(j["verdict"], "reject-signature", "{name}: {}", j["detail"]);
+            java_reserialised_plain_object_seen = true;
+            continue;
+        }
         assert_eq!(
             (&j["verdict"], &j["plaintext"]),
             (&expect["verdict"], &expect["plaintext"]),
@@ -67,10 +78,14 @@ fn assert_sdks_agree(dir: &Path, fixtures: &BTreeMap<String, Value>) {
         python_sha1_leniency_seen,
         "the catalogue lost its sha1-under-rsa2 scenario"
     );
+    assert!(
+        java_reserialised_plain_object_seen,
+        "the catalogue lost its plain-40006-signed scenario"
+    );
 }
 
 #[test]
-fn both_sdks_agree_with_every_envelope_command_output() {
+fn every_sdk_agrees_with_every_envelope_command_output() {
     let listed = run_json(Command::new(BIN).args(["scenarios", "--json"]));
     let names: Vec<String> = listed
         .as_array()
@@ -104,7 +119,7 @@ fn both_sdks_agree_with_every_envelope_command_output() {
 }
 
 #[test]
-fn both_sdks_agree_with_the_fixture_files_of_another_seed() {
+fn every_sdk_agrees_with_the_fixture_files_of_another_seed() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(BIN)
         .args(["fixtures", "--seed", "424242", "--out"])
