@@ -82,6 +82,37 @@ fn assert_sdks_agree(dir: &Path, fixtures: &BTreeMap<String, Value>) {
         java_reserialised_plain_object_seen,
         "the catalogue lost its plain-40006-signed scenario"
     );
+    assert_go_agrees(dir, fixtures);
+}
+
+/// The Go library github.com/smartwalle/alipay/v3 (`DecodePhoneNumber` on the whole envelope)
+/// against the oracle. Its one deviation: it verifies every response with SHA-256 (RSA2) and has
+/// no setting for an app that signs RSA (SHA-1), so the `success` scenario of an RSA app
+/// (`success-rsa-sha1`) is rejected there.
+fn assert_go_agrees(dir: &Path, fixtures: &BTreeMap<String, Value>) {
+    let go = sdk_verdicts("go", dir);
+    assert_eq!(go.len(), fixtures.len());
+    let mut go_sha256_only_seen = false;
+    for (name, fixture) in fixtures {
+        let expect = &fixture["expect"];
+        let g = &go[name];
+        if expect["rule"] == "success" && fixture["sign_type"] == "RSA" {
+            assert_eq!(expect["verdict"], "accept");
+            assert_eq!(g["verdict"], "reject-signature", "{name}: {}", g["detail"]);
+            go_sha256_only_seen = true;
+            continue;
+        }
+        assert_eq!(
+            (&g["verdict"], &g["plaintext"]),
+            (&expect["verdict"], &expect["plaintext"]),
+            "{name}: the Go library disagrees with the oracle ({})",
+            g["detail"]
+        );
+    }
+    assert!(
+        go_sha256_only_seen,
+        "the catalogue lost its success scenario of an RSA (SHA-1) app"
+    );
 }
 
 #[test]

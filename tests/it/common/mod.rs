@@ -61,6 +61,7 @@ pub fn run_json(command: &mut Command) -> Value {
 
 /// The verdicts an official SDK reaches on a directory of fixture files, by scenario.
 /// `sdk` is `node` (npm alipay-sdk) or `python` (PyPI alipay-sdk-python).
+/// `go` is the Go library github.com/smartwalle/alipay/v3 (`tests/interop/go`, built by setup.sh).
 pub fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
     set_up_sdks();
     let mut command = match sdk {
@@ -86,6 +87,7 @@ pub fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
             c.args(["-cp", &classpath, "Check"]);
             c
         }
+        "go" => Command::new(interop_dir().join("go/bin/check")),
         other => panic!("no SDK checker {other}"),
     };
     let rows = run_json(command.arg(dir));
