@@ -19,9 +19,9 @@ use serde_json::json;
 use crate::alipay::fault::Fault;
 use crate::alipay::model::Call;
 use crate::alipay::model::{
-    minimum_versions, AccountKind, ActionKind, AesKeySetting, Application, Busy, Environment,
-    ErrorForm, ForeignIsvAppId, Isv, IsvAppIdMissing, IsvKind, PersonalAccount, Signing,
-    WithoutSigning,
+    minimum_versions, AccountKind, ActionKind, AesKeySetting, Application, Authorisation, Busy,
+    Environment, ErrorForm, ForeignIsvAppId, Isv, IsvAppIdMissing, IsvKind, PersonalAccount,
+    Signing, WithoutSigning,
 };
 pub use crate::alipay::outcome::Rule;
 use crate::alipay::outcome::{
@@ -72,8 +72,11 @@ rules! {
         "40006: phone-number application not approved",
         "spec §3; §4 row 1: 用户信息申请 not approved -> 40006; §4.1 the ISV applies for the merchant";
     NO_USER_CONSENT = "user.no-consent",
-        "40003: no user authorization (called without the button's consent)",
-        "spec §1 (without consent -> 40003); §3 no user authorization; §4";
+        "40003: no user authorization (called without the button's consent, or after a revocation)",
+        "spec §1 (without consent -> 40003); §3 no user authorization; §4; §4.2 revocation";
+    STALE_AUTHORISATION = "user.stale-authorisation",
+        "the error of the grant's time: authorised while the console was broken, not re-authorised since",
+        "spec §4.2: after a console fix, 解除授权后重新授权 [40001S], [40001E] (platform.stale_authorisation)";
     ISV_APP_ID_MISSING = "isv.isv-app-id-missing",
         "40001: ISV call without protocols.isvAppId",
         "spec §4 ISV row [40001S], [40001E] (sub-code: platform.isv_app_id_missing)";
@@ -172,6 +175,24 @@ impl Context<'_> {
         self.call.action.kind != ActionKind::NoConsent
     }
 
+    /// Whether the user's authorisation lasts from an earlier allow: no sheet then.
+    fn authorised(&self) -> bool {
+        self.call.user.authorisation == Authorisation::Granted
+    }
+
+    /// Whether the sheet is shown: the button is tapped and the user has not authorised yet.
+    fn shows_sheet(&self) -> bool {
+        self.taps_button() && !self.authorised()
+    }
+
+    /// The error a stale grant keeps giving, when there is one.
+    fn stale_error(&self) -> Option<Decision> {
+        if !(self.authorised() && self.call.platform.stale_authorisation) {
+            return None;
+        }
+        console_error(self.call.user.granted_under.as_deref()?, self)
+    }
+
     /// The 40001 an ISV call gets without a usable `protocols.isvAppId`.
     fn isv_app_id_error(&self) -> Decision {
         let plaintext = match self.call.platform.isv_app_id_missing {
@@ -200,6 +221,27 @@ enum Decision {
     Content(Plaintext, Form),
 }
 
+/// The console rules whose error a grant can keep (`user.granted_under`).
+pub static GRANTABLE_ERRORS: &[&Rule] = &[
+    // The 40001 pages advise 解除授权后重新授权 after the fix; no page says so of 40006 or 40002.
+    &ISV_APP_ID_MISSING,
+    &ISV_APP_ID_FOREIGN,
+    &NO_SIGNING,
+    &AES_KEY_NOT_SET,
+];
+
+/// What the console rule `id` answers, for a grant made under it.
+fn console_error(id: &str, c: &Context) -> Option<Decision> {
+    let rule = GRANTABLE_ERRORS.iter().find(|r| r.id == id)?;
+    Some(if std::ptr::eq(*rule, &AES_KEY_NOT_SET) {
+        Decision::Content(missing_encrypt_key(), plain_or_object(c.error_form))
+    } else if std::ptr::eq(*rule, &NO_SIGNING) {
+        Decision::Content(missing_default_signature_type(), c.error_form)
+    } else {
+        c.isv_app_id_error()
+    })
+}
+
 /// The device's documented permission failure, exactly as [E4] prints it.
 fn no_permission() -> Decision {
     Decision::FrontEnd(
@@ -216,7 +258,7 @@ struct ContentRule {
 }
 
 /// The rules that decide the content, tried in this order; the first that applies decides.
-static CONTENT_RULES: [ContentRule; 18] = [
+static CONTENT_RULES: [ContentRule; 19] = [
     // Front end: nothing reaches the platform.
     ContentRule {
         rule: &UNSUPPORTED_VERSION,
@@ -241,7 +283,7 @@ static CONTENT_RULES: [ContentRule; 18] = [
     ContentRule {
         rule: &HOME_PAGE,
         applies: |c| {
-            c.taps_button()
+            c.shows_sheet()
                 && c.call.user.on_home_page
                 && c.call.user.environment != Environment::IdeSimulator
         },
@@ -250,7 +292,7 @@ static CONTENT_RULES: [ContentRule; 18] = [
     ContentRule {
         rule: &SYSTEM_FAILURE,
         applies: |c| {
-            c.taps_button() && c.call.user.environment == Environment::IotWithoutPaymentPassword
+            c.shows_sheet() && c.call.user.environment == Environment::IotWithoutPaymentPassword
         },
         decides: |_| {
             Decision::FrontEnd(
@@ -261,7 +303,8 @@ static CONTENT_RULES: [ContentRule; 18] = [
     },
     ContentRule {
         rule: &USER_REFUSED,
-        applies: |c| c.call.action.kind == ActionKind::Refuse,
+        // An authorised user sees no sheet, so cannot refuse on it.
+        applies: |c| c.call.action.kind == ActionKind::Refuse && !c.authorised(),
         decides: |c| {
             Decision::FrontEnd(
                 Callback::OnError,
@@ -315,8 +358,13 @@ static CONTENT_RULES: [ContentRule; 18] = [
     },
     ContentRule {
         rule: &NO_USER_CONSENT,
-        applies: |c| c.call.action.kind == ActionKind::NoConsent,
+        applies: |c| c.call.action.kind == ActionKind::NoConsent && !c.authorised(),
         decides: |c| Decision::Content(invalid_auth_relations(), encrypted_if(c.aes_usable)),
+    },
+    ContentRule {
+        rule: &STALE_AUTHORISATION,
+        applies: |c| c.stale_error().is_some(),
+        decides: |c| c.stale_error().expect("applies"),
     },
     ContentRule {
         rule: &ISV_APP_ID_MISSING,
@@ -700,6 +748,35 @@ mod tests {
             panic!("expected nothing to fire")
         };
         assert_eq!((f.callback, f.rule.id), (Callback::None, "fe.home-page"));
+        c.action.kind = ActionKind::NoConsent;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "user.no-consent");
+    }
+
+    #[test]
+    fn the_model_names_the_grantable_errors_as_the_rules_do() {
+        let ids: Vec<&str> = GRANTABLE_ERRORS.iter().map(|r| r.id).collect();
+        assert_eq!(ids, GRANTABLE_ERROR_IDS);
+    }
+
+    #[test]
+    fn an_authorisation_lasts_until_revoked_and_a_stale_one_keeps_its_error() {
+        let mut c = call();
+        c.action.kind = ActionKind::NoConsent;
+        c.user.authorisation = Authorisation::Granted;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "success");
+        c.action.kind = ActionKind::Refuse; // no sheet to refuse on
+        assert_eq!(evaluate(&c, 0.5).rule().id, "success");
+        c.user.granted_under = Some("console.aes-key-not-set".into());
+        let p = plan(evaluate(&c, 0.5));
+        assert_eq!(p.rule.id, "user.stale-authorisation");
+        assert_eq!(
+            p.plaintext.sub_code.as_deref(),
+            Some("isv.missing-encrypt-key")
+        );
+        assert!(!p.encrypted);
+        c.platform.stale_authorisation = false;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "success");
+        c.user.authorisation = Authorisation::Revoked;
         c.action.kind = ActionKind::NoConsent;
         assert_eq!(evaluate(&c, 0.5).rule().id, "user.no-consent");
     }

@@ -13,6 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rand_chacha::rand_core::{OsRng, RngCore};
 use serde_json::Value;
 
+use crate::alipay::model::{ActionKind, Authorisation};
+use crate::alipay::outcome::Callback;
+use crate::alipay::rules::GRANTABLE_ERRORS;
 use crate::alipay::scenario::{catalogue, Fixture};
 use crate::alipay::simulate::{self, Call};
 use crate::oracle::{self, Conclusion};
@@ -307,6 +310,25 @@ impl SimState {
         Ok(view.keys)
     }
 
+    /// `my.getSetting`'s `authSetting.phoneNumber` for the app's user.
+    pub fn phone_number_authorised(&self, app_id: &str) -> Result<bool, StateError> {
+        Ok(self.app(app_id)?.config.user.authorisation == Authorisation::Granted)
+    }
+
+    /// The user revokes the phone-number authorisation (··· › 设置 › 用户信息): the next call
+    /// without the button gets 40003, the button shows the sheet again, and a stale grant's
+    /// error is gone once the user allows again.
+    pub fn revoke_authorisation(&self, app_id: &str) -> Result<AppView, StateError> {
+        self.change_alipay_app(app_id, |app| {
+            let user = &mut app.stored.config.user;
+            if user.authorisation == Authorisation::Granted {
+                user.authorisation = Authorisation::Revoked;
+            }
+            user.granted_under = None;
+            Ok(())
+        })
+    }
+
     /// The ISV's `alipay.open.auth.app.aes.set` for this merchant: a new AES key replaces the
     /// last one (spec §4.1), so a backend still holding the old key fails to decrypt.
     pub fn isv_set_aes_key(&self, app_id: &str) -> Result<KeysView, StateError> {
@@ -369,10 +391,31 @@ impl SimState {
             &prepared.cache,
         )?
         .with_front_end(prepared.front_end, &prepared.call.user.base_library_version);
+        // An allow on the sheet lasts (spec §4.2): the app's user is authorised from now on,
+        // remembering a console error in force at the time (a stale grant keeps it).
+        let grant = (prepared.scenario.is_none()
+            && prepared.call.action.kind == ActionKind::Consent
+            && prepared.call.user.authorisation != Authorisation::Granted
+            && delivery.callback == Callback::Success)
+            .then(|| {
+                let rule = delivery.expect.cause.id();
+                GRANTABLE_ERRORS
+                    .iter()
+                    .any(|known| known.id == rule)
+                    .then(|| rule.to_string())
+            });
         let fixture = Arc::new(Fixture {
             scenario: prepared.scenario,
             delivery,
         });
+        if let Some(granted_under) = grant {
+            self.change_alipay_app(&prepared.app_id, |app| {
+                let user = &mut app.stored.config.user;
+                user.authorisation = Authorisation::Granted;
+                user.granted_under = granted_under;
+                Ok(())
+            })?;
+        }
         let event = Event::AlipayPhone {
             fixture: fixture.clone(),
             backend: None,

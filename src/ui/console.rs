@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::alipay::model::{
-    AccountKind, AesKeySetting, Application, Busy, Environment, ErrorForm, ForeignIsvAppId,
-    IsvAppIdMissing, IsvKind, PersonalAccount, Signing, WithoutSigning,
+    AccountKind, AesKeySetting, Application, Authorisation, Busy, Environment, ErrorForm,
+    ForeignIsvAppId, IsvAppIdMissing, IsvKind, PersonalAccount, Signing, WithoutSigning,
 };
 use crate::alipay::model::{Call, Isv};
 
@@ -25,6 +25,7 @@ struct ConsolePage {
     base_library_version: String,
     user_selects: Vec<SelectView>,
     user_checks: Vec<CheckView>,
+    granted_under: String,
     call_isv_app_id: String,
     faults: Vec<Choice>,
     platform_selects: Vec<SelectView>,
@@ -167,7 +168,14 @@ fn console_page(
                 "",
                 options(action.kind),
             ),
+            select(
+                "authorisation",
+                "授权 · The user's authorisation",
+                "my.getSetting authSetting.phoneNumber",
+                options(user.authorisation),
+            ),
         ],
+        granted_under: user.granted_under.clone().unwrap_or_default(),
         user_checks: vec![CheckView {
             name: "on_home_page",
             label: "首页 · On the home page",
@@ -233,6 +241,12 @@ fn console_page(
                 label: "Escape / as \\/",
                 gloss: "as the doc prints 40006",
                 checked: platform.escape_slashes,
+            },
+            CheckView {
+                name: "stale_authorisation",
+                label: "Stale grants keep failing",
+                gloss: "解除授权后重新授权",
+                checked: platform.stale_authorisation,
             },
             CheckView {
                 name: "rpc_trace_id",
@@ -372,6 +386,16 @@ impl Labelled for ForeignIsvAppId {
     }
 }
 
+impl Labelled for Authorisation {
+    fn label(self) -> &'static str {
+        match self {
+            Authorisation::None => "未授权 · never authorised",
+            Authorisation::Granted => "已授权 · authorised (no sheet)",
+            Authorisation::Revoked => "已取消 · revoked",
+        }
+    }
+}
+
 impl Labelled for IsvKind {
     fn label(self) -> &'static str {
         match self {
@@ -450,6 +474,7 @@ fn config_from_form(fields: &Fields) -> Result<Call, String> {
             "foreign_isv_app_id": f("foreign_isv_app_id"),
             "escape_slashes": checked("escape_slashes"),
             "rpc_trace_id": checked("rpc_trace_id"),
+            "stale_authorisation": checked("stale_authorisation"),
         },
         "user": {
             "mobile": f("mobile"),
@@ -457,6 +482,8 @@ fn config_from_form(fields: &Fields) -> Result<Call, String> {
             "base_library_version": f("base_library_version"),
             "environment": f("environment"),
             "on_home_page": checked("on_home_page"),
+            "authorisation": optional("authorisation").unwrap_or_else(|| "none".into()),
+            "granted_under": optional("granted_under"),
         },
         "action": { "kind": f("action_kind"), "isv_app_id": optional("call_isv_app_id") },
         "fault": optional("fault"),

@@ -133,6 +133,8 @@ const tests = {
     await page.goto(`${base}/journal?app_id=${appId}`);
     check((await page.textContent('#entries')).includes('sent to backend'), 'the journal marks the exchange');
     const before = await page.locator('details.entry').count();
+    // The allows above authorised the user: revoke, so that the refusal gets its sheet again.
+    await fetch(`${base}/api/v1/apps/${appId}/authorisation/revoke`, { method: 'POST' });
     await fetch(`${base}/api/v1/apps/${appId}/getPhoneNumber`, { method: 'POST', body: '{"action":"refuse"}' });
     await page.waitForFunction((n) => document.querySelectorAll('details.entry').length > n, before, { timeout: 10000 });
     check((await page.locator('details.entry').first().textContent()).includes('front-end'), 'the new call is on top');
@@ -147,6 +149,8 @@ const tests = {
     await page.fill('#backend-url', `${backendUrl}/api/phone`);
     await Promise.all([page.waitForLoadState('load'), page.click('#send')]);
     await page.waitForSelector('#backend-status');
+    // The allow authorised the user: revoke, so that the refusal gets its sheet again.
+    await fetch(`${base}/api/v1/apps/${appId}/authorisation/revoke`, { method: 'POST' });
     await tap(page, appId, 'refuse');
     check((await page.textContent('#recording-calls')).trim() === '2 calls', 'both taps are recorded');
     await Promise.all([page.waitForLoadState('load'), page.click('#recording-stop')]);

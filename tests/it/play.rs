@@ -522,6 +522,15 @@ fn a_recorded_session_replays_with_play() {
         .unwrap();
     assert!(patched.status().is_success());
     send(&tap("consent"));
+    // The allows authorised the user: revoke, so that the refusal gets its sheet again.
+    let revoked = http
+        .post(format!(
+            "{}/api/v1/apps/{app}/authorisation/revoke",
+            sim.url
+        ))
+        .send()
+        .unwrap();
+    assert!(revoked.status().is_success());
     tap("refuse");
     post_form(&http, &sim.url, &format!("/apps/{app}/recording/stop"), "");
     let page = http

@@ -215,6 +215,21 @@ fn get_phone_number_takes_action_isv_app_id_mobile_and_fault() {
         .collect();
     assert_eq!(fields, common::FIXTURE_FIELDS);
     assert_eq!(call["expect"]["plaintext"]["mobile"], "13912345678");
+    // The allow lasts: no sheet to refuse on, and a direct call succeeds, until revoked.
+    let setting = server.json("GET", &format!("/api/v1/apps/{app}/getSetting"), None);
+    assert_eq!(setting["authSetting"]["phoneNumber"], true);
+    let no_sheet = server.json("POST", &path, Some(json!({"action": "refuse"})));
+    assert_eq!(no_sheet["expect"]["rule"], "success");
+    let direct = server.json("POST", &path, Some(json!({"action": "no-consent"})));
+    assert_eq!(direct["expect"]["rule"], "success");
+    let revoked = server.json(
+        "POST",
+        &format!("/api/v1/apps/{app}/authorisation/revoke"),
+        None,
+    );
+    assert_eq!(revoked["authSetting"]["phoneNumber"], false);
+    let direct = server.json("POST", &path, Some(json!({"action": "no-consent"})));
+    assert_eq!(direct["expect"]["rule"], "user.no-consent");
     let refused = server.json("POST", &path, Some(json!({"action": "refuse"})));
     assert_eq!(refused["callback"], "onError");
     let faulty = server.json("POST", &path, Some(json!({"fault": "flip-signature-byte"})));

@@ -61,15 +61,23 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
     // The keys are the file's: the first app's are those of `alipay-sim keys --seed 7`.
     let seed_7 = alipay_sim::AppKeys::for_seed(7).unwrap().published();
     assert_eq!(first.keys.alipay_public_key, seed_7.alipay_public_key);
-    let call = state
-        .get_phone_number("second", None, PhoneNumberRequest::default())
-        .unwrap();
-    assert_eq!(call.delivery.expect.plaintext.unwrap()["code"], "40006");
     // Loading alone rewrites nothing.
     assert_eq!(
         std::fs::read_to_string(dir.path().join("state.json")).unwrap(),
         VERSION_1
     );
+    let call = state
+        .get_phone_number(
+            "second",
+            None,
+            // Without the button: an allow would record a grant, and save.
+            PhoneNumberRequest {
+                action: Some(alipay_sim::model::ActionKind::NoConsent),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(call.delivery.expect.plaintext.unwrap()["code"], "40006");
 
     // The next change writes format 2: the same apps, each tagged, nothing else changed.
     state

@@ -54,7 +54,8 @@ const EVERY_SETTING_CHANGED: &str = "account=personal&phone_application=rejected
 &busy=probability&busy_probability=0.25&error_form=encrypted&without_signing=missing-default-signature-type\
 &refusal_message=%E6%8B%92%E7%BB%9D&personal_account=insufficient-permissions\
 &isv_app_id_missing=missing-encrypt-key&foreign_isv_app_id=accepted&rpc_trace_id=on&on_home_page=on\
-&isv_kind=plugin&isv_jsapi_base_package=on&isv_aes_key_sets=3";
+&isv_kind=plugin&isv_jsapi_base_package=on&isv_aes_key_sets=3&authorisation=revoked\
+&granted_under=console.no-signing";
 
 #[tokio::test]
 async fn every_console_setting_can_be_changed_from_the_console_page() {
@@ -79,9 +80,10 @@ async fn every_console_setting_can_be_changed_from_the_console_page() {
                      "unsigned_without_aes_key": false, "unsigned_without_gateway": false,
                      "refusal_message": "拒绝", "personal_account": "insufficient-permissions",
                      "isv_app_id_missing": "missing-encrypt-key", "foreign_isv_app_id": "accepted",
-                     "escape_slashes": false, "rpc_trace_id": true},
+                     "escape_slashes": false, "rpc_trace_id": true, "stale_authorisation": false},
         "user": {"mobile": "1-1234432112", "client_version": "10.2.0", "base_library_version": "2.0.1",
-                 "environment": "ide-simulator", "on_home_page": true},
+                 "environment": "ide-simulator", "on_home_page": true, "authorisation": "revoked",
+                 "granted_under": "console.no-signing"},
         "action": {"kind": "no-consent", "isv_app_id": "2021004100000001"},
         "fault": "missing-sign",
     });

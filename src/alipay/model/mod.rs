@@ -36,6 +36,15 @@ crate::schema::partial_schemas!(
     PartialAction: Action,
 );
 
+/// The console rules whose error a grant can keep (`user.granted_under`); the rules' table
+/// `GRANTABLE_ERRORS` holds the same ids (a test holds them equal).
+pub const GRANTABLE_ERROR_IDS: &[&str] = &[
+    "isv.isv-app-id-missing",
+    "isv.isv-app-id-foreign",
+    "console.no-signing",
+    "console.aes-key-not-set",
+];
+
 /// Everything that decides one call. Defaults: a fully configured enterprise app, a consenting
 /// user on a recent phone, no fault.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -63,6 +72,17 @@ impl Call {
                 return Err(Error::Invalid {
                     field: "platform.busy.probability",
                     message: format!("{p} is not between 0 and 1"),
+                });
+            }
+        }
+        if let Some(id) = &self.user.granted_under {
+            if !GRANTABLE_ERROR_IDS.contains(&id.as_str()) {
+                return Err(Error::Invalid {
+                    field: "user.granted_under",
+                    message: format!(
+                        "{id:?} is not a console error a grant can keep; one of {}",
+                        GRANTABLE_ERROR_IDS.join(", ")
+                    ),
                 });
             }
         }
@@ -152,6 +172,7 @@ mod tests {
         check::<IsvAppIdMissing>();
         check::<ForeignIsvAppId>();
         check::<IsvKind>();
+        check::<Authorisation>();
         check::<Environment>();
         check::<ActionKind>();
         for busy in Busy::iter() {

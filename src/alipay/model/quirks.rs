@@ -55,6 +55,10 @@ pub struct Quirks {
     /// undocumented). Default `false`.
     #[schema(required)]
     pub rpc_trace_id: bool,
+    /// An authorisation granted while the console was broken keeps failing with the error of its
+    /// grant time until the user revokes it (the support pages' 解除授权后重新授权). Default `true`.
+    #[schema(required)]
+    pub stale_authorisation: bool,
     /// Older state files and requests may carry the removed global switch; `current` is read
     /// and dropped, anything else is refused with the reason.
     #[serde(
@@ -96,6 +100,7 @@ impl Default for Quirks {
             foreign_isv_app_id: ForeignIsvAppId::AsMissing,
             escape_slashes: true,
             rpc_trace_id: false,
+            stale_authorisation: true,
             legacy_version_thresholds: (),
         }
     }

@@ -24,6 +24,16 @@ pub struct User {
     /// sheet (the IDE does).
     #[schema(required)]
     pub on_home_page: bool,
+    /// Whether the user has authorised this app to read the phone number: after an allow it
+    /// lasts (`my.getSetting` gives `authSetting.phoneNumber: true`) until the user revokes it
+    /// under ··· › 设置 › 用户信息.
+    #[schema(required)]
+    pub authorisation: Authorisation,
+    /// The console error in force when the grant was made (a rule id such as
+    /// `console.aes-key-not-set`): with `platform.stale_authorisation` the grant keeps failing
+    /// with it until the user revokes and re-authorises.
+    #[schema(required)]
+    pub granted_under: Option<String>,
 }
 
 impl Default for User {
@@ -34,7 +44,23 @@ impl Default for User {
             base_library_version: Version::new(&[2, 9, 21]),
             environment: Environment::Device,
             on_home_page: false,
+            authorisation: Authorisation::None,
+            granted_under: None,
         }
+    }
+}
+
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// The user's authorisation of the phone number (`my.getSetting`'s
+    /// `authSetting.phoneNumber`).
+    pub enum Authorisation {
+        /// Never authorised: the button shows the sheet.
+        None,
+        /// Authorised: no sheet, `onGetAuthorize` fires at once, and a direct call succeeds.
+        Granted,
+        /// Revoked by the user: as never authorised (40003 without the button).
+        Revoked,
     }
 }
 

@@ -26,6 +26,8 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(read_keys))
         .routes(routes!(rotate_keys))
         .routes(routes!(isv_set_aes_key))
+        .routes(routes!(get_setting))
+        .routes(routes!(revoke_authorisation))
         .routes(routes!(apply_scenario))
         .routes(routes!(get_phone_number))
         .routes(routes!(list_scenarios))
@@ -97,6 +99,74 @@ async fn isv_set_aes_key(
 ) -> Result<Json<KeysView>, ApiError> {
     let keys = blocking::<_, ApiError>(move || state.isv_set_aes_key(&app_id)).await?;
     Ok(Json(keys))
+}
+
+/// `my.getSetting`'s answer for the phone number.
+#[derive(Serialize, ToSchema)]
+pub struct Settings {
+    #[serde(rename = "authSetting")]
+    auth_setting: AuthSetting,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuthSetting {
+    /// Whether the user has authorised the phone number (and has not revoked it).
+    #[serde(rename = "phoneNumber")]
+    phone_number: bool,
+}
+
+/// What my.getSetting reports
+///
+/// After the user allows on the sheet, `authSetting.phoneNumber` is `true` and later calls need
+/// no sheet, until the user revokes it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/getSetting",
+    operation_id = "getSetting",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "The user's settings", body = Settings),
+        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+    ),
+)]
+async fn get_setting(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<Settings>, ApiError> {
+    let phone_number = state.phone_number_authorised(&app_id)?;
+    Ok(Json(Settings {
+        auth_setting: AuthSetting { phone_number },
+    }))
+}
+
+/// The user revokes the phone-number authorisation
+///
+/// As under ··· › 设置 › 用户信息: a call without the button then gets 40003, and the button
+/// shows the sheet again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/authorisation/revoke",
+    operation_id = "revokeAuthorisation",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "The user's settings after the revocation", body = Settings),
+        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+    ),
+)]
+async fn revoke_authorisation(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<Settings>, ApiError> {
+    let id = app_id.clone();
+    blocking::<_, ApiError>(move || state.revoke_authorisation(&id)).await?;
+    Ok(Json(Settings {
+        auth_setting: AuthSetting {
+            phone_number: false,
+        },
+    }))
 }
 
 /// A catalogue scenario, by name.
