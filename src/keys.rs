@@ -25,6 +25,8 @@ pub struct AppKeys {
     aes_key_base64: String,
     fault_seed: u64,
     wrong_signing: OnceLock<Result<SigningKey, CryptoError>>,
+    /// A third-party app's (ISV's) Alipay key pair and its public key's console text.
+    isv_signing: OnceLock<Result<(SigningKey, String), CryptoError>>,
 }
 
 impl AppKeys {
@@ -63,6 +65,7 @@ impl AppKeys {
             aes,
             fault_seed,
             wrong_signing: OnceLock::new(),
+            isv_signing: OnceLock::new(),
         }
     }
 
@@ -98,6 +101,40 @@ impl AppKeys {
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// The Alipay key pair of the third-party app (ISV) this app may be authorised to: it signs
+    /// that app's envelopes (spec §4.1). Generated on first use.
+    pub fn isv_alipay_key(&self) -> Result<&SigningKey, CryptoError> {
+        self.isv_signing().map(|(key, _)| key)
+    }
+
+    /// The third-party app's Alipay public key as its console shows it.
+    pub fn isv_alipay_public_key_base64(&self) -> Result<&str, CryptoError> {
+        self.isv_signing().map(|(_, text)| text.as_str())
+    }
+
+    fn isv_signing(&self) -> Result<&(SigningKey, String), CryptoError> {
+        self.isv_signing
+            .get_or_init(|| {
+                let key = SigningKey::generate(&mut seeded_rng(self.fault_seed, "isv-alipay-key"))?;
+                let text = key.public_key().to_base64();
+                Ok((key, text))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The merchant's AES key after the `generation`-th `alipay.open.auth.app.aes.set` (each
+    /// replaces the last); the first is the app's own key.
+    pub fn merchant_aes_key(&self, generation: u32) -> AesKey {
+        if generation <= 1 {
+            return self.aes.clone();
+        }
+        AesKey::from_rng(
+            &mut seeded_rng(self.fault_seed, &format!("merchant-aes-key/{generation}")),
+            16,
+        )
     }
 
     /// Another AES-128 key, for the "encrypted with the wrong AES key" fault.

@@ -165,6 +165,7 @@ pub use oracle::{Cause, Expect, Verdict};
 /// The inputs of a [`Call`]: the console, the platform's quirks, the user and device, and
 /// what the user does.
 pub mod model {
+    pub use crate::alipay::front_end::{page_event, FrontEnd, PageEvent};
     pub use crate::alipay::model::*;
 }
 

@@ -5,7 +5,9 @@
  *   <script src="http://127.0.0.1:8086/sdk/my.js" data-app-id="2021..."></script>
  *
  * my.getPhoneNumber shows Alipay's consent sheet as an overlay, then answers with the
- * simulator's real envelope through success/fail, as the phone would.
+ * simulator's real envelope through success/fail, as the phone would. With
+ * `frontEnd: "button"` (or "taro") it also calls `options.onGetPhoneNumber(event)` with the
+ * 2.8.0+ button's split envelope; with "uni-app", `options.getphonenumber(event)`.
  */
 (function () {
   "use strict";
@@ -101,12 +103,21 @@
       consentSheet().then(function (action) {
         var body = { action: action };
         if (options.protocols) body.protocols = options.protocols;
+        // frontEnd "button" | "uni-app" | "taro": the answer's page_event is what that page's
+        // handler gets (onGetPhoneNumber's split envelope, uni-app's getphonenumber).
+        if (options.frontEnd) body.front_end = options.frontEnd;
         return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/getPhoneNumber", {
           method: "POST",
           headers: { "Content-Type": "application/json" },
           body: JSON.stringify(body),
         }).then(function (response) { return response.json(); });
       }).then(function (result) {
+        var pageEvent = result.page_event;
+        var frameworkHandler = pageEvent && ["onGetPhoneNumber", "getphonenumber"].indexOf(pageEvent.handler) >= 0;
+        if (frameworkHandler && typeof options[pageEvent.handler] === "function") {
+          // e.g. options.onGetPhoneNumber(event) or options.getphonenumber(event)
+          setTimeout(function () { options[pageEvent.handler](pageEvent.event); }, 0);
+        }
         if (result.error) {
           finish(options, "fail", { error: 2, errorMessage: result.error.message });
         } else if (result.callback === "success") {

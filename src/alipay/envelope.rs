@@ -13,9 +13,10 @@ use serde_json::Value;
 use crate::alipay::error::Error;
 use crate::alipay::fault::{Fault, Needs};
 use crate::alipay::outcome::EnvelopePlan;
+use crate::alipay::rules::UNSIGNED_NO_SIGNING;
 use crate::crypto::{self, AesKey, CryptoError, SignatureHash, BLOCK};
 use crate::keys::AppKeys;
-use crate::oracle::{Cause, Expect, Verdict};
+use crate::oracle::{Cause, Expect, PolicyView, Verdict};
 
 /// The IV of every envelope's AES-CBC: 16 zero bytes (spec §2). The oracle, a leaf that does
 /// not import the engine, decrypts with its own copy, `oracle::backend::ENVELOPE_IV`; a test holds the
@@ -43,14 +44,15 @@ pub fn produce(
         check_applicable(fault, plan)?;
     }
     let is = |f: Fault| fault == Some(f);
-    let plaintext = plan.plaintext.to_json();
+    let plaintext = plan.plaintext_text();
+    let merchant_aes_key = keys.merchant_aes_key(plan.keys.aes_generation);
 
     let aes_key = if is(Fault::Aes256Key) {
         keys.aes256_key()
     } else if is(Fault::WrongAesKey) {
         keys.wrong_aes_key()
     } else {
-        keys.aes_key().clone()
+        merchant_aes_key.clone()
     };
     let mut fault_had_no_effect = false;
     let content = if plan.encrypted {
@@ -91,6 +93,8 @@ pub fn produce(
         Some(sign_type) => {
             let key = if is(Fault::WrongSigningKey) {
                 keys.wrong_signing_key()?
+            } else if plan.keys.isv_signs {
+                keys.isv_alipay_key()?
             } else {
                 keys.alipay_key()
             };
@@ -155,8 +159,10 @@ pub fn produce(
     // AES-256 fault changes the key the backend is meant to have.
     let backend_aes_key = if is(Fault::Aes256Key) {
         aes_key
+    } else if is(Fault::StaleAesKey) {
+        keys.merchant_aes_key(plan.keys.aes_generation - 1)
     } else {
-        keys.aes_key().clone()
+        merchant_aes_key
     };
     Ok(Produced {
         text,
@@ -181,6 +187,9 @@ struct CacheKey {
     signing: Option<crypto::SignType>,
     rule: &'static str,
     unsigned_by: Option<&'static str>,
+    object_form: bool,
+    keys: crate::alipay::outcome::KeyChoice,
+    escape_slashes: bool,
     fault: Option<Fault>,
 }
 
@@ -192,6 +201,9 @@ impl CacheKey {
             signing: plan.signing,
             rule: plan.rule.id,
             unsigned_by: plan.unsigned_by.map(|r| r.id),
+            object_form: plan.object_form,
+            keys: plan.keys,
+            escape_slashes: plan.escape_slashes,
             fault,
         }
     }
@@ -264,11 +276,27 @@ fn predict(plan: &EnvelopePlan, fault: Option<Fault>, fault_had_no_effect: bool)
             (Verdict::Accept, cause, reason)
         }
     };
+    // The doc's reading differs only where the app has no signing method set up: the doc tells
+    // that backend to skip verification. With a signing method (the AES key or the gateway
+    // missing, or `sign` stripped on the way) it verifies, and refuses, as the strict view does.
+    let doc_policy = match (fault.and_then(Fault::verdict), plan.unsigned_by) {
+        (None, Some(unsigned_by)) if unsigned_by.id == UNSIGNED_NO_SIGNING.id => Some(PolicyView {
+            verdict: Verdict::Accept,
+            plaintext: Some(plan.plaintext.to_value()),
+            reason: format!(
+                "a backend that follows the doc skips verification ({}) and reads code {}: {}; \
+                 nothing proves it came from Alipay",
+                unsigned_by.summary, plan.plaintext.code, plan.rule.summary
+            ),
+        }),
+        _ => None,
+    };
     Expect {
         plaintext: (verdict == Verdict::Accept).then(|| plan.plaintext.to_value()),
         verdict,
         cause,
         reason,
+        doc_policy,
     }
 }
 
@@ -281,6 +309,7 @@ fn check_applicable(fault: Fault, plan: &EnvelopePlan) -> Result<(), Error> {
         Needs::EncryptedSigned => plan.encrypted && signed,
         Needs::PlainSigned => !plan.encrypted && signed,
         Needs::Rsa2Signed => plan.signing == Some(crypto::SignType::Rsa2),
+        Needs::ReplacedAesKey => plan.encrypted && signed && plan.keys.aes_generation >= 2,
     };
     if ok {
         return Ok(());

@@ -80,6 +80,8 @@ faults! {
         "encrypted with the AES key as IV instead of 16 zero bytes, signed correctly";
     BrokenPadding = "broken-padding", EncryptedSigned, Some(RejectDecrypt),
         "zero-byte padding instead of PKCS#7, signed correctly";
+    StaleAesKey = "stale-aes-key", ReplacedAesKey, Some(RejectDecrypt),
+        "the backend holds the merchant AES key from before the ISV's last alipay.open.auth.app.aes.set (spec §4.1)";
     NonJsonText = "non-json-text", Envelope, Some(RejectParse),
         "the front end sent String(res) (\"[object Object]\") instead of res.response";
 }
@@ -108,6 +110,8 @@ pub enum Needs {
     PlainSigned,
     /// An envelope signed with RSA2.
     Rsa2Signed,
+    /// An encrypted, signed envelope of an ISV's merchant whose AES key was set more than once.
+    ReplacedAesKey,
 }
 
 impl Needs {
@@ -119,6 +123,10 @@ impl Needs {
             Needs::EncryptedSigned => "an encrypted, signed envelope",
             Needs::PlainSigned => "a plain (unencrypted), signed envelope",
             Needs::Rsa2Signed => "an envelope signed with RSA2",
+            Needs::ReplacedAesKey => {
+                "an encrypted, signed envelope of an ISV app whose AES key was set again \
+                 (console.isv.aes_key_sets 2 or more)"
+            }
         }
     }
 }

@@ -19,6 +19,8 @@ crate::wire::wire_enum! {
         OnError,
         /// `my.canIUse(...)` is false: the page cannot offer the flow at all.
         Unsupported,
+        /// Nothing fires: on a device's home page the button shows no sheet.
+        None,
     }
 }
 
@@ -88,6 +90,45 @@ pub struct EnvelopePlan {
     pub rule: &'static Rule,
     /// The rule that dropped `sign`, when one did.
     pub unsigned_by: Option<&'static Rule>,
+    /// A plain error handed over as `res.response` itself, an object, with no envelope
+    /// (`platform.error_form = object`).
+    pub object_form: bool,
+    /// Which keys make it: the app's own, or a third party's Alipay key pair and the
+    /// merchant's AES key of a given `alipay.open.auth.app.aes.set`.
+    pub keys: KeyChoice,
+    /// Emit `/` as `\/` in the plaintext, as Alipay's JSON writer does.
+    pub escape_slashes: bool,
+}
+
+/// The keys an envelope is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyChoice {
+    /// Signed with the third-party app's (ISV's) Alipay key pair instead of the app's.
+    pub isv_signs: bool,
+    /// The merchant AES key of this `aes.set` (1: the app's own key).
+    pub aes_generation: u32,
+}
+
+impl Default for KeyChoice {
+    fn default() -> Self {
+        KeyChoice {
+            isv_signs: false,
+            aes_generation: 1,
+        }
+    }
+}
+
+impl EnvelopePlan {
+    /// The plaintext as the platform emits it: these bytes are encrypted, or signed when plain.
+    pub fn plaintext_text(&self) -> String {
+        let text = self.plaintext.to_json();
+        if self.escape_slashes {
+            // In compact JSON a `/` can only occur inside a string, where `\/` means the same.
+            text.replace('/', "\\/")
+        } else {
+            text
+        }
+    }
 }
 
 /// What the front end gets when no envelope is produced.
@@ -124,7 +165,7 @@ mod tests {
     #[test]
     fn callbacks_have_one_name_in_json_and_in_text() {
         let names: Vec<String> = Callback::iter().map(|c| c.to_string()).collect();
-        assert_eq!(names, ["success", "fail", "onError", "unsupported"]);
+        assert_eq!(names, ["success", "fail", "onError", "unsupported", "none"]);
         for callback in Callback::iter() {
             assert_eq!(serde_json::to_value(callback).unwrap(), callback.as_str());
         }

@@ -19,11 +19,14 @@ use serde_json::json;
 use crate::alipay::fault::Fault;
 use crate::alipay::model::Call;
 use crate::alipay::model::{
-    AccountKind, ActionKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
+    minimum_versions, AccountKind, ActionKind, AesKeySetting, Application, Busy, Environment,
+    ErrorForm, ForeignIsvAppId, Isv, IsvAppIdMissing, IsvKind, PersonalAccount, Signing,
     WithoutSigning,
 };
 pub use crate::alipay::outcome::Rule;
-use crate::alipay::outcome::{Callback, EnvelopePlan, FrontEndFailure, Outcome, Plaintext};
+use crate::alipay::outcome::{
+    Callback, EnvelopePlan, FrontEndFailure, KeyChoice, Outcome, Plaintext,
+};
 use crate::oracle::{Cause, Expect};
 
 macro_rules! rules {
@@ -36,38 +39,50 @@ macro_rules! rules {
 
 rules! {
     UNSUPPORTED_VERSION = "fe.unsupported-version",
-        "canIUse false: base library or client too old for my.getPhoneNumber",
-        "spec §1.1: base library 1.16.4+ and client 10.1.35+ (older docs: 1.22.0 / 10.1.75); the button needs 1.11.0+";
+        "canIUse false: base library or client too old for my.getPhoneNumber on this path",
+        "spec §1.1: direct call 1.16.4 / 10.1.35; plugin path (插件代商户获取) 1.22.0 / 10.1.75 [PLUGIN]; the button needs 1.11.0+";
+    HOME_PAGE = "fe.home-page",
+        "nothing fires: a device shows no consent sheet on the home page",
+        "spec §1.2: 首页不会触发弹框 [IDE]; what fires is undocumented, default none";
+    SYSTEM_FAILURE = "fe.system-failure",
+        "onError: the sheet failed with Network Error (IoT account without a payment password)",
+        "spec §1.2: onError covers refusal and system failure (包括用户拒绝和系统异常 [BTN]); IoT Network Error";
     USER_REFUSED = "fe.user-refused",
         "onError: the user refused on the consent sheet",
         "spec §1.2: refuse -> onError(e), e.detail = {type: \"getAuthorize\", errorMessage}";
     IDE_SIMULATOR = "fe.ide-simulator",
         "fail 1: 该接口暂不支持 (the IDE simulator does not support this API)",
-        "spec §1.3: fail(err), the only documented code 1 \"该接口暂不支持\"";
+        "spec §1.3: fail(err), {error: 1, errorMessage: \"该接口暂不支持\"} [MAIN], [E1]";
     JSAPI_BASE_PACKAGE_MISSING = "fe.jsapi-base-package-missing",
-        "fail: no permission (JSAPI base package not added)",
-        "spec §4: JSAPI base package not added -> the front-end call fails with \"no permission\"";
+        "fail 4: 无权调用 N22104 (JSAPI base package missing, on the app or its third party)",
+        "spec §1.3 fail [E4]; §4 JSAPI base package row; §4.1 the third party's packages count";
+    PERSONAL_ACCOUNT_FAIL = "fe.personal-account",
+        "fail 4: 无权调用 N22104 (a personal mini program calling an enterprise-only API)",
+        "spec §1.3 fail [E4]; §4 personal row (switch platform.personal_account, default fail-4)";
     PLATFORM_BUSY = "platform.busy",
         "20000: system busy, retry later",
         "spec §3 system busy; §4 transient platform failure -> 20000";
     PERSONAL_ACCOUNT = "console.personal-account",
         "40006: personal account (the API is for enterprise accounts)",
-        "spec §1 (enterprise accounts only); §4 personal account -> modelled as 40006";
+        "spec §4 personal row: platform.personal_account = insufficient-permissions -> 40006";
     FEATURE_PACKAGE_MISSING = "console.feature-package-missing",
-        "40006: feature package 获取会员手机号 not added",
-        "spec §3 feature package missing; §4 row 1";
+        "40006: feature package 获取会员手机号 not added (on the app or its third party)",
+        "spec §3 feature package missing; §4 row 1; §4.1 the third party's packages count";
     PHONE_APPLICATION_NOT_APPROVED = "console.phone-application-not-approved",
         "40006: phone-number application not approved",
-        "spec §3; §4 row 1: 用户信息申请 not approved -> 40006";
+        "spec §3; §4 row 1: 用户信息申请 not approved -> 40006; §4.1 the ISV applies for the merchant";
     NO_USER_CONSENT = "user.no-consent",
         "40003: no user authorization (called without the button's consent)",
         "spec §1 (without consent -> 40003); §3 no user authorization; §4";
     ISV_APP_ID_MISSING = "isv.isv-app-id-missing",
-        "40001: ISV plugin call without protocols.isvAppId",
-        "spec §3 missing-default-signature-type (also seen when an ISV plugin omits protocols.isvAppId); §4 ISV row";
+        "40001: ISV call without protocols.isvAppId",
+        "spec §4 ISV row [40001S], [40001E] (sub-code: platform.isv_app_id_missing)";
+    ISV_APP_ID_FOREIGN = "isv.isv-app-id-foreign",
+        "40001: protocols.isvAppId is not the ISV's app id",
+        "spec §4 isvAppId not the ISV's: undocumented, inferred as if missing (platform.foreign_isv_app_id)";
     NO_SIGNING = "console.no-signing",
         "40001: no signing method (接口加签方式) set",
-        "spec §3 isv.missing-default-signature-type; §4 no signing method";
+        "spec §2 Missing sign (platform.without_signing = missing-default-signature-type); §3; §4 no signing method";
     AES_KEY_NOT_SET = "console.aes-key-not-set",
         "40001: AES key not set",
         "spec §3 isv.missing-encrypt-key; §4 AES key not set";
@@ -79,13 +94,13 @@ rules! {
         "spec §3 success; §2 the envelope";
     UNSIGNED_NO_SIGNING = "sign.dropped-no-signing",
         "no sign: no signing method, so nothing to sign with",
-        "spec §2 Missing sign (FAQ 获取用户手机号为何没有返回 sign); §4 no signing method -> envelope without sign";
+        "spec §2 Missing sign ([MAIN] 请跳过验签步骤); §4 no signing method -> envelope without sign";
     UNSIGNED_NO_AES_KEY = "sign.dropped-no-aes-key",
         "no sign: AES key not set",
-        "spec §2 Missing sign; §4 AES key not set -> envelope without sign (which setting alone suffices is undocumented: platform.unsigned_without_aes_key)";
+        "spec §2 Missing sign (三者缺失其一); §4 AES key not set (platform.unsigned_without_aes_key)";
     UNSIGNED_NO_GATEWAY = "sign.dropped-no-gateway",
         "no sign: application gateway (应用网关) not set",
-        "spec §2 Missing sign; §4 gateway not set -> envelope without sign (platform.unsigned_without_gateway)";
+        "spec §2 Missing sign (三者缺失其一); §4 gateway not set (platform.unsigned_without_gateway)";
 }
 
 /// Looks a rule up by id.
@@ -127,16 +142,70 @@ struct Context<'a> {
     busy: bool,
     /// Whether the app's AES key can encrypt.
     aes_usable: bool,
-    /// Whether errors that follow `platform.error_form` come back encrypted.
-    errors_encrypted: bool,
+    /// The form of errors that follow `platform.error_form`.
+    error_form: Form,
+    /// The third party the app is authorised to, if any.
+    isv: Option<&'a Isv>,
+    /// A plugin's call carrying `protocols.isvAppId`: the plugin path's version floors.
+    plugin_call: bool,
+}
+
+impl Context<'_> {
+    /// Whether the feature package 获取会员手机号 is there: the third party's when there is one.
+    fn phone_number_package(&self) -> bool {
+        self.isv
+            .map_or(self.call.console.phone_number_package, |isv| {
+                isv.phone_number_package
+            })
+    }
+
+    /// Likewise the JSAPI base package.
+    fn jsapi_base_package(&self) -> bool {
+        self.isv
+            .map_or(self.call.console.jsapi_base_package, |isv| {
+                isv.jsapi_base_package
+            })
+    }
+
+    /// Whether the user taps the button (which shows the sheet).
+    fn taps_button(&self) -> bool {
+        self.call.action.kind != ActionKind::NoConsent
+    }
+
+    /// The 40001 an ISV call gets without a usable `protocols.isvAppId`.
+    fn isv_app_id_error(&self) -> Decision {
+        let plaintext = match self.call.platform.isv_app_id_missing {
+            IsvAppIdMissing::MissingDefaultSignatureType => missing_default_signature_type(),
+            IsvAppIdMissing::MissingEncryptKey => missing_encrypt_key(),
+        };
+        Decision::Content(plaintext, self.error_form)
+    }
+}
+
+/// How the content of an envelope travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Encrypted,
+    /// A plain object inside the envelope, signed.
+    Plain,
+    /// The plain error object as `res.response` itself.
+    Object,
 }
 
 /// What a content rule decides.
 enum Decision {
     /// The front end fails; nothing reaches the platform.
     FrontEnd(Callback, serde_json::Value),
-    /// An envelope with this plaintext, encrypted or not.
-    Content(Plaintext, bool),
+    /// An envelope with this plaintext, in this form.
+    Content(Plaintext, Form),
+}
+
+/// The device's documented permission failure, exactly as [E4] prints it.
+fn no_permission() -> Decision {
+    Decision::FrontEnd(
+        Callback::Fail,
+        json!({ "error": 4, "errorMessage": "无权调用", "message": "无权调用", "signature": "N22104" }),
+    )
 }
 
 /// A rule of [`CONTENT_RULES`]: when it applies, and what it decides.
@@ -147,12 +216,12 @@ struct ContentRule {
 }
 
 /// The rules that decide the content, tried in this order; the first that applies decides.
-static CONTENT_RULES: [ContentRule; 14] = [
+static CONTENT_RULES: [ContentRule; 18] = [
     // Front end: nothing reaches the platform.
     ContentRule {
         rule: &UNSUPPORTED_VERSION,
         applies: |c| {
-            let (min_base, min_client) = c.call.platform.version_thresholds.minimums();
+            let (min_base, min_client) = minimum_versions(c.plugin_call);
             c.call.user.base_library_version < min_base || c.call.user.client_version < min_client
         },
         decides: |c| {
@@ -166,6 +235,27 @@ static CONTENT_RULES: [ContentRule; 14] = [
             Decision::FrontEnd(
                 Callback::Unsupported,
                 json!({ "api": api, "canIUse": false }),
+            )
+        },
+    },
+    ContentRule {
+        rule: &HOME_PAGE,
+        applies: |c| {
+            c.taps_button()
+                && c.call.user.on_home_page
+                && c.call.user.environment != Environment::IdeSimulator
+        },
+        decides: |_| Decision::FrontEnd(Callback::None, serde_json::Value::Null),
+    },
+    ContentRule {
+        rule: &SYSTEM_FAILURE,
+        applies: |c| {
+            c.taps_button() && c.call.user.environment == Environment::IotWithoutPaymentPassword
+        },
+        decides: |_| {
+            Decision::FrontEnd(
+                Callback::OnError,
+                json!({ "detail": { "type": "getAuthorize", "errorMessage": "Network Error" } }),
             )
         },
     },
@@ -191,40 +281,58 @@ static CONTENT_RULES: [ContentRule; 14] = [
     },
     ContentRule {
         rule: &JSAPI_BASE_PACKAGE_MISSING,
-        applies: |c| !c.call.console.jsapi_base_package,
-        // The docs give the message but no error code, so none is invented.
-        decides: |_| Decision::FrontEnd(Callback::Fail, json!({ "errorMessage": "no permission" })),
+        applies: |c| !c.jsapi_base_package(),
+        decides: |_| no_permission(),
+    },
+    ContentRule {
+        rule: &PERSONAL_ACCOUNT_FAIL,
+        applies: |c| {
+            c.call.console.account == AccountKind::Personal
+                && c.call.platform.personal_account == PersonalAccount::Fail4
+        },
+        decides: |_| no_permission(),
     },
     // Platform: the content of the envelope.
     ContentRule {
         rule: &PLATFORM_BUSY,
         applies: |c| c.busy,
-        decides: |c| Decision::Content(busy_plaintext(), c.errors_encrypted),
+        decides: |c| Decision::Content(busy_plaintext(), c.error_form),
     },
     ContentRule {
         rule: &PERSONAL_ACCOUNT,
         applies: |c| c.call.console.account == AccountKind::Personal,
-        decides: |c| Decision::Content(insufficient_permissions(), c.aes_usable),
+        decides: |c| Decision::Content(insufficient_permissions(), encrypted_if(c.aes_usable)),
     },
     ContentRule {
         rule: &FEATURE_PACKAGE_MISSING,
-        applies: |c| !c.call.console.phone_number_package,
-        decides: |c| Decision::Content(insufficient_permissions(), c.aes_usable),
+        applies: |c| !c.phone_number_package(),
+        decides: |c| Decision::Content(insufficient_permissions(), encrypted_if(c.aes_usable)),
     },
     ContentRule {
         rule: &PHONE_APPLICATION_NOT_APPROVED,
         applies: |c| c.call.console.phone_application != Application::Approved,
-        decides: |c| Decision::Content(insufficient_permissions(), c.aes_usable),
+        decides: |c| Decision::Content(insufficient_permissions(), encrypted_if(c.aes_usable)),
     },
     ContentRule {
         rule: &NO_USER_CONSENT,
         applies: |c| c.call.action.kind == ActionKind::NoConsent,
-        decides: |c| Decision::Content(invalid_auth_relations(), c.aes_usable),
+        decides: |c| Decision::Content(invalid_auth_relations(), encrypted_if(c.aes_usable)),
     },
     ContentRule {
         rule: &ISV_APP_ID_MISSING,
-        applies: |c| c.call.console.isv.is_some() && c.call.action.isv_app_id.is_none(),
-        decides: |c| Decision::Content(missing_default_signature_type(), c.errors_encrypted),
+        applies: |c| c.isv.is_some() && c.call.action.isv_app_id.is_none(),
+        decides: |c| c.isv_app_id_error(),
+    },
+    ContentRule {
+        rule: &ISV_APP_ID_FOREIGN,
+        applies: |c| match (c.isv, &c.call.action.isv_app_id) {
+            (Some(isv), Some(passed)) => {
+                *passed != isv.isv_app_id
+                    && c.call.platform.foreign_isv_app_id == ForeignIsvAppId::AsMissing
+            }
+            _ => false,
+        },
+        decides: |c| c.isv_app_id_error(),
     },
     ContentRule {
         rule: &NO_SIGNING,
@@ -232,26 +340,48 @@ static CONTENT_RULES: [ContentRule; 14] = [
             c.call.console.signing == Signing::None
                 && c.call.platform.without_signing == WithoutSigning::MissingDefaultSignatureType
         },
-        decides: |c| Decision::Content(missing_default_signature_type(), c.errors_encrypted),
+        decides: |c| Decision::Content(missing_default_signature_type(), c.error_form),
     },
     ContentRule {
         rule: &AES_KEY_NOT_SET,
         applies: |c| c.call.console.aes_key == AesKeySetting::NotSet,
         // Never encrypted: there is no key to encrypt with.
-        decides: |_| Decision::Content(missing_encrypt_key(), false),
+        decides: |c| Decision::Content(missing_encrypt_key(), plain_or_object(c.error_form)),
     },
     ContentRule {
         rule: &AES_KEY_BROKEN,
         applies: |c| c.call.console.aes_key == AesKeySetting::Broken,
         // Never encrypted: encryption is what failed.
-        decides: |_| Decision::Content(invalid_encrypt(), false),
+        decides: |c| Decision::Content(invalid_encrypt(), plain_or_object(c.error_form)),
     },
     ContentRule {
         rule: &SUCCESS,
         applies: |_| true,
-        decides: |c| Decision::Content(Plaintext::success(c.call.user.mobile.as_str()), true),
+        decides: |c| {
+            Decision::Content(
+                Plaintext::success(c.call.user.mobile.as_str()),
+                Form::Encrypted,
+            )
+        },
     },
 ];
+
+fn encrypted_if(aes_usable: bool) -> Form {
+    if aes_usable {
+        Form::Encrypted
+    } else {
+        Form::Plain
+    }
+}
+
+/// The error form where encryption is impossible.
+fn plain_or_object(form: Form) -> Form {
+    if form == Form::Object {
+        Form::Object
+    } else {
+        Form::Plain
+    }
+}
 
 /// A rule of [`SIGNING_RULES`]: when it drops `sign`.
 struct SigningRule {
@@ -281,6 +411,7 @@ static SIGNING_RULES: [SigningRule; 3] = [
 /// call's index, compared with `platform.busy`'s probability.
 pub fn evaluate(call: &Call, draw: f64) -> Outcome {
     let aes_usable = call.console.aes_key == AesKeySetting::Set;
+    let isv = call.console.isv.as_ref();
     let context = Context {
         call,
         busy: match call.platform.busy {
@@ -289,30 +420,45 @@ pub fn evaluate(call: &Call, draw: f64) -> Outcome {
             Busy::Probability(p) => draw < p,
         },
         aes_usable,
-        errors_encrypted: call.platform.error_form == ErrorForm::Encrypted && aes_usable,
+        error_form: match call.platform.error_form {
+            ErrorForm::Encrypted if aes_usable => Form::Encrypted,
+            ErrorForm::Object => Form::Object,
+            _ => Form::Plain,
+        },
+        isv,
+        plugin_call: isv.is_some_and(|isv| isv.kind == IsvKind::Plugin)
+            && call.action.isv_app_id.is_some(),
     };
     let content = CONTENT_RULES
         .iter()
         .find(|rule| (rule.applies)(&context))
         .expect("the last content rule always applies");
-    let (plaintext, encrypted) = match (content.decides)(&context) {
+    let (plaintext, form) = match (content.decides)(&context) {
         Decision::FrontEnd(callback, payload) => return front_end(callback, payload, content.rule),
-        Decision::Content(plaintext, encrypted) => (plaintext, encrypted),
+        Decision::Content(plaintext, form) => (plaintext, form),
     };
-    let unsigned_by = SIGNING_RULES
-        .iter()
-        .find(|rule| (rule.drops_sign)(call))
+    let object_form = form == Form::Object;
+    // An error object handed over as is carries no signature to drop.
+    let unsigned_by = (!object_form)
+        .then(|| SIGNING_RULES.iter().find(|rule| (rule.drops_sign)(call)))
+        .flatten()
         .map(|rule| rule.rule);
     Outcome::Envelope(EnvelopePlan {
         plaintext,
-        encrypted,
-        signing: if unsigned_by.is_some() {
+        encrypted: form == Form::Encrypted,
+        signing: if unsigned_by.is_some() || object_form {
             None
         } else {
             call.console.signing.sign_type()
         },
         rule: content.rule,
         unsigned_by,
+        object_form,
+        keys: KeyChoice {
+            isv_signs: isv.is_some(),
+            aes_generation: isv.map_or(1, |isv| isv.aes_key_sets.max(1)),
+        },
+        escape_slashes: call.platform.escape_slashes,
     })
 }
 
@@ -467,21 +613,122 @@ mod tests {
     }
 
     #[test]
-    fn version_thresholds_follow_the_switch() {
+    fn version_floors_follow_the_path() {
         let mut c = call();
         c.user.base_library_version = "1.20.0".parse().unwrap();
         assert_eq!(evaluate(&c, 0.5).rule().id, "success");
-        c.platform.version_thresholds = VersionThresholds::OlderDocs;
+        c.console.isv = Some(Isv {
+            kind: IsvKind::Plugin,
+            ..Isv::template("2021004100000001")
+        });
+        c.action.isv_app_id = Some("2021004100000001".into());
         let Outcome::FrontEnd(f) = evaluate(&c, 0.5) else {
             panic!("expected a front-end failure")
         };
         assert_eq!(f.callback, Callback::Unsupported);
         assert_eq!(f.payload["api"], "getPhoneNumber");
+        // A template's call keeps the direct floors.
+        c.console.isv = Some(Isv::template("2021004100000001"));
+        assert_eq!(evaluate(&c, 0.5).rule().id, "success");
         c.user.base_library_version = "1.10.0".parse().unwrap();
         let Outcome::FrontEnd(f) = evaluate(&c, 0.5) else {
             panic!("expected a front-end failure")
         };
         assert_eq!(f.payload["api"], "button.open-type.getAuthorize");
+    }
+
+    #[test]
+    fn a_third_partys_packages_count_and_it_signs() {
+        let mut c = call();
+        c.console.phone_number_package = false;
+        c.console.isv = Some(Isv {
+            aes_key_sets: 3,
+            ..Isv::template("2021004100000001")
+        });
+        c.action.isv_app_id = Some("2021004100000001".into());
+        let p = plan(evaluate(&c, 0.5));
+        assert_eq!(p.rule.id, "success");
+        assert_eq!(
+            p.keys,
+            KeyChoice {
+                isv_signs: true,
+                aes_generation: 3
+            }
+        );
+        c.console.isv.as_mut().unwrap().jsapi_base_package = false;
+        let Outcome::FrontEnd(f) = evaluate(&c, 0.5) else {
+            panic!("expected a front-end failure")
+        };
+        assert_eq!(f.payload["signature"], "N22104");
+        assert_eq!(f.payload["error"], 4);
+    }
+
+    #[test]
+    fn a_foreign_isv_app_id_fails_as_switched() {
+        let mut c = call();
+        c.console.isv = Some(Isv::template("2021004100000001"));
+        c.action.isv_app_id = Some("2021004199999999".into());
+        let p = plan(evaluate(&c, 0.5));
+        assert_eq!(p.rule.id, "isv.isv-app-id-foreign");
+        assert_eq!(
+            p.plaintext.sub_code.as_deref(),
+            Some("isv.missing-default-signature-type")
+        );
+        c.platform.isv_app_id_missing = IsvAppIdMissing::MissingEncryptKey;
+        assert_eq!(
+            plan(evaluate(&c, 0.5)).plaintext.sub_code.as_deref(),
+            Some("isv.missing-encrypt-key")
+        );
+        c.platform.foreign_isv_app_id = ForeignIsvAppId::Accepted;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "success");
+    }
+
+    #[test]
+    fn personal_accounts_fail_on_the_device_unless_switched() {
+        let mut c = call();
+        c.console.account = AccountKind::Personal;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "fe.personal-account");
+        c.platform.personal_account = PersonalAccount::InsufficientPermissions;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "console.personal-account");
+    }
+
+    #[test]
+    fn the_home_page_shows_no_sheet_but_a_direct_call_gets_40003() {
+        let mut c = call();
+        c.user.on_home_page = true;
+        let Outcome::FrontEnd(f) = evaluate(&c, 0.5) else {
+            panic!("expected nothing to fire")
+        };
+        assert_eq!((f.callback, f.rule.id), (Callback::None, "fe.home-page"));
+        c.action.kind = ActionKind::NoConsent;
+        assert_eq!(evaluate(&c, 0.5).rule().id, "user.no-consent");
+    }
+
+    #[test]
+    fn the_object_error_form_hands_over_the_error_unsigned() {
+        let mut c = call();
+        c.platform.error_form = ErrorForm::Object;
+        c.console.aes_key = AesKeySetting::Broken;
+        let p = plan(evaluate(&c, 0.5));
+        assert!(p.object_form && !p.encrypted);
+        assert_eq!((p.signing, p.unsigned_by), (None, None));
+        // Encrypted content is not affected.
+        c.console.aes_key = AesKeySetting::Set;
+        assert!(!plan(evaluate(&c, 0.5)).object_form);
+    }
+
+    #[test]
+    fn slashes_are_escaped_as_the_doc_prints_them() {
+        let mut c = call();
+        c.console.phone_application = Application::Pending;
+        let p = plan(evaluate(&c, 0.5));
+        assert!(p
+            .plaintext_text()
+            .contains(r"https:\/\/docs.open.alipay.com\/common\/isverror"));
+        c.platform.escape_slashes = false;
+        assert!(plan(evaluate(&c, 0.5))
+            .plaintext_text()
+            .contains("https://docs.open.alipay.com/common/isverror"));
     }
 
     #[test]
@@ -519,18 +766,16 @@ mod tests {
         let mut c = call();
         c.console.signing = Signing::None;
         let p = plan(evaluate(&c, 0.5));
-        assert_eq!(p.rule.id, "console.no-signing");
+        assert_eq!(p.rule.id, "success");
         assert_eq!(p.unsigned_by.unwrap().id, "sign.dropped-no-signing");
-        c.platform.without_signing = WithoutSigning::DropSign;
-        assert_eq!(plan(evaluate(&c, 0.5)).rule.id, "success");
+        c.platform.without_signing = WithoutSigning::MissingDefaultSignatureType;
+        assert_eq!(plan(evaluate(&c, 0.5)).rule.id, "console.no-signing");
     }
 
     #[test]
     fn isv_needs_its_app_id_in_the_call() {
         let mut c = call();
-        c.console.isv = Some(Isv {
-            isv_app_id: "2021004100000001".into(),
-        });
+        c.console.isv = Some(Isv::template("2021004100000001"));
         assert_eq!(evaluate(&c, 0.5).rule().id, "isv.isv-app-id-missing");
         c.action.isv_app_id = Some("2021004100000001".into());
         assert_eq!(evaluate(&c, 0.5).rule().id, "success");

@@ -52,6 +52,10 @@ pub struct DeclaredExpect {
     /// The rule or fault, as its id under the name `rule`.
     #[serde(rename = "rule", deserialize_with = "crate::alipay::rules::read_cause")]
     pub cause: Cause,
+    /// The verdict of a backend that follows the doc's "no sign: skip verification", where it
+    /// differs from `verdict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_policy: Option<Verdict>,
 }
 
 impl Scenario {

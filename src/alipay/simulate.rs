@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use crate::alipay::envelope::{self, EnvelopeCache};
 use crate::alipay::error::Error;
+use crate::alipay::front_end::{page_event, FrontEnd, PageEvent};
 pub use crate::alipay::model::Call;
-use crate::alipay::model::{AesKeySetting, Busy};
+use crate::alipay::model::{AesKeySetting, Busy, Version};
 use crate::alipay::outcome::{Callback, Outcome};
 use crate::alipay::rules;
 use crate::crypto::SignType;
@@ -33,14 +34,39 @@ pub struct Delivery {
     pub payload: Value,
     #[serde(deserialize_with = "rules::read_expect")]
     pub expect: Expect,
+    /// What the page's own handler receives on the front end the call asked for (`front_end`:
+    /// the button's onGetPhoneNumber, uni-app, Taro); absent for the native callbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub page_event: Option<PageEvent>,
 }
 
 impl Delivery {
+    /// Adds what the page's handler gets on `front_end` (nothing for the native callbacks).
+    pub fn with_front_end(mut self, front_end: FrontEnd, base_library: &Version) -> Self {
+        self.page_event = (front_end != FrontEnd::Native)
+            .then(|| page_event(self.callback, &self.payload, front_end, base_library));
+        self
+    }
+
     /// The envelope text, when the front end got one.
     pub fn envelope(&self) -> Option<&str> {
         (self.callback == Callback::Success)
             .then(|| self.payload["response"].as_str())
             .flatten()
+    }
+
+    /// What a page that passes `res.response` on sends its backend: the envelope text, or the
+    /// JSON text of an error handed over as an object (`platform.error_form = object`).
+    pub fn sent_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        if self.callback != Callback::Success {
+            return None;
+        }
+        match &self.payload["response"] {
+            Value::String(text) => Some(text.into()),
+            Value::Null => None,
+            other => Some(other.to_string().into()),
+        }
     }
 }
 
@@ -69,8 +95,10 @@ fn run(
     call.validate()?;
     let outcome = preview(call, keys, call_index);
     let sign_type = call.console.signing.sign_type();
-    let mut aes_key =
-        (call.console.aes_key != AesKeySetting::NotSet).then(|| keys.aes_key_base64().to_string());
+    let mut aes_key = (call.console.aes_key != AesKeySetting::NotSet).then(|| {
+        let generation = call.console.isv.as_ref().map_or(1, |isv| isv.aes_key_sets);
+        keys.merchant_aes_key(generation).to_base64()
+    });
     let (callback, payload, expect) = match outcome {
         Outcome::FrontEnd(failure) => {
             if let Some(fault) = call.fault {
@@ -85,29 +113,74 @@ fn run(
                 plaintext: None,
                 cause: Cause::Rule(failure.rule),
                 reason: format!("no envelope reaches the backend: {}", failure.rule.summary),
+                doc_policy: None,
             };
             (failure.callback, failure.payload, expect)
+        }
+        Outcome::Envelope(plan) if plan.object_form => {
+            if let Some(fault) = call.fault {
+                return Err(Error::FaultNotApplicable {
+                    fault,
+                    needs: fault.needs().describe(),
+                    got: format!("an error handed over as an object ({})", plan.rule.id),
+                });
+            }
+            let expect = Expect {
+                verdict: Verdict::RejectParse,
+                plaintext: None,
+                cause: Cause::Rule(plan.rule),
+                reason: format!(
+                    "res.response is the error object itself, not an envelope \
+                     (platform.error_form = object): code {}: {}; the page should branch on \
+                     typeof res.response, and a backend must refuse what it cannot verify",
+                    plan.plaintext.code, plan.rule.summary
+                ),
+                doc_policy: None,
+            };
+            aes_key = None;
+            (
+                Callback::Success,
+                json!({ "response": plan.plaintext.to_value() }),
+                expect,
+            )
         }
         Outcome::Envelope(plan) => {
             let produced = match cache {
                 Some(cache) => cache.produce(&plan, keys, call.fault)?,
                 None => envelope::produce(&plan, keys, call.fault)?,
             };
-            if let Some(key) = produced.aes_key {
+            if let Some(key) = &produced.aes_key {
                 aes_key = Some(key.to_base64());
             }
             let payload = json!({ "response": produced.text });
             (Callback::Success, payload, produced.expect)
         }
     };
+    let mut expect = expect;
+    if let Some(warning) = call.user.mobile.warning() {
+        if expect.plaintext.is_some() {
+            expect.reason = format!("{}; warning: {warning}", expect.reason);
+        }
+    }
+    let mut payload = payload;
+    if callback == Callback::Success && call.platform.rpc_trace_id {
+        payload["ariverRpcTraceId"] = Value::String(trace_id(keys, call_index));
+    }
+    // The key a backend verifies with: the third party's when it signs for the merchant.
+    let alipay_public_key = match (sign_type, &call.console.isv) {
+        (None, _) => None,
+        (Some(_), Some(_)) => Some(keys.isv_alipay_public_key_base64()?.to_string()),
+        (Some(_), None) => Some(keys.alipay_public_key_base64().to_string()),
+    };
     Ok(Delivery {
         app_id: keys.app_id().to_string(),
-        alipay_public_key: sign_type.map(|_| keys.alipay_public_key_base64().to_string()),
+        alipay_public_key,
         aes_key,
         sign_type,
         callback,
         payload,
         expect,
+        page_event: None,
     })
 }
 
@@ -128,6 +201,13 @@ pub fn is_cached(call: &Call, keys: &AppKeys, call_index: u64, cache: &EnvelopeC
         Outcome::FrontEnd(_) => true,
         Outcome::Envelope(plan) => cache.contains(&plan, call.fault),
     }
+}
+
+/// An Ariver RPC trace id in the sample's style (hex), fixed by the app and the call's index.
+fn trace_id(keys: &AppKeys, call_index: u64) -> String {
+    use rand_chacha::rand_core::RngCore;
+    let mut rng = seeded_rng(call_index, &format!("trace/{}", keys.app_id()));
+    format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
 }
 
 /// A number in `[0, 1)` fixed by the app's keys and the call's index.

@@ -164,9 +164,60 @@ pub struct Expect {
     #[schema(value_type = String)]
     pub cause: Cause,
     pub reason: String,
+    /// What a backend that follows the newest doc concludes, where that differs from the strict
+    /// view above: the doc says an answer without `sign` means the app has no signing set up
+    /// and tells backends to skip verification. Present only for envelopes the platform left
+    /// unsigned because of the console (never for a `sign` stripped on the way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub doc_policy: Option<PolicyView>,
+}
+
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// Which reading of an unsigned answer a backend follows.
+    #[derive(Default)]
+    pub enum Policy {
+        #[default]
+        /// Refuse whatever is unsigned: anyone on the path can strip `sign` (the oracle's view).
+        Strict,
+        /// Skip verification when the app has no signing set up, as the newest doc says.
+        Doc,
+    }
+}
+
+/// A verdict under [`Policy::Doc`], where it differs from the strict one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PolicyView {
+    pub verdict: Verdict,
+    #[schema(value_type = Option<Object>, required)]
+    pub plaintext: Option<Value>,
+    pub reason: String,
 }
 
 impl Expect {
+    /// The verdict and plaintext a backend following `policy` reaches.
+    pub fn under(&self, policy: Policy) -> (Verdict, Option<&Value>) {
+        match (policy, &self.doc_policy) {
+            (Policy::Doc, Some(view)) => (view.verdict, view.plaintext.as_ref()),
+            _ => (self.verdict, self.plaintext.as_ref()),
+        }
+    }
+
+    /// This oracle as a backend following `policy` sees it.
+    pub fn for_policy(&self, policy: Policy) -> Expect {
+        match (policy, &self.doc_policy) {
+            (Policy::Doc, Some(view)) => Expect {
+                verdict: view.verdict,
+                plaintext: view.plaintext.clone(),
+                cause: self.cause.clone(),
+                reason: view.reason.clone(),
+                doc_policy: None,
+            },
+            _ => self.clone(),
+        }
+    }
+
     /// What the plaintext means to the business, when the envelope is authentic.
     pub fn business_result(&self) -> Option<BusinessResult> {
         self.plaintext

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alipay::envelope::EnvelopeCache;
 use crate::alipay::fault::Fault;
+use crate::alipay::front_end::FrontEnd;
 use crate::alipay::model::{
     ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks, User,
 };
@@ -48,6 +49,10 @@ pub struct PhoneNumberRequest {
     pub mobile: Option<Mobile>,
     /// A one-off fault, instead of the app's.
     pub fault: Option<Fault>,
+    /// The front end the page is written with: the answer adds `page_event`, what that
+    /// page's handler receives (`button`: onGetPhoneNumber's split envelope; `uni-app`;
+    /// `taro`). Default `native`.
+    pub front_end: Option<FrontEnd>,
 }
 
 /// `my.getPhoneNumber`'s `protocols` option.
@@ -65,11 +70,27 @@ pub struct KeysView {
     /// One-line base64 SubjectPublicKeyInfo.
     pub alipay_public_key: String,
     pub alipay_public_key_pem: String,
-    /// Base64, 16 bytes.
+    /// Base64, 16 bytes: the merchant's current key (for an ISV's merchant, the one the last
+    /// `alipay.open.auth.app.aes.set` gave).
     pub aes_key: String,
     /// The console's signing method; `null` when none is set.
     #[schema(required)]
     pub sign_type: Option<SignType>,
+    /// The third-party app the merchant is authorised to, with the Alipay public key its
+    /// envelopes verify with (not the merchant's own above); `null` without an ISV.
+    #[schema(required)]
+    pub isv: Option<IsvKeysView>,
+}
+
+/// A third-party app's keys, as its console shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IsvKeysView {
+    pub isv_app_id: String,
+    /// One-line base64 SubjectPublicKeyInfo of the third-party app's Alipay key pair.
+    pub alipay_public_key: String,
+    pub alipay_public_key_pem: String,
+    /// How many times `alipay.open.auth.app.aes.set` has set the merchant's AES key.
+    pub aes_key_sets: u32,
 }
 
 /// An app as the API shows it.
@@ -175,6 +196,29 @@ impl AlipayApp {
         })
     }
 
+    /// The merchant's current AES key.
+    pub(crate) fn merchant_aes_key(&self) -> AesKey {
+        let generation = self
+            .stored
+            .config
+            .console
+            .isv
+            .as_ref()
+            .map_or(1, |isv| isv.aes_key_sets);
+        self.keys.merchant_aes_key(generation)
+    }
+
+    fn isv_keys(&self) -> Option<IsvKeysView> {
+        let isv = self.stored.config.console.isv.as_ref()?;
+        let key = self.keys.isv_alipay_key().ok()?;
+        Some(IsvKeysView {
+            isv_app_id: isv.isv_app_id.clone(),
+            alipay_public_key: key.public_key().to_base64(),
+            alipay_public_key_pem: key.public_key().to_pem(),
+            aes_key_sets: isv.aes_key_sets,
+        })
+    }
+
     pub(crate) fn view(&self) -> AppView {
         let published = self.keys.published();
         let calls = self.calls.load(Ordering::Relaxed);
@@ -186,8 +230,9 @@ impl AlipayApp {
                 app_id: published.app_id,
                 alipay_public_key: published.alipay_public_key,
                 alipay_public_key_pem: published.alipay_public_key_pem,
-                aes_key: published.aes_key,
+                aes_key: self.merchant_aes_key().to_base64(),
                 sign_type: self.stored.config.console.signing.sign_type(),
+                isv: self.isv_keys(),
             },
             next_outcome: NextOutcome {
                 rule: rule.id.to_string(),
@@ -277,6 +322,7 @@ impl AlipayApp {
             keys: self.keys.clone(),
             cache: self.cache.clone(),
             index,
+            front_end: request.front_end.unwrap_or_default(),
         })
     }
 
@@ -329,6 +375,7 @@ pub struct PreparedCall {
     pub(crate) keys: Arc<AppKeys>,
     pub(crate) cache: Arc<EnvelopeCache>,
     pub(crate) index: u64,
+    pub(crate) front_end: FrontEnd,
 }
 
 impl PreparedCall {

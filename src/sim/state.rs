@@ -307,6 +307,24 @@ impl SimState {
         Ok(view.keys)
     }
 
+    /// The ISV's `alipay.open.auth.app.aes.set` for this merchant: a new AES key replaces the
+    /// last one (spec §4.1), so a backend still holding the old key fails to decrypt.
+    pub fn isv_set_aes_key(&self, app_id: &str) -> Result<KeysView, StateError> {
+        let view = self.change_alipay_app(app_id, |app| {
+            let Some(isv) = app.stored.config.console.isv.as_mut() else {
+                return Err(StateError::Invalid {
+                    field: "console.isv".into(),
+                    message: "this app is not authorised to a third-party app, so no ISV sets \
+                              its AES key: set console.isv first"
+                        .into(),
+                });
+            };
+            isv.aes_key_sets = isv.aes_key_sets.saturating_add(1);
+            Ok(())
+        })?;
+        Ok(view.keys)
+    }
+
     pub fn keys(&self, app_id: &str) -> Result<KeysView, StateError> {
         Ok(self.app(app_id)?.keys)
     }
@@ -349,7 +367,8 @@ impl SimState {
             &prepared.keys,
             prepared.index,
             &prepared.cache,
-        )?;
+        )?
+        .with_front_end(prepared.front_end, &prepared.call.user.base_library_version);
         let fixture = Arc::new(Fixture {
             scenario: prepared.scenario,
             delivery,

@@ -2,11 +2,11 @@
 //! keys, and the outcome the next call returns.
 
 use super::*;
-use crate::alipay::model::Call;
 use crate::alipay::model::{
-    AccountKind, AesKeySetting, Application, Busy, Environment, ErrorForm, Signing,
-    VersionThresholds, WithoutSigning,
+    AccountKind, AesKeySetting, Application, Busy, Environment, ErrorForm, ForeignIsvAppId,
+    IsvAppIdMissing, IsvKind, PersonalAccount, Signing, WithoutSigning,
 };
+use crate::alipay::model::{Call, Isv};
 
 #[derive(Template)]
 #[template(path = "console.html")]
@@ -17,10 +17,14 @@ struct ConsolePage {
     console_selects: Vec<SelectView>,
     console_checks: Vec<CheckView>,
     isv_app_id: String,
+    isv_selects: Vec<SelectView>,
+    isv_checks: Vec<CheckView>,
+    isv_aes_key_sets: u32,
     mobile: String,
     client_version: String,
     base_library_version: String,
     user_selects: Vec<SelectView>,
+    user_checks: Vec<CheckView>,
     call_isv_app_id: String,
     faults: Vec<Choice>,
     platform_selects: Vec<SelectView>,
@@ -73,6 +77,8 @@ fn console_page(
         action,
         ..
     } = &app.config;
+    // The form shows a template ISV's defaults while the app has none.
+    let isv = console.isv.clone().unwrap_or_else(|| Isv::template(""));
     Ok(ConsolePage {
         app_id: app.app_id.clone(),
         outcome,
@@ -123,13 +129,28 @@ fn console_page(
                 checked: flag("console", "gateway"),
             },
         ],
-        isv_app_id: app
-            .config
-            .console
-            .isv
-            .as_ref()
-            .map(|i| i.isv_app_id.clone())
-            .unwrap_or_default(),
+        isv_app_id: isv.isv_app_id.clone(),
+        isv_selects: vec![select(
+            "isv_kind",
+            "三方应用 · How the third party calls",
+            "a plugin's calls need 1.22.0 / 10.1.75",
+            options(isv.kind),
+        )],
+        isv_checks: vec![
+            CheckView {
+                name: "isv_phone_number_package",
+                label: "三方应用 获取会员手机号",
+                gloss: "the third party's feature package",
+                checked: isv.phone_number_package,
+            },
+            CheckView {
+                name: "isv_jsapi_base_package",
+                label: "三方应用 JSAPI 基础包",
+                gloss: "the third party's JSAPI base package",
+                checked: isv.jsapi_base_package,
+            },
+        ],
+        isv_aes_key_sets: isv.aes_key_sets,
         mobile: text("user", "mobile"),
         client_version: text("user", "client_version"),
         base_library_version: text("user", "base_library_version"),
@@ -147,6 +168,12 @@ fn console_page(
                 options(action.kind),
             ),
         ],
+        user_checks: vec![CheckView {
+            name: "on_home_page",
+            label: "首页 · On the home page",
+            gloss: "a phone shows no sheet there",
+            checked: user.on_home_page,
+        }],
         call_isv_app_id: app.config.action.isv_app_id.clone().unwrap_or_default(),
         faults,
         platform_selects: vec![
@@ -158,21 +185,33 @@ fn console_page(
             ),
             select(
                 "error_form",
-                "Form of 20000 / 40001",
+                "Form of 20000 / 40001 / 40002",
                 "undocumented for getPhoneNumber",
                 options(platform.error_form),
             ),
             select(
                 "without_signing",
                 "Without a signing method",
-                "",
+                "newest doc: no sign",
                 options(platform.without_signing),
             ),
             select(
-                "version_thresholds",
-                "Minimum versions",
+                "personal_account",
+                "个人主体 · A personal account gets",
                 "",
-                options(platform.version_thresholds),
+                options(platform.personal_account),
+            ),
+            select(
+                "isv_app_id_missing",
+                "ISV call without isvAppId: 40001 sub-code",
+                "both 40001 pages list it",
+                options(platform.isv_app_id_missing),
+            ),
+            select(
+                "foreign_isv_app_id",
+                "isvAppId not the ISV's",
+                "inferred",
+                options(platform.foreign_isv_app_id),
             ),
         ],
         busy_probability,
@@ -188,6 +227,18 @@ fn console_page(
                 label: "No gateway drops sign",
                 gloss: "FAQ",
                 checked: flag("platform", "unsigned_without_gateway"),
+            },
+            CheckView {
+                name: "escape_slashes",
+                label: "Escape / as \\/",
+                gloss: "as the doc prints 40006",
+                checked: platform.escape_slashes,
+            },
+            CheckView {
+                name: "rpc_trace_id",
+                label: "ariverRpcTraceId",
+                gloss: "beside response, undocumented",
+                checked: platform.rpc_trace_id,
             },
         ],
         refusal_message: text("platform", "refusal_message"),
@@ -248,6 +299,9 @@ impl Labelled for Environment {
         match self {
             Environment::Device => "真机 · phone",
             Environment::IdeSimulator => "IDE 模拟器 · IDE simulator",
+            Environment::IotWithoutPaymentPassword => {
+                "IoT 设备, 无支付密码 · IoT device, no payment password"
+            }
         }
     }
 }
@@ -277,6 +331,7 @@ impl Labelled for ErrorForm {
         match self {
             ErrorForm::Plain => "plain (default)",
             ErrorForm::Encrypted => "encrypted",
+            ErrorForm::Object => "res.response is the error object",
         }
     }
 }
@@ -290,11 +345,38 @@ impl Labelled for WithoutSigning {
     }
 }
 
-impl Labelled for VersionThresholds {
+impl Labelled for PersonalAccount {
     fn label(self) -> &'static str {
         match self {
-            VersionThresholds::Current => "current docs: 1.16.4 / 10.1.35",
-            VersionThresholds::OlderDocs => "older docs: 1.22.0 / 10.1.75",
+            PersonalAccount::Fail4 => "fail 4 无权调用 N22104",
+            PersonalAccount::InsufficientPermissions => "40006 encrypted",
+        }
+    }
+}
+
+impl Labelled for IsvAppIdMissing {
+    fn label(self) -> &'static str {
+        match self {
+            IsvAppIdMissing::MissingDefaultSignatureType => "isv.missing-default-signature-type",
+            IsvAppIdMissing::MissingEncryptKey => "isv.missing-encrypt-key",
+        }
+    }
+}
+
+impl Labelled for ForeignIsvAppId {
+    fn label(self) -> &'static str {
+        match self {
+            ForeignIsvAppId::AsMissing => "40001, as if missing",
+            ForeignIsvAppId::Accepted => "accepted",
+        }
+    }
+}
+
+impl Labelled for IsvKind {
+    fn label(self) -> &'static str {
+        match self {
+            IsvKind::Template => "三方模板 · template",
+            IsvKind::Plugin => "插件 · plugin",
         }
     }
 }
@@ -341,7 +423,20 @@ fn config_from_form(fields: &Fields) -> Result<Call, String> {
             "signing": f("signing"),
             "aes_key": f("aes_key"),
             "gateway": checked("gateway"),
-            "isv": optional("isv_app_id").map(|id| json!({ "isv_app_id": id })),
+            "isv": optional("isv_app_id").map(|id| {
+                // A form without the ISV's own fields (an older page) keeps their defaults.
+                let has_isv_fields = fields.iter().any(|(k, _)| k == "isv_kind");
+                let package = |name| !has_isv_fields || checked(name);
+                json!({
+                    "isv_app_id": id,
+                    "kind": optional("isv_kind").unwrap_or_else(|| "template".into()),
+                    "phone_number_package": package("isv_phone_number_package"),
+                    "jsapi_base_package": package("isv_jsapi_base_package"),
+                    // A number, or the text as typed, for serde to name the field.
+                    "aes_key_sets": optional("isv_aes_key_sets")
+                        .map_or(json!(1), |v| v.parse::<u32>().map_or(json!(v), |n| json!(n))),
+                })
+            }),
         },
         "platform": {
             "busy": busy,
@@ -349,14 +444,19 @@ fn config_from_form(fields: &Fields) -> Result<Call, String> {
             "without_signing": f("without_signing"),
             "unsigned_without_aes_key": checked("unsigned_without_aes_key"),
             "unsigned_without_gateway": checked("unsigned_without_gateway"),
-            "version_thresholds": f("version_thresholds"),
             "refusal_message": field(fields, "refusal_message"),
+            "personal_account": f("personal_account"),
+            "isv_app_id_missing": f("isv_app_id_missing"),
+            "foreign_isv_app_id": f("foreign_isv_app_id"),
+            "escape_slashes": checked("escape_slashes"),
+            "rpc_trace_id": checked("rpc_trace_id"),
         },
         "user": {
             "mobile": f("mobile"),
             "client_version": f("client_version"),
             "base_library_version": f("base_library_version"),
             "environment": f("environment"),
+            "on_home_page": checked("on_home_page"),
         },
         "action": { "kind": f("action_kind"), "isv_app_id": optional("call_isv_app_id") },
         "fault": optional("fault"),

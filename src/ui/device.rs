@@ -69,6 +69,7 @@ fn sequence(entry: &JournalEntry) -> String {
         Callback::Unsupported => {
             "my.canIUse(...) is false: the page cannot offer the button".into()
         }
+        Callback::None => "nothing fires: no sheet is shown on the home page".into(),
     }
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the two official SDKs the interop checkers run on: npm alipay-sdk (node/) and
-# PyPI alipay-sdk-python (python/.venv), plus npm alipay-sdk for the reference backend
-# (../backend). Idempotent and quick when already done: each step is skipped while a stamp
-# holding the hash of its lock/requirements file still matches.
+# Installs the three official SDKs the interop checkers run on: npm alipay-sdk (node/), PyPI
+# alipay-sdk-python (python/.venv) and Maven alipay-sdk-java (java/target), plus npm alipay-sdk
+# for the reference backend (../backend). Idempotent and quick when already done: each step is
+# skipped while a stamp holding the hash of its lock/requirements/build files still matches.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -42,4 +42,42 @@ want="$(hash_of "$py_dir/requirements.txt")"
 if [[ ! -f "$py_stamp" || "$(cat "$py_stamp")" != "$want" ]]; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$py_dir/requirements.txt"
   echo "$want" >"$py_stamp"
+fi
+
+# Java: Check.java compiled against the pinned Maven artifacts, which are copied beside it, so a
+# check is one `java -cp target/classes:target/lib/* Check DIR` (no mvn per run). The first run
+# downloads from Maven Central into ~/.m2; later builds, if pom.xml or Check.java change, reuse it.
+java_dir="$here/java"
+java_stamp="$java_dir/target/.interop-stamp"
+want="$(cat "$java_dir/pom.xml" "$java_dir/Check.java" | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$java_stamp" || "$(cat "$java_stamp")" != "$want" ]]; then
+  for tool in java mvn; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "setup.sh: '$tool' not found; the Java checker needs a JDK (17 or newer) and Maven" >&2
+      exit 1
+    fi
+  done
+  rm -rf "$java_dir/target"  # no stale classes or jars from an older pom
+  if ! log="$(cd "$java_dir" && mvn -q -B -Dstyle.color=never compile dependency:copy-dependencies 2>&1)"; then
+    echo "$log" >&2
+    echo "setup.sh: the Maven build of tests/interop/java failed" >&2
+    exit 1
+  fi
+  echo "$want" >"$java_stamp"
+fi
+
+# Go: github.com/smartwalle/alipay/v3 (pinned in go/go.mod + go.sum), built into go/bin (ignored).
+# `go build` fetches the modules through the Go module proxy into the module cache. Stamped with
+# the hash of go.mod, go.sum and check.go, so a warm run does not even start the go command.
+go_dir="$here/go"
+go_bin="$go_dir/bin/check"
+go_stamp="$go_dir/bin/.interop-stamp"
+want="$(cd "$go_dir" && sha256sum go.mod go.sum check.go | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$go_bin" || ! -f "$go_stamp" || "$(cat "$go_stamp")" != "$want" ]]; then
+  if ! command -v go >/dev/null; then
+    echo "setup.sh: the Go checker needs the go command (Go >= 1.22)" >&2
+    exit 1
+  fi
+  (cd "$go_dir" && go build -buildvcs=false -o "$go_bin" .)
+  echo "$want" >"$go_stamp"
 fi

@@ -30,6 +30,12 @@ fn every_scenario_produces_its_declared_verdict_and_rule() {
                 expect.reason
             );
             assert_eq!(
+                expect.doc_policy.as_ref().map(|view| view.verdict),
+                scenario.expect.doc_policy,
+                "seed {seed}, scenario {}: the doc-following backend's verdict",
+                scenario.name
+            );
+            assert_eq!(
                 expect.plaintext.is_some(),
                 expect.verdict == Verdict::Accept
             );

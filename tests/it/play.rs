@@ -129,7 +129,7 @@ fn conformance_names_the_scenarios_that_expose_each_broken_backend() {
             &[
                 "success",
                 "success-overseas-mobile",
-                "isv-with-isv-app-id",
+                "rpc-trace-id",
                 "sign-bare-ciphertext",
             ],
         ),
@@ -139,13 +139,13 @@ fn conformance_names_the_scenarios_that_expose_each_broken_backend() {
             &[
                 "success-no-mobile",
                 "phone-application-pending",
-                "personal-account",
+                "personal-account-40006",
                 "platform-busy-encrypted",
             ],
         ),
         (
             "broken/accepts-unsigned.mjs",
-            &["missing-sign", "gateway-not-set", "no-signing-drop-sign"],
+            &["missing-sign", "gateway-not-set", "no-signing"],
         ),
     ];
     let dir = tempfile::tempdir().unwrap();

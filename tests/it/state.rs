@@ -39,10 +39,22 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
         Some("flip-ciphertext-byte")
     );
     let second = state.app("second").unwrap();
-    assert_eq!(
-        serde_json::to_value(&second.config).unwrap(),
-        old["apps"][1]["config"]
-    );
+    // Every setting the file holds is kept; the removed `version_thresholds` ("current") is
+    // dropped, and settings added since take their defaults.
+    let loaded = serde_json::to_value(&second.config).unwrap();
+    for (section, value) in old["apps"][1]["config"].as_object().unwrap() {
+        let Some(fields) = value.as_object() else {
+            assert_eq!(&loaded[section], value, "{section}");
+            continue;
+        };
+        for (field, value) in fields {
+            if field == "version_thresholds" {
+                assert!(loaded[section].get(field).is_none());
+            } else {
+                assert_eq!(&loaded[section][field], value, "{section}.{field}");
+            }
+        }
+    }
     assert_eq!(second.keys.aes_key, old["apps"][1]["aes_key"]);
     let backend = state.backend_target("second").unwrap();
     assert_eq!(backend.url, "http://127.0.0.1:9/phone");
@@ -68,6 +80,17 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
     assert_eq!(new["apps_created"], old["apps_created"]);
     let mut expected = old["apps"].clone();
     expected[1]["config"]["console"]["gateway"] = json!(false);
+    // Saved again: without the removed `version_thresholds`, with the settings added since.
+    let defaults = serde_json::to_value(alipay_sim::Call::default()).unwrap();
+    for app in expected.as_array_mut().unwrap() {
+        for section in ["platform", "user"] {
+            let fields = app["config"][section].as_object_mut().unwrap();
+            fields.remove("version_thresholds");
+            for (field, value) in defaults[section].as_object().unwrap() {
+                fields.entry(field.clone()).or_insert(value.clone());
+            }
+        }
+    }
     for (n, app) in new["apps"].as_array().unwrap().iter().enumerate() {
         let mut app = app.clone();
         assert_eq!(

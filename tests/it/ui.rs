@@ -51,8 +51,10 @@ fn by_id(html: &str, id: &str) -> String {
 const EVERY_SETTING_CHANGED: &str = "account=personal&phone_application=rejected&signing=RSA&aes_key=broken\
 &isv_app_id=2021004100000001&mobile=1-1234432112&client_version=10.2.0&base_library_version=2.0.1\
 &environment=ide-simulator&action_kind=no-consent&call_isv_app_id=2021004100000001&fault=missing-sign\
-&busy=probability&busy_probability=0.25&error_form=encrypted&without_signing=drop-sign\
-&version_thresholds=older-docs&refusal_message=%E6%8B%92%E7%BB%9D";
+&busy=probability&busy_probability=0.25&error_form=encrypted&without_signing=missing-default-signature-type\
+&refusal_message=%E6%8B%92%E7%BB%9D&personal_account=insufficient-permissions\
+&isv_app_id_missing=missing-encrypt-key&foreign_isv_app_id=accepted&rpc_trace_id=on&on_home_page=on\
+&isv_kind=plugin&isv_jsapi_base_package=on&isv_aes_key_sets=3";
 
 #[tokio::test]
 async fn every_console_setting_can_be_changed_from_the_console_page() {
@@ -70,12 +72,16 @@ async fn every_console_setting_can_be_changed_from_the_console_page() {
     let expected = serde_json::json!({
         "console": {"account": "personal", "phone_number_package": false, "phone_application": "rejected",
                     "jsapi_base_package": false, "signing": "RSA", "aes_key": "broken", "gateway": false,
-                    "isv": {"isv_app_id": "2021004100000001"}},
-        "platform": {"busy": {"probability": 0.25}, "error_form": "encrypted", "without_signing": "drop-sign",
+                    "isv": {"isv_app_id": "2021004100000001", "kind": "plugin", "phone_number_package": false,
+                            "jsapi_base_package": true, "aes_key_sets": 3}},
+        "platform": {"busy": {"probability": 0.25}, "error_form": "encrypted",
+                     "without_signing": "missing-default-signature-type",
                      "unsigned_without_aes_key": false, "unsigned_without_gateway": false,
-                     "version_thresholds": "older-docs", "refusal_message": "拒绝"},
+                     "refusal_message": "拒绝", "personal_account": "insufficient-permissions",
+                     "isv_app_id_missing": "missing-encrypt-key", "foreign_isv_app_id": "accepted",
+                     "escape_slashes": false, "rpc_trace_id": true},
         "user": {"mobile": "1-1234432112", "client_version": "10.2.0", "base_library_version": "2.0.1",
-                 "environment": "ide-simulator"},
+                 "environment": "ide-simulator", "on_home_page": true},
         "action": {"kind": "no-consent", "isv_app_id": "2021004100000001"},
         "fault": "missing-sign",
     });

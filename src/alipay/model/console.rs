@@ -103,9 +103,64 @@ crate::wire::wire_enum! {
     }
 }
 
-/// An ISV acting for the merchant: its plugin mounts the feature packages.
+/// A third-party app (第三方应用) acting for the merchant: a template (三方模板) or a plugin
+/// (插件代商户获取). On a device the products in use are the third party's, so its own feature
+/// and JSAPI packages count, not the merchant's; the envelope is signed with its Alipay key pair
+/// and encrypted with the merchant's AES key, which it sets with `alipay.open.auth.app.aes.set`
+/// (spec §4.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Isv {
+    /// The third-party app's (or plugin's) app id: what `protocols.isvAppId` must carry.
     pub isv_app_id: String,
+    /// `template` (default) or `plugin`: a plugin's calls need base library 1.22.0 and client
+    /// 10.1.75.
+    #[serde(default)]
+    pub kind: IsvKind,
+    /// Feature package 获取会员手机号 added to the third-party app.
+    #[serde(default = "yes")]
+    pub phone_number_package: bool,
+    /// JSAPI 基础包 added to the third-party app.
+    #[serde(default = "yes")]
+    pub jsapi_base_package: bool,
+    /// How many times the ISV has called `alipay.open.auth.app.aes.set` for this merchant; each
+    /// call replaces the merchant's AES key (1: the key the app was created with).
+    #[serde(default = "one")]
+    #[schema(minimum = 1)]
+    pub aes_key_sets: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Isv {
+    /// A template ISV with every package and the merchant's first AES key.
+    pub fn template(isv_app_id: &str) -> Self {
+        Isv {
+            isv_app_id: isv_app_id.to_string(),
+            kind: IsvKind::Template,
+            phone_number_package: true,
+            jsapi_base_package: true,
+            aes_key_sets: 1,
+        }
+    }
+}
+
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// How the third party reaches the merchant's mini program.
+    #[derive(Default)]
+    pub enum IsvKind {
+        /// 三方模板: the template mini program calls with `protocols.isvAppId` = the template's
+        /// third-party app id.
+        #[default]
+        Template,
+        /// 插件代商户获取: a plugin calls with `protocols.isvAppId` = the plugin's app id.
+        Plugin,
+    }
 }

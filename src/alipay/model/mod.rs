@@ -85,7 +85,17 @@ mod tests {
             MobileKind::Overseas
         );
         assert_eq!("".parse::<Mobile>().unwrap().kind(), MobileKind::None);
-        for bad in ["+8613800000000", "1380000000", "12345-1234", "86-", "abc"] {
+        let doc_example: Mobile = "1597671905".parse().unwrap();
+        assert!(doc_example.warning().unwrap().contains("1597671905"));
+        assert_eq!("13800000000".parse::<Mobile>().unwrap().warning(), None);
+        for bad in [
+            "+8613800000000",
+            "2380000000",
+            "138000000",
+            "12345-1234",
+            "86-",
+            "abc",
+        ] {
             let err = bad.parse::<Mobile>().unwrap_err();
             assert!(err.contains(bad), "{err}");
         }
@@ -138,7 +148,10 @@ mod tests {
         check::<AesKeySetting>();
         check::<ErrorForm>();
         check::<WithoutSigning>();
-        check::<VersionThresholds>();
+        check::<PersonalAccount>();
+        check::<IsvAppIdMissing>();
+        check::<ForeignIsvAppId>();
+        check::<IsvKind>();
         check::<Environment>();
         check::<ActionKind>();
         for busy in Busy::iter() {

@@ -20,6 +20,10 @@ pub struct User {
     pub base_library_version: Version,
     #[schema(required)]
     pub environment: Environment,
+    /// The button is on the mini program's home page (首页), where a device shows no consent
+    /// sheet (the IDE does).
+    #[schema(required)]
+    pub on_home_page: bool,
 }
 
 impl Default for User {
@@ -29,6 +33,7 @@ impl Default for User {
             client_version: Version::new(&[10, 5, 36]),
             base_library_version: Version::new(&[2, 9, 21]),
             environment: Environment::Device,
+            on_home_page: false,
         }
     }
 }
@@ -40,6 +45,9 @@ crate::wire::wire_enum! {
         Device,
         /// The IDE simulator, which answers 该接口暂不支持.
         IdeSimulator,
+        /// An IoT device whose account has no payment password: the sheet fails with
+        /// "Network Error" (a documented system failure).
+        IotWithoutPaymentPassword,
     }
 }
 
@@ -93,7 +101,7 @@ impl utoipa::PartialSchema for Mobile {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::Type::String)
-            .pattern(Some(r"^([0-9]{11}|[0-9]{1,4}-[0-9]{4,15})?$"))
+            .pattern(Some(r"^([0-9]{11}|1[0-9]{9}|[0-9]{1,4}-[0-9]{4,15})?$"))
             .description(Some(
                 "The bound mobile: 11 mainland digits without +86, an overseas number as \
                  country code, dash, number (1-1234432112), or empty for none",
@@ -107,6 +115,17 @@ impl ToSchema for Mobile {}
 impl Mobile {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Why this mobile is unusual though accepted: the doc example's 10-digit form.
+    pub fn warning(&self) -> Option<String> {
+        is_doc_example_form(&self.0).then(|| {
+            format!(
+                "mobile {:?} has 10 digits, like the doc's own example 1597671905 (a typo there): \
+                 real mainland numbers have 11",
+                self.0
+            )
+        })
     }
 
     pub fn kind(&self) -> MobileKind {
@@ -127,6 +146,11 @@ pub enum MobileKind {
     None,
 }
 
+/// 10 digits starting with 1: the form of the doc's example `1597671905`.
+fn is_doc_example_form(text: &str) -> bool {
+    text.len() == 10 && text.starts_with('1') && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 impl TryFrom<String> for Mobile {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
@@ -141,15 +165,16 @@ impl std::str::FromStr for Mobile {
             (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
         };
         let valid = match text.split_once('-') {
-            None => text.is_empty() || digits(text, 11, 11),
+            // The doc's own example (1597671905) has 10 digits: read with a warning.
+            None => text.is_empty() || digits(text, 11, 11) || is_doc_example_form(text),
             Some((country, number)) => digits(country, 1, 4) && digits(number, 4, 15),
         };
         if valid {
             Ok(Mobile(text.to_string()))
         } else {
             Err(format!(
-                "invalid mobile {text:?}: expected 11 mainland digits without +86 (13800000000), \
-                 an overseas number as country code, dash, number (1-1234432112), or \"\" for none"
+                "invalid mobile {text:?}: expected 11 mainland digits without +86 (13800000000; 10 digits as in the doc's \
+                 example are read with a warning), an overseas number as country code, dash, number (1-1234432112), or \"\" for none"
             ))
         }
     }

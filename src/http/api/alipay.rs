@@ -25,6 +25,7 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
     OpenApiRouter::new()
         .routes(routes!(read_keys))
         .routes(routes!(rotate_keys))
+        .routes(routes!(isv_set_aes_key))
         .routes(routes!(apply_scenario))
         .routes(routes!(get_phone_number))
         .routes(routes!(list_scenarios))
@@ -70,6 +71,31 @@ async fn rotate_keys(
     AppId(app_id): AppId,
 ) -> Result<Json<KeysView>, ApiError> {
     let keys = blocking::<_, ApiError>(move || state.rotate_keys(&app_id)).await?;
+    Ok(Json(keys))
+}
+
+/// The ISV's alipay.open.auth.app.aes.set for this merchant
+///
+/// A new merchant AES key replaces the previous one; envelopes are encrypted with it from now
+/// on, so a backend still holding the old key fails to decrypt (scenario `isv-aes-key-reset`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/isv/aes-set",
+    operation_id = "isvSetAesKey",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "The keys, with the merchant's new AES key", body = KeysView),
+        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        (status = 422, description = "The app has no ISV (invalid_request)", body = ErrorBody),
+        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+    ),
+)]
+async fn isv_set_aes_key(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<KeysView>, ApiError> {
+    let keys = blocking::<_, ApiError>(move || state.isv_set_aes_key(&app_id)).await?;
     Ok(Json(keys))
 }
 

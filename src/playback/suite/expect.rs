@@ -13,6 +13,13 @@ pub(super) fn for_backend(delivery: &Delivery, envelope: &str, backend: &Backend
     if let Some(sign_type) = delivery.sign_type.filter(|t| *t != backend.sign_type) {
         differences.push(format!("signs {sign_type}"));
     }
+    if delivery
+        .alipay_public_key
+        .as_ref()
+        .is_some_and(|k| *k != backend.alipay_public_key.to_base64())
+    {
+        differences.push("signs with another Alipay key pair (a third party's)".to_string());
+    }
     let backend_aes_key = backend.aes_key.as_ref().map(AesKey::to_base64);
     if let Some(key) = delivery
         .aes_key
@@ -36,6 +43,8 @@ pub(super) fn for_backend(delivery: &Delivery, envelope: &str, backend: &Backend
             backend.sign_type,
             conclusion.reason
         ),
+        // The doc's reading needs the app's own keys; with the backend's, the strict view stands.
+        doc_policy: None,
     }
 }
 

@@ -359,7 +359,9 @@ impl LoadedSuite {
                 .clone()
                 .or_else(|| scenario.clone())
                 .unwrap_or_else(|| format!("step {}", index + 1));
-            let unsplittable = delivery.envelope().and_then(|envelope| {
+            // What the page sends: the envelope text, or an error object's JSON text.
+            let sent = delivery.sent_text();
+            let unsplittable = sent.as_deref().and_then(|envelope| {
                 body.is_split()
                     .then(|| crate::http::backend::split_envelope(envelope).err())
                     .flatten()
@@ -377,7 +379,7 @@ impl LoadedSuite {
                 expect: None,
                 skip_reason: Some(reason),
             };
-            let envelope = match (delivery.envelope(), unsplittable) {
+            let envelope = match (sent.as_deref(), unsplittable) {
                 (Some(envelope), None) => envelope,
                 (envelope, why) => {
                     if let StepExpect::Answer(spec) = &step.expect {

@@ -34,6 +34,49 @@ function sdkFor(fx) {
   return sdks.get(key);
 }
 
+// The raw text of the top-level "response" member, as Alipay's samples take the signed span
+// (Java: fastjson OrderedField; the gateway signs the bytes it wrote, `\/` escapes included).
+// A scanner, not crypto: it only finds where the member's value starts and ends.
+function rawMember(text, name) {
+  let i = 0;
+  const ws = () => { while (/\s/.test(text[i] ?? '')) i++; };
+  const skipString = () => { i++; while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1; i++; };
+  const skipValue = () => {
+    if (text[i] === '"') return skipString();
+    if (text[i] === '{' || text[i] === '[') {
+      let depth = 0;
+      do {
+        if (text[i] === '"') { skipString(); continue; }
+        if (text[i] === '{' || text[i] === '[') depth++;
+        if (text[i] === '}' || text[i] === ']') depth--;
+        i++;
+      } while (depth > 0 && i < text.length);
+      return;
+    }
+    while (i < text.length && !/[,}\s]/.test(text[i])) i++;
+  };
+  ws();
+  if (text[i] !== '{') return null;
+  i++;
+  for (;;) {
+    ws();
+    if (text[i] !== '"') return null;
+    const keyStart = i;
+    skipString();
+    const key = JSON.parse(text.slice(keyStart, i));
+    ws();
+    if (text[i] !== ':') return null;
+    i++;
+    ws();
+    const start = i;
+    skipValue();
+    if (key === name) return text.slice(start, i);
+    ws();
+    if (text[i] !== ',') return null;
+    i++;
+  }
+}
+
 const isPlainObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 const msg = (e) => (e && e.message) || String(e);
 
@@ -41,6 +84,14 @@ function judge(fx) {
   const v = (verdict, detail, plaintext = null) => ({ verdict, plaintext, detail });
   if (fx.callback !== 'success') return v('front-end', `callback ${fx.callback}: nothing reached the backend`);
 
+  // The split envelope of the 2.8.0+ button's onGetPhoneNumber and of uni-app:
+  // {encryptedData, sign?}, the quotes for a backend to re-add.
+  if (isPlainObject(fx.payload) && 'encryptedData' in fx.payload) {
+    const { encryptedData, sign } = fx.payload;
+    if (typeof encryptedData !== 'string') return v('reject-parse', 'encryptedData is not a ciphertext string');
+    if (sign === undefined) return v('unsigned', 'the split envelope has no "sign"');
+    return judgeContent(fx, encryptedData, sign, `"${encryptedData}"`);
+  }
   const text = fx.payload?.response;
   if (typeof text !== 'string') return v('reject-parse', 'payload.response is not a string');
   let env;
@@ -53,6 +104,16 @@ function judge(fx) {
   if (!('sign' in env)) return v('unsigned', 'envelope has no "sign"');
 
   const { response, sign } = env;
+  // Which bytes were signed: the quoted ciphertext token, or the object's raw text.
+  let signed;
+  if (typeof response === 'string') signed = `"${response}"`;
+  else if (isPlainObject(response)) signed = rawMember(text, 'response');
+  else return v('reject-parse', `"response" is neither a string nor an object (${response === null ? 'null' : typeof response})`);
+  return judgeContent(fx, response, sign, signed);
+}
+
+function judgeContent(fx, response, sign, signed) {
+  const v = (verdict, detail, plaintext = null) => ({ verdict, plaintext, detail });
   const signType = fx.sign_type ?? 'RSA2';
   let sdk;
   try {
@@ -60,12 +121,6 @@ function judge(fx) {
   } catch (e) {
     return v('reject-signature', `AlipaySdk constructor: ${msg(e)}`);
   }
-  // Which bytes were signed: the quoted ciphertext token, or the compact object text.
-  let signed;
-  if (typeof response === 'string') signed = `"${response}"`;
-  else if (isPlainObject(response)) signed = JSON.stringify(response);
-  else return v('reject-parse', `"response" is neither a string nor an object (${response === null ? 'null' : typeof response})`);
-
   let ok;
   try {
     ok = sdk.rsaCheck(signed, sign, signType);

@@ -40,7 +40,7 @@ pub fn set_up_sdks() {
             .expect("bash runs");
         assert!(
             status.success(),
-            "tests/interop/setup.sh failed: it needs node, npm and python3 with venv"
+            "tests/interop/setup.sh failed: it needs node, npm, python3 with venv, a JDK and mvn"
         );
     });
 }
@@ -61,6 +61,7 @@ pub fn run_json(command: &mut Command) -> Value {
 
 /// The verdicts an official SDK reaches on a directory of fixture files, by scenario.
 /// `sdk` is `node` (npm alipay-sdk) or `python` (PyPI alipay-sdk-python).
+/// `go` is the Go library github.com/smartwalle/alipay/v3 (`tests/interop/go`, built by setup.sh).
 pub fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
     set_up_sdks();
     let mut command = match sdk {
@@ -74,6 +75,19 @@ pub fn sdk_verdicts(sdk: &str, dir: &Path) -> BTreeMap<String, Value> {
             c.arg(interop_dir().join("python/check.py"));
             c
         }
+        "java" => {
+            // The classes and the copied jars setup.sh built; java expands the `lib/*` itself.
+            let java = interop_dir().join("java/target");
+            let classpath = format!(
+                "{}:{}/lib/*",
+                java.join("classes").display(),
+                java.display()
+            );
+            let mut c = Command::new("java");
+            c.args(["-cp", &classpath, "Check"]);
+            c
+        }
+        "go" => Command::new(interop_dir().join("go/bin/check")),
         other => panic!("no SDK checker {other}"),
     };
     let rows = run_json(command.arg(dir));
