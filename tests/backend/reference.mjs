@@ -155,6 +155,62 @@ export function createSdk({ appId, alipayPublicKey, aesKey }) {
 // ---------------------------------------------------------------------------------------------
 // The steps
 
+/**
+ * The exact text of the member `name` of the JSON object `text` (already known to parse), as it
+ * was written: JSON.parse keeps no such thing, and a plain object's signature covers those very
+ * bytes (key order, `\/` escapes). The last of duplicate keys wins, as with JSON.parse.
+ */
+export function rawMember(text, name) {
+  let i = text.indexOf('{') + 1;
+  const skipSpace = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i += 1;
+  };
+  const skipString = () => {
+    for (i += 1; i < text.length; i += 1) {
+      if (text[i] === '\\') i += 1;
+      else if (text[i] === '"') return void (i += 1);
+    }
+  };
+  const skipValue = () => {
+    let depth = 0;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '"') {
+        skipString();
+        if (depth === 0) return;
+        continue;
+      }
+      if (c === '{' || c === '[') depth += 1;
+      else if (c === '}' || c === ']') {
+        if (depth === 0) return;
+        depth -= 1;
+        if (depth === 0) return void (i += 1);
+      } else if (c === ',' && depth === 0) return;
+      i += 1;
+    }
+  };
+  let found;
+  for (;;) {
+    skipSpace();
+    if (text[i] !== '"') return found;
+    const keyStart = i;
+    skipString();
+    const key = JSON.parse(text.slice(keyStart, i));
+    skipSpace();
+    i += 1; // the colon
+    skipSpace();
+    const valueStart = i;
+    skipValue();
+    if (key === name) found = text.slice(valueStart, i).trimEnd();
+    skipSpace();
+    if (text[i] !== ',') return found;
+    i += 1;
+  }
+}
+
+/** The raw text of the envelope's "response", kept by parseEnvelope beside the parsed value. */
+export const RAW_RESPONSE = Symbol('raw response text');
+
 /** Step 1: the envelope text must be a JSON object with a "response" (a string or an object). */
 export function parseEnvelope(text) {
   if (typeof text !== 'string' || text.trim() === '') throw unparseable('the envelope is empty');
@@ -170,15 +226,18 @@ export function parseEnvelope(text) {
   if (typeof content !== 'string' && !isPlainObject(content)) {
     throw unparseable('the envelope\'s "response" is neither a string (ciphertext) nor an object');
   }
+  Object.defineProperty(envelope, RAW_RESPONSE, { value: rawMember(text, 'response') });
   return envelope;
 }
 
 /**
  * The exact text Alipay signed: for a ciphertext, the JSON string token INCLUDING its double
- * quotes ("<base64>"); for an unencrypted answer, the compact JSON text of the object.
+ * quotes ("<base64>"); for an unencrypted answer, the object's text exactly as the envelope has
+ * it (`raw`; serialising the parsed object again loses Alipay's `\/` escapes).
  */
-export function signedContent(content) {
-  return typeof content === 'string' ? `"${content}"` : JSON.stringify(content);
+export function signedContent(content, raw) {
+  if (typeof content === 'string') return `"${content}"`;
+  return raw ?? JSON.stringify(content);
 }
 
 /** Step 2: the envelope must carry a "sign" that verifies with the Alipay public key. */
@@ -190,7 +249,7 @@ export function verifySignature(envelope, sdk, signType, signedText = signedCont
   if (typeof sign !== 'string' || sign === '') throw forged('the envelope\'s "sign" is not a base64 string');
   let ok;
   try {
-    ok = sdk.rsaCheck(signedText(envelope.response), sign, signType);
+    ok = sdk.rsaCheck(signedText(envelope.response, envelope[RAW_RESPONSE]), sign, signType);
   } catch (e) {
     throw forged(`the signature could not be checked: ${messageOf(e)}`);
   }
@@ -330,7 +389,11 @@ export function envelopeFromBody(contentType, body) {
       throw unparseable('the request body is not valid JSON');
     }
     if (!isPlainObject(json)) throw unparseable('the request body is not a JSON object');
-    if ('encryptedData' in json) return joinSplit(json.encryptedData, json.sign);
+    if ('encryptedData' in json) {
+      // An object keeps its own text, as the envelope had it.
+      const data = isPlainObject(json.encryptedData) ? rawMember(text, 'encryptedData') : json.encryptedData;
+      return joinSplit(data, json.sign);
+    }
     if (!('response' in json)) {
       throw unparseable('the request body has no "response" field; send {"response": <res.response>} or the envelope itself');
     }
