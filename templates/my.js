@@ -14,11 +14,58 @@
   var script = document.currentScript;
   var base = (script && script.dataset.simulator) || (script ? new URL(script.src).origin : "");
   var appId = script && script.dataset.appId;
-  var supported = ["getPhoneNumber", "button.open-type.getAuthorize", "request", "canIUse"];
+  var supported = ["getPhoneNumber", "button.open-type.getAuthorize", "request", "httpRequest", "canIUse"];
 
   function finish(options, name, value) {
     if (typeof options[name] === "function") options[name](value);
     if (typeof options.complete === "function") options.complete(value);
+  }
+
+  // An object as a query string (or a form body): key=value pairs, percent-encoded.
+  function queryString(data) {
+    return Object.keys(data).map(function (key) {
+      var value = data[key];
+      if (value !== null && typeof value === "object") value = JSON.stringify(value);
+      return encodeURIComponent(key) + "=" + encodeURIComponent(value === undefined ? "" : value);
+    }).join("&");
+  }
+
+  // my.request and my.httpRequest. A GET carries `data` in the query string (my.request's default
+  // method is GET): an object as key=value pairs, a string as it is. Other methods carry it in
+  // the body: a string as it is, whatever the content type (so `data: res.response` under a form
+  // type arrives unencoded, `+` and all), an object as JSON, or as key=value pairs for a form.
+  function send(options, defaultType) {
+    options = options || {};
+    var method = (options.method || "GET").toUpperCase();
+    var headers = Object.assign({}, options.headers || {});
+    var typeKey = Object.keys(headers).filter(function (k) { return k.toLowerCase() === "content-type"; })[0];
+    if (!typeKey) { typeKey = "Content-Type"; headers[typeKey] = defaultType; }
+    var form = String(headers[typeKey]).toLowerCase().indexOf("application/x-www-form-urlencoded") === 0;
+    var url = options.url;
+    var init = { method: method, headers: headers };
+    var data = options.data;
+    if (data !== undefined && data !== null) {
+      if (method === "GET" || method === "HEAD") {
+        var query = typeof data === "string" ? data : queryString(data);
+        if (query) url += (url.indexOf("?") >= 0 ? "&" : "?") + query;
+      } else if (typeof data === "string") {
+        init.body = data;
+      } else {
+        init.body = form ? queryString(data) : JSON.stringify(data);
+      }
+    }
+    if (init.body === undefined) delete headers[typeKey];
+    fetch(url, init).then(function (response) {
+      return response.text().then(function (text) {
+        var parsed = text;
+        try { parsed = JSON.parse(text); } catch (e) { /* not JSON: keep the text */ }
+        var headersOut = {};
+        response.headers.forEach(function (value, key) { headersOut[key] = value; });
+        finish(options, "success", { data: parsed, status: response.status, headers: headersOut });
+      });
+    }).catch(function (error) {
+      finish(options, "fail", { error: 19, errorMessage: String(error) });
+    });
   }
 
   function consentSheet() {
@@ -86,24 +133,11 @@
       });
     },
     request: function (options) {
-      options = options || {};
-      var method = (options.method || "GET").toUpperCase();
-      var headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
-      var init = { method: method, headers: headers };
-      if (options.data !== undefined && method !== "GET") {
-        init.body = typeof options.data === "string" ? options.data : JSON.stringify(options.data);
-      }
-      fetch(options.url, init).then(function (response) {
-        return response.text().then(function (text) {
-          var data = text;
-          try { data = JSON.parse(text); } catch (e) { /* not JSON: keep the text */ }
-          var headersOut = {};
-          response.headers.forEach(function (value, key) { headersOut[key] = value; });
-          finish(options, "success", { data: data, status: response.status, headers: headersOut });
-        });
-      }).catch(function (error) {
-        finish(options, "fail", { error: 19, errorMessage: String(error) });
-      });
+      send(options, "application/json");
+    },
+    // The old API: the same, but its default content type was a form's [REQ].
+    httpRequest: function (options) {
+      send(options, "application/x-www-form-urlencoded");
     },
   };
 })();

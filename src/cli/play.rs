@@ -12,7 +12,7 @@ use super::parse_seed;
 
 #[derive(clap::Args)]
 pub struct PlayArgs {
-    /// Suite files, or names of built-in suites (`conformance`).
+    /// Suite files, or names of built-in suites (`conformance`, `transports`).
     #[arg(required = true, value_name = "SUITE")]
     suites: Vec<String>,
     /// The backend's URL, instead of each suite's backend.url.
@@ -30,6 +30,26 @@ pub struct PlayArgs {
     /// Stop at the first failing step.
     #[arg(long)]
     fail_fast: bool,
+    /// The transport shape of every suite's requests, instead of its backend.body (steps that
+    /// give their own `body` keep it): json, form, raw, raw-json, raw-form, query, split-json
+    /// or split-form.
+    #[arg(long, value_name = "SHAPE", value_parser = parse_body_shape)]
+    body: Option<alipay_sim::state::BodyShape>,
+}
+
+fn parse_body_shape(text: &str) -> Result<alipay_sim::state::BodyShape, String> {
+    use strum::IntoEnumIterator;
+    alipay_sim::state::BodyShape::iter()
+        .find(|shape| shape.as_str() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = alipay_sim::state::BodyShape::iter()
+                .map(|s| s.as_str())
+                .collect();
+            format!(
+                "{text:?} is not a transport shape: use one of {}",
+                names.join(", ")
+            )
+        })
 }
 
 pub fn run(args: PlayArgs) -> Result<ExitCode> {
@@ -40,7 +60,11 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
     let keys = AppKeys::for_seed(args.seed)?;
     let mut suites = Vec::new();
     for argument in &args.suites {
-        suites.push(LoadedSuite::load(argument)?.prepare(keys.clone())?);
+        let mut loaded = LoadedSuite::load(argument)?;
+        if let Some(body) = args.body {
+            loaded.suite.backend.body = body;
+        }
+        suites.push(loaded.prepare(keys.clone())?);
     }
     let options = PlayOptions {
         backend_url: args.backend,

@@ -6,8 +6,9 @@ use serde::{Serialize, Serializer};
 
 use crate::oracle::Expect;
 use crate::oracle::Verdict;
-use crate::playback::suite::{ExpectKind, Mismatch};
+use crate::playback::suite::{ExpectKind, Mismatch, RefusalClass};
 use crate::sim::exchange::Exchange;
+use crate::sim::store::BodyShape;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -59,8 +60,16 @@ pub struct StepReport {
     /// What a correct backend concludes from the envelope, and the rule behind it.
     pub oracle: Expect,
     pub expected_kind: ExpectKind,
-    /// The expectation in words, e.g. `a refusal: status 4xx`.
+    /// For a step that expects a refusal: its class (`not-a-phone-number`, `forged`,
+    /// `unparseable`), from the oracle or the step's `expect`; else null.
+    pub refusal_class: Option<RefusalClass>,
+    /// The expectation in words, e.g. `a refusal (forged): status 4xx`.
     pub expected: String,
+    /// The transport shape the step's request was made in.
+    pub body_shape: BodyShape,
+    /// What the backend must do to read the envelope in that shape, when it is more than
+    /// taking one field (e.g. `raw-form`: read the raw body).
+    pub transport_note: Option<String>,
     /// The request sent and its answer, or why there was none. The JSON report shows it as
     /// `sent` and `answer` (null when there was none).
     #[serde(flatten, serialize_with = "sent_and_answer")]
@@ -80,7 +89,9 @@ fn sent_and_answer<S: Serializer>(
     struct Sent<'a> {
         method: &'a str,
         url: &'a str,
-        content_type: &'a str,
+        /// Null for a GET with the envelope in the query.
+        content_type: Option<&'a str>,
+        /// The body, or the query string of a GET.
         body: &'a str,
     }
     #[derive(Serialize)]
@@ -125,7 +136,7 @@ pub fn render_step(suite: &str, step: &StepReport) -> String {
             out.push_str(&format!(
                 "ok    {suite} › {}{scenario}  ({}, {} ms)\n",
                 step.name,
-                short_kind(step.expected_kind),
+                short_kind(step),
                 step.elapsed_ms
             ));
         }
@@ -152,12 +163,18 @@ pub fn render_step(suite: &str, step: &StepReport) -> String {
                 out.push_str(&format!("{pad}          plaintext {plaintext}\n"));
             }
             out.push_str(&format!("{pad}expected: {}\n", step.expected));
+            if let Some(note) = &step.transport_note {
+                out.push_str(&format!("{pad}transport: {}\n", clip(note, 600)));
+            }
             if let Some(sent) = &step.exchange {
+                let how = match sent.content_type() {
+                    Some(content_type) => format!("{}, {content_type}", sent.body_shape),
+                    None => format!("{}, no body; the query string", sent.body_shape),
+                };
                 out.push_str(&format!(
-                    "{pad}sent:     {} {} ({})\n{pad}          {}\n",
+                    "{pad}sent:     {} {} ({how})\n{pad}          {}\n",
                     sent.method,
                     sent.url,
-                    sent.content_type(),
                     clip(&sent.request_body, 400)
                 ));
             }
@@ -194,11 +211,12 @@ pub fn render_step(suite: &str, step: &StepReport) -> String {
     out
 }
 
-fn short_kind(kind: ExpectKind) -> &'static str {
-    match kind {
-        ExpectKind::Success => "accepted as it must be",
-        ExpectKind::Refusal => "refused as it must be",
-        ExpectKind::Custom | ExpectKind::Skip => "as expected",
+fn short_kind(step: &StepReport) -> String {
+    match (step.expected_kind, step.refusal_class) {
+        (ExpectKind::Success, _) => "accepted as it must be".into(),
+        (ExpectKind::Refusal, Some(class)) => format!("refused as it must be: {class}"),
+        (ExpectKind::Refusal, None) => "refused as it must be".into(),
+        (ExpectKind::Custom | ExpectKind::Skip, _) => "as expected".into(),
     }
 }
 
@@ -299,10 +317,11 @@ pub fn junit_xml(report: &Report) -> String {
                     xml.push_str(&format!(
                         ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
                         escape(&message.join("; ")),
-                        escape(match step.expected_kind {
-                            ExpectKind::Success => "not accepted",
-                            ExpectKind::Refusal => "not refused",
-                            _ => "unexpected answer",
+                        escape(&match (step.expected_kind, step.refusal_class) {
+                            (ExpectKind::Success, _) => "not accepted".to_string(),
+                            (ExpectKind::Refusal, Some(class)) => format!("not refused as {class}"),
+                            (ExpectKind::Refusal, None) => "not refused".to_string(),
+                            _ => "unexpected answer".to_string(),
                         }),
                         escape(&render_step(&suite.name, step))
                     ));

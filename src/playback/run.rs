@@ -219,7 +219,10 @@ fn base_report(step: &PreparedStep) -> StepReport {
         status: StepStatus::Skipped,
         oracle: step.oracle.clone(),
         expected_kind: step.kind,
+        refusal_class: step.refusal_class,
         expected: describe_expectation(step),
+        body_shape: step.body,
+        transport_note: step.transport_note.clone(),
         exchange: None,
         mismatches: Vec::new(),
         skip_reason: step.skip_reason.clone(),
@@ -231,10 +234,11 @@ fn describe_expectation(step: &PreparedStep) -> String {
     let Some(expect) = &step.expect else {
         return "nothing: no request is made".into();
     };
-    let what = match step.kind {
-        ExpectKind::Success => "a success: ",
-        ExpectKind::Refusal => "a refusal: ",
-        ExpectKind::Custom | ExpectKind::Skip => "",
+    let what = match (step.kind, step.refusal_class) {
+        (ExpectKind::Success, _) => "a success: ".to_string(),
+        (ExpectKind::Refusal, Some(class)) => format!("a refusal ({class}): "),
+        (ExpectKind::Refusal, None) => "a refusal: ".to_string(),
+        (ExpectKind::Custom | ExpectKind::Skip, _) => String::new(),
     };
     format!("{what}{}", expect.describe())
 }
@@ -250,7 +254,7 @@ async fn run_step(
     let (Some(envelope), Some(expect)) = (&step.envelope, &step.expect) else {
         return Ok(result);
     };
-    let (exchange, error) = backend::send(url, &suite.request, envelope).await;
+    let (exchange, error) = backend::send(url, &suite.request_for(step), envelope).await;
     match error {
         None => {
             result.mismatches = expect.check(&exchange);

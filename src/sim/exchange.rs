@@ -8,7 +8,8 @@ use crate::sim::store::BodyShape;
 
 /// One HTTP exchange with a developer's backend: the request sent, then the answer (`status`,
 /// `headers`, `body`) or why there was none (`error`). Its JSON is the journal's, where the
-/// method (always POST there) and `truncated` (which `note` words) are left out.
+/// method (there it follows from `body_shape`: GET for `query`, else POST) and `truncated`
+/// (which `note` words) are left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 // The API document keeps the name and the words it had as the journal's type.
 #[schema(
@@ -21,6 +22,8 @@ pub struct Exchange {
     pub method: String,
     pub url: String,
     pub body_shape: BodyShape,
+    /// The request's body; for the `query` shape (a GET, no body), the query string sent
+    /// after the URL's `?`.
     pub request_body: String,
     /// The answer's HTTP status; null when there was no answer.
     #[schema(required)]
@@ -47,8 +50,9 @@ fn post() -> String {
 }
 
 impl Exchange {
-    /// The content type the request was sent with, from its body's shape.
-    pub fn content_type(&self) -> &'static str {
+    /// The content type the request was sent with, from its body's shape; `None` for a GET
+    /// with the envelope in the query.
+    pub fn content_type(&self) -> Option<&'static str> {
         self.body_shape.content_type()
     }
 
@@ -84,6 +88,9 @@ mod tests {
         );
         let read: Exchange = serde_json::from_str(&text).unwrap();
         assert_eq!((read.method.as_str(), read.truncated), ("POST", false));
-        assert_eq!(exchange.content_type(), "application/x-www-form-urlencoded");
+        assert_eq!(
+            exchange.content_type(),
+            Some("application/x-www-form-urlencoded")
+        );
     }
 }

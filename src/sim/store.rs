@@ -150,30 +150,65 @@ pub fn check_url(url: &str) -> Result<(), String> {
 
 crate::wire::wire_enum! {
     "kebab-case",
-    /// How the envelope is placed in the request to a backend.
+    /// How the envelope reaches a backend: one of the transport shapes of spec §1.4 (README,
+    /// "Transport shapes"). The field `response` below is a suite's `backend.field`.
     pub enum BodyShape {
-        /// `{"response": "<envelope text>"}`, as `my.request({data: {response: res.response}})`.
+        /// `{"response": "<envelope text>"}` as `application/json`, as
+        /// `my.request({method: 'POST', data: {response: res.response}})` sends it.
         Json,
-        /// `response=<envelope text>`, form-encoded.
+        /// `response=<envelope text>`, form-encoded (`+` as `%2B`).
         Form,
-        /// The envelope text itself.
+        /// The envelope text itself as `text/plain`.
         Raw,
+        /// The envelope text itself as `application/json`: the doc's own sample
+        /// `my.request({method: 'POST', data: res.response})`.
+        RawJson,
+        /// The envelope text itself, not encoded, as `application/x-www-form-urlencoded`: old
+        /// samples' `my.httpRequest({data: encryptedData})`. A form decoder turns each `+` into
+        /// a space and splits at `=` and `&`: a backend must read the raw body.
+        RawForm,
+        /// A GET with `?response=<envelope text>` percent-encoded in the query string, as
+        /// `my.request({data: {response: res.response}})` (GET is my.request's default method).
+        Query,
+        /// `{"encryptedData": <the envelope's response>, "sign": "<its sign>"}` as
+        /// `application/json`: the envelope split, as the button's `onGetPhoneNumber` and uni-app
+        /// hand it to the page; `sign` only when the envelope has one. The backend must re-add
+        /// the quotes around `encryptedData` before verifying.
+        SplitJson,
+        /// The same two fields form-encoded: `encryptedData=...&sign=...`.
+        SplitForm,
     }
 }
 
 impl BodyShape {
-    /// `json`, `form` or `raw`.
+    /// `json`, `form`, `raw`, `raw-json`, `raw-form`, `query`, `split-json` or `split-form`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
 
-    /// The content type of a request body of this shape.
-    pub fn content_type(self) -> &'static str {
+    /// The content type of a request body of this shape; `None` for `query`, which has no body.
+    pub fn content_type(self) -> Option<&'static str> {
         match self {
-            BodyShape::Json => "application/json",
-            BodyShape::Form => "application/x-www-form-urlencoded",
-            BodyShape::Raw => "text/plain; charset=utf-8",
+            BodyShape::Json | BodyShape::RawJson | BodyShape::SplitJson => Some("application/json"),
+            BodyShape::Form | BodyShape::RawForm | BodyShape::SplitForm => {
+                Some("application/x-www-form-urlencoded")
+            }
+            BodyShape::Raw => Some("text/plain; charset=utf-8"),
+            BodyShape::Query => None,
         }
+    }
+
+    /// Whether the request carries nothing but the envelope (so no `values` beside it).
+    pub fn envelope_only(self) -> bool {
+        matches!(
+            self,
+            BodyShape::Raw | BodyShape::RawJson | BodyShape::RawForm
+        )
+    }
+
+    /// Whether the envelope is sent split into `encryptedData` and `sign`.
+    pub fn is_split(self) -> bool {
+        matches!(self, BodyShape::SplitJson | BodyShape::SplitForm)
     }
 }
 

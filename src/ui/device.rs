@@ -5,6 +5,11 @@ use super::*;
 
 struct ExchangeView {
     url: String,
+    /// `POST raw-form (application/x-www-form-urlencoded)`, `GET query (no body)`.
+    sent: String,
+    request_body: String,
+    /// What the backend must do to read this shape, when it is more than taking a field.
+    must_do: Option<&'static str>,
     status: Option<u16>,
     headers: Vec<(String, String)>,
     body: String,
@@ -89,6 +94,15 @@ pub(super) async fn device(
             reason: entry.verdict.meaning().to_string(),
             plaintext: entry.plaintext.as_ref().map(pretty),
             backend: entry.backend.map(|b| ExchangeView {
+                sent: format!(
+                    "{} {} ({})",
+                    b.method,
+                    b.body_shape,
+                    b.content_type()
+                        .unwrap_or("no body: the envelope is in the query")
+                ),
+                request_body: b.request_body,
+                must_do: crate::http::backend::what_a_backend_must_do(b.body_shape),
                 url: b.url,
                 status: b.status,
                 headers: b.headers,
@@ -162,9 +176,20 @@ pub(super) async fn recorded_suite(
 impl Labelled for BodyShape {
     fn label(self) -> &'static str {
         match self {
-            BodyShape::Json => "JSON {\"response\": <envelope>}",
-            BodyShape::Form => "form-encoded response=<envelope>",
-            BodyShape::Raw => "raw envelope text",
+            BodyShape::Json => "json: JSON {\"response\": <envelope>}",
+            BodyShape::Form => "form: form-encoded response=<envelope>",
+            BodyShape::Raw => "raw: the envelope text as text/plain",
+            BodyShape::RawJson => {
+                "raw-json: the envelope text as application/json (the doc's data: res.response)"
+            }
+            BodyShape::RawForm => {
+                "raw-form: the envelope text unencoded as a form (old my.httpRequest; + turns into a space)"
+            }
+            BodyShape::Query => "query: GET ?response=<envelope> (my.request's default method)",
+            BodyShape::SplitJson => {
+                "split-json: JSON {encryptedData, sign} (onGetPhoneNumber, uni-app; re-add the quotes)"
+            }
+            BodyShape::SplitForm => "split-form: form-encoded encryptedData=...&sign=...",
         }
     }
 }
@@ -236,6 +261,14 @@ pub(super) async fn send_to_backend(
     crate::http::backend::check_url(&form.url).map_err(|message| {
         PageError(StatusCode::UNPROCESSABLE_ENTITY, format!("url: {message}"))
     })?;
+    if form.body_shape.is_split() {
+        crate::http::backend::split_envelope(&envelope).map_err(|message| {
+            PageError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("body_shape {}: {message}", form.body_shape),
+            )
+        })?;
+    }
     let exchange = crate::http::backend::exchange(&form.url, form.body_shape, &envelope).await;
     state.record_backend_exchange(form.call, exchange);
     state.remember_backend(

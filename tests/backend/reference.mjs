@@ -22,12 +22,29 @@
 //                      my.request needs no CORS)
 // On start it prints one line, `listening on http://HOST:PORT`.
 //
-// API: POST /api/phone with the envelope (`res.response` of my.getPhoneNumber), as JSON
-// {"response": "<envelope>"}, as a form field response=<envelope>, or as the raw text/plain body.
-//   200 {"mobile": "..."}                     a verified answer carrying a phone number
-//   400 {"error": "..."}                      not an envelope, unsigned, bad signature, undecryptable
-//   422 {"error": "...", "code": "40006", ...} an authentic Alipay answer that is not a phone number
-//   404 / 405 / 413 / 415                     other paths, methods, bodies over 64 KiB, media types
+// API: /api/phone with the envelope (`res.response` of my.getPhoneNumber) in any of the ways a
+// mini program sends it (alipay-sim's transport shapes, README "Transport shapes"):
+//   POST application/json {"response": "<envelope>"}      json: the envelope text in a field
+//   POST application/json <envelope>                      raw-json: the body is the envelope
+//   POST application/json {"encryptedData", "sign"?}      split-json: onGetPhoneNumber, uni-app
+//   POST form response=<envelope>                         form: the envelope in a form field
+//   POST form encryptedData=...&sign=...                  split-form
+//   POST form <envelope>, not encoded                     raw-form: old my.httpRequest; the RAW
+//                                                         body is read, never form-decoded
+//   POST text/plain <envelope>                            raw
+//   GET ?response=<envelope> (or ?encryptedData=&sign=)   query: my.request's default method
+// A JSON body is the envelope itself when its "response" is an object or a string of base64
+// characters (a ciphertext); a "response" holding other text is the envelope text in a field.
+// A form body with neither a response nor an encryptedData field is the raw envelope text.
+// A split envelope gets its quotes back: {"response":"<encryptedData>","sign":"<sign>"}.
+//
+// Answers, one status per class of refusal:
+//   200 {"mobile": "..."}                                  a verified answer carrying a phone number
+//   401 {"error", "refusal": "forged"}                     unsigned, bad signature, undecryptable
+//   422 {"error", "refusal": "not-a-phone-number", "code", ...}
+//                                                          authentic, but not a phone number (40006...)
+//   400 {"error", "refusal": "unparseable"}                not an envelope
+//   404 / 405 / 413 / 415                                  other paths, methods, bodies over 64 KiB, media types
 //
 // The steps (parseEnvelope, verifySignature, decryptContent, judgePlaintext) are exported
 // separately, and main() takes replacements for them; tests/backend/broken/ uses that to build
@@ -49,6 +66,12 @@ export class Refusal extends Error {
     this.details = details;
   }
 }
+
+/** The three classes of refusal, each with its own status (alipay-sim suites' `refusals`). */
+export const unparseable = (message) => new Refusal(400, message, { refusal: 'unparseable' });
+export const forged = (message) => new Refusal(401, message, { refusal: 'forged' });
+export const notAPhoneNumber = (message, details) =>
+  new Refusal(422, message, { refusal: 'not-a-phone-number', ...details });
 
 /** A configuration problem: reported on stderr at start-up, then exit. */
 export class ConfigError extends Error {}
@@ -132,46 +155,105 @@ export function createSdk({ appId, alipayPublicKey, aesKey }) {
 // ---------------------------------------------------------------------------------------------
 // The steps
 
+/**
+ * The exact text of the member `name` of the JSON object `text` (already known to parse), as it
+ * was written: JSON.parse keeps no such thing, and a plain object's signature covers those very
+ * bytes (key order, `\/` escapes). The last of duplicate keys wins, as with JSON.parse.
+ */
+export function rawMember(text, name) {
+  let i = text.indexOf('{') + 1;
+  const skipSpace = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i])) i += 1;
+  };
+  const skipString = () => {
+    for (i += 1; i < text.length; i += 1) {
+      if (text[i] === '\\') i += 1;
+      else if (text[i] === '"') return void (i += 1);
+    }
+  };
+  const skipValue = () => {
+    let depth = 0;
+    while (i < text.length) {
+      const c = text[i];
+      if (c === '"') {
+        skipString();
+        if (depth === 0) return;
+        continue;
+      }
+      if (c === '{' || c === '[') depth += 1;
+      else if (c === '}' || c === ']') {
+        if (depth === 0) return;
+        depth -= 1;
+        if (depth === 0) return void (i += 1);
+      } else if (c === ',' && depth === 0) return;
+      i += 1;
+    }
+  };
+  let found;
+  for (;;) {
+    skipSpace();
+    if (text[i] !== '"') return found;
+    const keyStart = i;
+    skipString();
+    const key = JSON.parse(text.slice(keyStart, i));
+    skipSpace();
+    i += 1; // the colon
+    skipSpace();
+    const valueStart = i;
+    skipValue();
+    if (key === name) found = text.slice(valueStart, i).trimEnd();
+    skipSpace();
+    if (text[i] !== ',') return found;
+    i += 1;
+  }
+}
+
+/** The raw text of the envelope's "response", kept by parseEnvelope beside the parsed value. */
+export const RAW_RESPONSE = Symbol('raw response text');
+
 /** Step 1: the envelope text must be a JSON object with a "response" (a string or an object). */
 export function parseEnvelope(text) {
-  if (typeof text !== 'string' || text.trim() === '') throw new Refusal(400, 'the envelope is empty');
+  if (typeof text !== 'string' || text.trim() === '') throw unparseable('the envelope is empty');
   let envelope;
   try {
     envelope = JSON.parse(text);
   } catch {
-    throw new Refusal(400, 'the envelope is not JSON, so it is not what my.getPhoneNumber returns');
+    throw unparseable('the envelope is not JSON, so it is not what my.getPhoneNumber returns');
   }
-  if (!isPlainObject(envelope)) throw new Refusal(400, 'the envelope is not a JSON object');
-  if (!('response' in envelope)) throw new Refusal(400, 'the envelope has no "response" field');
+  if (!isPlainObject(envelope)) throw unparseable('the envelope is not a JSON object');
+  if (!('response' in envelope)) throw unparseable('the envelope has no "response" field');
   const content = envelope.response;
   if (typeof content !== 'string' && !isPlainObject(content)) {
-    throw new Refusal(400, 'the envelope\'s "response" is neither a string (ciphertext) nor an object');
+    throw unparseable('the envelope\'s "response" is neither a string (ciphertext) nor an object');
   }
+  Object.defineProperty(envelope, RAW_RESPONSE, { value: rawMember(text, 'response') });
   return envelope;
 }
 
 /**
  * The exact text Alipay signed: for a ciphertext, the JSON string token INCLUDING its double
- * quotes ("<base64>"); for an unencrypted answer, the compact JSON text of the object.
+ * quotes ("<base64>"); for an unencrypted answer, the object's text exactly as the envelope has
+ * it (`raw`; serialising the parsed object again loses Alipay's `\/` escapes).
  */
-export function signedContent(content) {
-  return typeof content === 'string' ? `"${content}"` : JSON.stringify(content);
+export function signedContent(content, raw) {
+  if (typeof content === 'string') return `"${content}"`;
+  return raw ?? JSON.stringify(content);
 }
 
 /** Step 2: the envelope must carry a "sign" that verifies with the Alipay public key. */
 export function verifySignature(envelope, sdk, signType, signedText = signedContent) {
   if (!('sign' in envelope)) {
-    throw new Refusal(400, 'the envelope has no "sign", so nothing proves it comes from Alipay');
+    throw forged('the envelope has no "sign", so nothing proves it comes from Alipay');
   }
   const { sign } = envelope;
-  if (typeof sign !== 'string' || sign === '') throw new Refusal(400, 'the envelope\'s "sign" is not a base64 string');
+  if (typeof sign !== 'string' || sign === '') throw forged('the envelope\'s "sign" is not a base64 string');
   let ok;
   try {
-    ok = sdk.rsaCheck(signedText(envelope.response), sign, signType);
+    ok = sdk.rsaCheck(signedText(envelope.response, envelope[RAW_RESPONSE]), sign, signType);
   } catch (e) {
-    throw new Refusal(400, `the signature could not be checked: ${messageOf(e)}`);
+    throw forged(`the signature could not be checked: ${messageOf(e)}`);
   }
-  if (!ok) throw new Refusal(400, `the ${signType} signature does not verify with the Alipay public key`);
+  if (!ok) throw forged(`the ${signType} signature does not verify with the Alipay public key`);
 }
 
 /** Step 3: the content as an object: decrypted with the AES key, or as is when unencrypted. */
@@ -179,21 +261,21 @@ export function decryptContent(envelope, sdk) {
   const content = envelope.response;
   if (isPlainObject(content)) return content; // an unencrypted answer, e.g. an error code
   if (!sdk.config.encryptKey) {
-    throw new Refusal(400, 'the content is encrypted but this backend has no AES key (set AES_KEY)');
+    throw forged('the content is encrypted but this backend has no AES key (set AES_KEY)');
   }
   let text;
   try {
     text = sdk.aesDecrypt(content);
   } catch (e) {
-    throw new Refusal(400, `the content does not decrypt with the AES key (wrong key or damaged ciphertext): ${messageOf(e)}`);
+    throw forged(`the content does not decrypt with the AES key (wrong key or damaged ciphertext): ${messageOf(e)}`);
   }
   let plaintext;
   try {
     plaintext = JSON.parse(text);
   } catch {
-    throw new Refusal(400, 'the content does not decrypt with the AES key to JSON (wrong key or damaged ciphertext)');
+    throw forged('the content does not decrypt with the AES key to JSON (wrong key or damaged ciphertext)');
   }
-  if (!isPlainObject(plaintext)) throw new Refusal(400, 'the decrypted content is not a JSON object');
+  if (!isPlainObject(plaintext)) throw forged('the decrypted content is not a JSON object');
   return plaintext;
 }
 
@@ -206,10 +288,10 @@ export function judgePlaintext(plaintext) {
   if (subMsg !== undefined) details.subMsg = subMsg;
   if (code === '10000') {
     if (typeof mobile === 'string' && mobile !== '') return { mobile };
-    throw new Refusal(422, 'Alipay answered 10000 Success but without a mobile', details);
+    throw notAPhoneNumber('Alipay answered 10000 Success but without a mobile', details);
   }
   const what = [code, msg, subCode].filter((x) => x !== undefined && x !== null).join(' ');
-  throw new Refusal(422, `Alipay answered ${what || 'without a code'}, not a phone number`, details);
+  throw notAPhoneNumber(`Alipay answered ${what || 'without a code'}, not a phone number`, details);
 }
 
 export const steps = { parseEnvelope, verifySignature, decryptContent, judgePlaintext };
@@ -258,6 +340,43 @@ function readBody(req, limit) {
   });
 }
 
+/** A JSON string that can only be a ciphertext (base64, standard or URL-safe), not envelope text. */
+const looksLikeCiphertext = (text) => text.trim() !== '' && /^[A-Za-z0-9+/=_\-\s]+$/.test(text);
+
+/**
+ * A split envelope (`{encryptedData, sign}` from onGetPhoneNumber or uni-app) made whole again:
+ * the quotes re-added around a ciphertext, an object's text kept. `encryptedData` is a string
+ * (a ciphertext, or an object's JSON text from a form) or an object (from a JSON body).
+ */
+export function joinSplit(encryptedData, sign) {
+  let content;
+  if (typeof encryptedData === 'string') {
+    content = encryptedData.trimStart().startsWith('{') ? encryptedData : JSON.stringify(encryptedData);
+  } else if (isPlainObject(encryptedData)) {
+    content = JSON.stringify(encryptedData);
+  } else {
+    throw unparseable('"encryptedData" must be the envelope\'s response: a ciphertext string or an object');
+  }
+  const signPart = sign === undefined || sign === null ? '' : `,"sign":${JSON.stringify(sign)}`;
+  return `{"response":${content}${signPart}}`;
+}
+
+/** The envelope text from decoded fields (a form, a query, a JSON object); null when none holds it. */
+function envelopeFromFields(get) {
+  const encryptedData = get('encryptedData');
+  if (encryptedData !== undefined && encryptedData !== null) return joinSplit(encryptedData, get('sign'));
+  const response = get('response');
+  return response === undefined ? null : response;
+}
+
+/** The envelope text from the request's query string (a GET). Throws Refusal. */
+export function envelopeFromQuery(url) {
+  const params = new URL(url, 'http://backend.invalid').searchParams;
+  const envelope = envelopeFromFields((name) => (params.has(name) ? params.get(name) : undefined));
+  if (envelope === null) throw unparseable('the query has no "response" (or "encryptedData") parameter');
+  return envelope;
+}
+
 /** The envelope text from the request body, by media type. Throws Refusal. */
 export function envelopeFromBody(contentType, body) {
   const type = (contentType || 'text/plain').split(';')[0].trim().toLowerCase();
@@ -267,23 +386,32 @@ export function envelopeFromBody(contentType, body) {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new Refusal(400, 'the request body is not valid JSON');
+      throw unparseable('the request body is not valid JSON');
     }
-    if (!isPlainObject(json) || !('response' in json)) {
-      throw new Refusal(400, 'the request body has no "response" field; send {"response": <res.response>}');
+    if (!isPlainObject(json)) throw unparseable('the request body is not a JSON object');
+    if ('encryptedData' in json) {
+      // An object keeps its own text, as the envelope had it.
+      const data = isPlainObject(json.encryptedData) ? rawMember(text, 'encryptedData') : json.encryptedData;
+      return joinSplit(data, json.sign);
     }
-    if ('sign' in json) {
-      throw new Refusal(400, 'the body looks like the envelope itself: send {"response": <res.response>}, or the envelope as text/plain');
+    if (!('response' in json)) {
+      throw unparseable('the request body has no "response" field; send {"response": <res.response>} or the envelope itself');
+    }
+    // The envelope itself (raw-json): verify its own text, never an object serialised again.
+    if (isPlainObject(json.response) || (typeof json.response === 'string' && looksLikeCiphertext(json.response))) {
+      return text;
     }
     if (typeof json.response !== 'string') {
-      throw new Refusal(400, '"response" must be the envelope text (a string) exactly as my.getPhoneNumber gave it');
+      throw unparseable('"response" must be the envelope text (a string) exactly as my.getPhoneNumber gave it');
     }
     return json.response;
   }
   if (type === 'application/x-www-form-urlencoded') {
-    const value = new URLSearchParams(text).get('response');
-    if (value === null) throw new Refusal(400, 'the form has no "response" field');
-    return value;
+    const form = new URLSearchParams(text);
+    const envelope = envelopeFromFields((name) => (form.has(name) ? form.get(name) : undefined));
+    // Neither field: the envelope text itself, sent unencoded (raw-form). Read raw, since a
+    // form decoder would turn its + into spaces and split it at = and &.
+    return envelope === null ? text : envelope;
   }
   if (type === 'text/plain') return text;
   throw new Refusal(415, `unsupported content type ${type}: use application/json, a form, or text/plain`);
@@ -295,12 +423,22 @@ export function startServer({ conclude: judge, host = '127.0.0.1', port = 3000, 
   const server = createServer(async (req, res) => {
     try {
       const pathname = req.url.split('?')[0];
-      if (pathname !== '/api/phone') return send(res, 404, { error: 'not found: this backend serves POST /api/phone only' }, cors);
+      if (pathname !== '/api/phone') return send(res, 404, { error: 'not found: this backend serves /api/phone only' }, cors);
       if (req.method === 'OPTIONS' && corsOrigin) {
-        res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'POST', 'Access-Control-Allow-Headers': 'Content-Type', 'Access-Control-Max-Age': '600' });
+        res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': 'Content-Type', 'Access-Control-Max-Age': '600' });
         return res.end();
       }
-      if (req.method !== 'POST') return send(res, 405, { error: `method ${req.method} not allowed: use POST` }, { ...cors, Allow: 'POST' });
+      if (req.method === 'GET') {
+        let answer;
+        try {
+          answer = judge(envelopeFromQuery(req.url));
+        } catch (e) {
+          if (!(e instanceof Refusal)) throw e;
+          answer = { status: e.status, body: { error: e.message, ...e.details } };
+        }
+        return send(res, answer.status, answer.body, cors);
+      }
+      if (req.method !== 'POST') return send(res, 405, { error: `method ${req.method} not allowed: use POST (or GET with a query)` }, { ...cors, Allow: 'GET, POST' });
 
       const body = await readBody(req, maxBody);
       if (body === undefined) return; // the client hung up mid-request

@@ -24,7 +24,7 @@ const backend = http.createServer((request, response) => {
   let body = '';
   request.on('data', (chunk) => { body += chunk; });
   request.on('end', () => {
-    received.push({ url: request.url, headers: request.headers, body });
+    received.push({ method: request.method, url: request.url, headers: request.headers, body });
     if (request.url === '/preview.html') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       response.end(previewPage);
@@ -140,6 +140,39 @@ const tests = {
     check((await page.locator('details.entry').first().textContent()).includes('front-end'), 'the new call is on top');
   },
 
+  async 'device: send to my backend in each transport shape, as the front end would'(page) {
+    const appId = await newApp(page);
+    await tap(page, appId, 'allow');
+    const envelope = (await page.textContent('#envelope')).trim();
+    const { response, sign } = JSON.parse(envelope);
+    const shapes = await page.$$eval('#body-shape option', (options) => options.map((o) => o.value));
+    check(JSON.stringify(shapes) === JSON.stringify(['json', 'form', 'raw', 'raw-json', 'raw-form', 'query', 'split-json', 'split-form']), `the page offers ${shapes}`);
+    const sendAs = async (shape) => {
+      await page.fill('#backend-url', `${backendUrl}/api/phone`);
+      await page.selectOption('#body-shape', shape);
+      await Promise.all([page.waitForLoadState('load'), page.click('#send')]);
+      await page.waitForSelector('#backend-status');
+      check((await page.textContent('#backend-sent')).includes(shape), `the page says it sent ${shape}`);
+      return received.filter((r) => r.url.startsWith('/api/phone')).pop();
+    };
+    let last = await sendAs('raw-form');
+    check(last.method === 'POST' && last.body === envelope, 'raw-form: the envelope text itself, not encoded');
+    check(last.headers['content-type'] === 'application/x-www-form-urlencoded', 'raw-form: under a form content type');
+    check((await page.textContent('#backend-must-do')).includes('read the raw body'), 'the page says what the backend must do');
+    last = await sendAs('raw-json');
+    check(last.body === envelope && last.headers['content-type'] === 'application/json', 'raw-json: the envelope as the JSON body');
+    last = await sendAs('query');
+    const query = new URL(last.url, backendUrl).searchParams;
+    check(last.method === 'GET' && last.body === '' && query.get('response') === envelope, `query: GET with the envelope, got ${last.method} ${last.url}`);
+    last = await sendAs('split-json');
+    const split = JSON.parse(last.body);
+    check(split.encryptedData === response && split.sign === sign, `split-json: the envelope split, got ${last.body}`);
+    last = await sendAs('split-form');
+    const form = new URLSearchParams(last.body);
+    check(form.get('encryptedData') === response && form.get('sign') === sign, `split-form: the envelope split, got ${last.body}`);
+    check((await page.inputValue('#body-shape')) === 'split-form', 'the shape is remembered with the URL');
+  },
+
   async 'device: record a session and download it as a suite for alipay-sim play'(page) {
     const appId = await newApp(page);
     await page.goto(`${base}/apps/${appId}/device`);
@@ -188,6 +221,39 @@ const tests = {
     check(out.ok && typeof out.ok.response === 'string', `success(res) with res.response, got ${JSON.stringify(out)}`);
     const result = sdkVerdict(out.ok.response, keys.alipayPublicKey, keys.aesKey);
     check(result.verdict === 'accept' && result.plaintext.code === '10000', `the SDK says ${JSON.stringify(result)}`);
+  },
+
+  async 'sdk: my.request puts a GET\'s data in the query, my.httpRequest sends a string unencoded'(page) {
+    const appId = await newApp(page);
+    previewPage = `<!doctype html><meta charset="utf-8">
+      <script src="${base}/sdk/my.js" data-app-id="${appId}"></script>
+      <button id="login">登录</button><pre id="out"></pre>
+      <script>
+        const url = '${backendUrl}/api/phone';
+        const call = (api, options) => new Promise((resolve) => my[api](Object.assign({ url, success: resolve, fail: resolve }, options)));
+        document.getElementById('login').onclick = function () {
+          my.getPhoneNumber({
+            success: async function (res) {
+              await call('request', { data: { response: res.response } });
+              await call('request', { method: 'POST', data: res.response });
+              await call('httpRequest', { method: 'POST', data: res.response });
+              document.getElementById('out').textContent = res.response;
+            },
+          });
+        };
+      </script>`;
+    await page.goto(`${backendUrl}/preview.html`);
+    check(await page.evaluate(() => my.canIUse('httpRequest')), 'my.canIUse("httpRequest")');
+    const before = received.length;
+    await page.click('#login');
+    await page.click('#alipay-sim-sheet [data-choice=consent]');
+    await page.waitForFunction(() => document.getElementById('out').textContent.length > 0);
+    const envelope = await page.textContent('#out');
+    const [get, post, old] = received.slice(before).filter((r) => r.url.startsWith('/api/phone'));
+    check(get.method === 'GET' && new URL(get.url, backendUrl).searchParams.get('response') === envelope, `my.request GET: ${get.method} ${get.url}`);
+    check(get.headers['content-type'] === undefined, 'a GET has no content type');
+    check(post.body === envelope && post.headers['content-type'] === 'application/json', 'my.request POST data: res.response sends the text as JSON');
+    check(old.body === envelope && old.headers['content-type'] === 'application/x-www-form-urlencoded', 'my.httpRequest sends the text unencoded under a form type');
   },
 
   async 'security: a page of another origin cannot create an app, post a form or read keys'(page) {

@@ -224,7 +224,9 @@ fn fail_fast_stops_at_the_first_failure_and_json_reports_the_run() {
     let success = steps.iter().find(|s| s["name"] == "success").unwrap();
     assert_eq!(success["status"], "failed");
     assert_eq!(success["oracle"]["verdict"], "accept");
-    assert_eq!(success["answer"]["status"], 400);
+    // The reference backend's answer to a forgery, which this broken one takes it for.
+    assert_eq!(success["answer"]["status"], 401);
+    assert_eq!(success["refusal_class"], Value::Null);
     assert_eq!(success["mismatches"][0]["at"], "status");
     assert_eq!(
         report["failed"].as_u64().unwrap() as usize,
@@ -502,18 +504,32 @@ fn a_recorded_session_replays_with_play() {
             &format!("action={action}"),
         ))
     };
-    let send = |call: &str| {
+    let send = |call: &str, shape: &str| {
         post_form(
             &http,
             &sim.url,
             &format!("/apps/{app}/device/send"),
             &format!(
-                "call={call}&url={}&body_shape=json",
+                "call={call}&url={}&body_shape={shape}",
                 alipay_sim::server::form_encode(&backend.url)
             ),
         )
     };
-    send(&tap("consent"));
+    // The first call sent split, as onGetPhoneNumber hands it; the second as JSON.
+    let first = tap("consent");
+    send(&first, "split-form");
+    let page = http
+        .get(format!("{}/apps/{app}/device?call={first}", sim.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("POST split-form (application/x-www-form-urlencoded)"),
+        "{page}"
+    );
+    assert!(page.contains("re-add the double quotes"), "{page}");
+    assert!(page.contains("id=\"backend-status\">200<"), "{page}");
     let patched = http
         .patch(format!("{}/api/v1/apps/{app}", sim.url))
         .header("content-type", "application/json")
@@ -521,7 +537,7 @@ fn a_recorded_session_replays_with_play() {
         .send()
         .unwrap();
     assert!(patched.status().is_success());
-    send(&tap("consent"));
+    send(&tap("consent"), "json");
     // The allows authorised the user: revoke, so that the refusal gets its sheet again.
     let revoked = http
         .post(format!(
@@ -554,7 +570,13 @@ fn a_recorded_session_replays_with_play() {
         .contains("attachment"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("recorded.json");
-    std::fs::write(&path, suite.text().unwrap()).unwrap();
+    let suite = suite.text().unwrap();
+    // The suite's shape is the last one sent; the first step keeps its own.
+    let parsed: Value = serde_json::from_str(&suite).unwrap();
+    assert_eq!(parsed["backend"]["body"], "json");
+    assert_eq!(parsed["steps"][0]["body"], "split-form");
+    assert!(parsed["steps"][1].get("body").is_none(), "{parsed:#}");
+    std::fs::write(&path, suite).unwrap();
 
     // Replayed against the same backend: the same answers.
     let output = play(&[path.to_str().unwrap()]);
@@ -590,4 +612,291 @@ fn recording_a_missing_app_is_not_found() {
     let response =
         reqwest::blocking::get(format!("{}/apps/nope/recording/suite.json", sim.url)).unwrap();
     assert_eq!(response.status(), 404);
+}
+
+/// Every transport shape's name, as `--body` and suites take it.
+fn shapes() -> Vec<&'static str> {
+    use strum::IntoEnumIterator;
+    alipay_sim::state::BodyShape::iter()
+        .map(|shape| shape.as_str())
+        .collect()
+}
+
+#[test]
+fn the_reference_backend_reads_the_envelope_in_every_transport_shape() {
+    let backend = NodeBackend::start("reference.mjs", SEED);
+    assert_eq!(
+        shapes(),
+        [
+            "json",
+            "form",
+            "raw",
+            "raw-json",
+            "raw-form",
+            "query",
+            "split-json",
+            "split-form"
+        ]
+    );
+    for shape in shapes() {
+        // The whole conformance run, every request in this shape.
+        let output = play_conformance(&backend.url, &["--body", shape, "--json"]);
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{shape}: {}", text(&output.stderr)));
+        let steps = report["suites"][0]["steps"].as_array().unwrap();
+        let failed: Vec<&Value> = steps.iter().filter(|s| s["status"] == "failed").collect();
+        assert!(
+            output.status.success() && failed.is_empty(),
+            "{shape}: {failed:#?}"
+        );
+        for step in steps {
+            assert_eq!(step["body_shape"], shape, "{step}");
+            let Some(sent) = step["sent"].as_object() else {
+                continue;
+            };
+            let (method, content_type) = match shape {
+                "json" | "raw-json" | "split-json" => ("POST", Value::from("application/json")),
+                "form" | "raw-form" | "split-form" => {
+                    ("POST", Value::from("application/x-www-form-urlencoded"))
+                }
+                "raw" => ("POST", Value::from("text/plain; charset=utf-8")),
+                "query" => ("GET", Value::Null),
+                other => panic!("a shape this test does not know: {other}"),
+            };
+            assert_eq!(sent["method"], method, "{shape}");
+            assert_eq!(sent["content_type"], content_type, "{shape}");
+        }
+        let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
+        let success = step("success");
+        let sent = success["sent"]["body"].as_str().unwrap();
+        match shape {
+            // The envelope itself, unencoded, `+` and all: only a backend reading the raw body
+            // gets it whole, and the report says so.
+            "raw-json" | "raw-form" => {
+                assert!(sent.starts_with("{\"response\":\""), "{sent}");
+                assert!(success["transport_note"]
+                    .as_str()
+                    .unwrap()
+                    .contains("raw body"));
+            }
+            "query" => assert!(sent.starts_with("response=%7B%22response%22"), "{sent}"),
+            "split-json" => assert!(sent.starts_with("{\"encryptedData\":\""), "{sent}"),
+            "split-form" => assert!(sent.starts_with("encryptedData="), "{sent}"),
+            _ => assert!(success["transport_note"].is_null()),
+        }
+        if shape == "raw-form" {
+            // What a backend that unescapes the form would conclude instead.
+            let note = success["transport_note"].as_str().unwrap();
+            assert!(
+                note.contains("unescaped as a form, this envelope would be reject-"),
+                "{note}"
+            );
+        }
+        // Text that is not an envelope cannot be split: nothing reaches the backend then.
+        let not_json = step("non-json-text");
+        if shape.starts_with("split-") {
+            assert_eq!(not_json["status"], "skipped", "{shape}");
+            assert!(not_json["skip_reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("nothing reaches the backend as {shape}")));
+        } else {
+            assert_eq!(not_json["status"], "passed", "{shape}");
+            assert_eq!(not_json["refusal_class"], "unparseable");
+        }
+    }
+
+    // The built-in suite of a few scenarios in each shape, step by step.
+    let seed = SEED.to_string();
+    let output = play(&["transports", "--backend", &backend.url, "--seed", &seed]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(
+        stdout.contains("ok    transports › raw-form: success [success]  (accepted as it must be"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    transports › query: phone-application-pending [phone-application-pending]  (refused as it must be: not-a-phone-number"), "{stdout}");
+    assert!(
+        stdout.contains("skip  transports › split-json: non-json-text"),
+        "{stdout}"
+    );
+}
+
+/// The conformance suite's steps, with an answer declared for each class of refusal: the
+/// reference backend's 422 (with the code), 401 and 400.
+fn conformance_with_refusal_classes(dir: &std::path::Path) -> String {
+    let mut suite: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios/suites/conformance.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    suite["name"] = "classes".into();
+    suite["refusals"] = serde_json::json!({
+        "not-a-phone-number": {"status": 422, "json": {"refusal": "not-a-phone-number", "code": "{{code}}"}},
+        "forged": {"status": 401, "json": {"refusal": "forged"}},
+        "unparseable": {"status": 400}
+    });
+    let path = dir.join("classes.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&suite).unwrap()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn refusal_classes_tell_a_charset_bug_from_a_refused_forgery() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = conformance_with_refusal_classes(dir.path());
+    let seed = SEED.to_string();
+
+    // The reference backend answers each class as the suite declares.
+    let reference = NodeBackend::start("reference.mjs", SEED);
+    let output = play(&[
+        &classes,
+        "--backend",
+        &reference.url,
+        "--seed",
+        &seed,
+        "--json",
+    ]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(output.status.success(), "{report:#}");
+    let steps = report["suites"][0]["steps"].as_array().unwrap();
+    let class_of =
+        |name: &str| steps.iter().find(|s| s["name"] == name).unwrap()["refusal_class"].clone();
+    assert_eq!(class_of("phone-application-pending"), "not-a-phone-number");
+    assert_eq!(class_of("success-no-mobile"), "not-a-phone-number");
+    // A plain 40006 signed with Alipay's `\/` escapes: authentic, so the reference backend,
+    // verifying the object's own text, answers 422 and not 401.
+    assert_eq!(class_of("plain-40006-signed"), "not-a-phone-number");
+    assert_eq!(class_of("wrong-signing-key"), "forged");
+    assert_eq!(class_of("missing-sign"), "forged");
+    assert_eq!(class_of("wrong-aes-key"), "forged");
+    assert_eq!(class_of("non-json-text"), "unparseable");
+    assert_eq!(class_of("success"), Value::Null);
+    let pending = steps
+        .iter()
+        .find(|s| s["name"] == "phone-application-pending")
+        .unwrap();
+    assert_eq!(
+        pending["expected"],
+        "a refusal (not-a-phone-number): status 422, JSON body containing {\"refusal\":\"not-a-phone-number\",\"code\":\"40006\"}"
+    );
+    drop(reference);
+
+    // A backend with a charset bug refuses every genuine 40003 and 40006 as undecryptable. The
+    // default conformance run, one `refusal` for all, cannot tell it from a correct one...
+    let broken = NodeBackend::start("broken/charset-bug.mjs", SEED);
+    let output = play_conformance(&broken.url, &[]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("ok    conformance › phone-application-pending  (refused as it must be: not-a-phone-number"),
+        "{stdout}"
+    );
+
+    // ...the suite that declares the classes can: the authentic errors fail, the forgeries pass.
+    let junit = dir.path().join("classes.xml");
+    let output = play(&[
+        &classes,
+        "--backend",
+        &broken.url,
+        "--seed",
+        &seed,
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let failed = failed_steps(&stdout);
+    for scenario in [
+        "phone-application-pending",
+        "phone-application-none",
+        "feature-package-missing",
+        "no-user-consent",
+    ] {
+        assert!(failed.contains(scenario), "{scenario}: {failed:?}");
+    }
+    for scenario in [
+        "success",
+        "wrong-signing-key",
+        "flip-signature-byte",
+        "non-json-text",
+    ] {
+        assert!(!failed.contains(scenario), "{scenario}: {failed:?}");
+    }
+    assert!(
+        stdout.contains("        expected: a refusal (not-a-phone-number): status 422"),
+        "{stdout}"
+    );
+    let report = read_junit(&junit);
+    let case = report["suites"][0]["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "phone-application-pending")
+        .unwrap()
+        .clone();
+    assert_eq!(case["result"], "failure", "{case}");
+    assert!(
+        case["message"]
+            .as_str()
+            .unwrap()
+            .contains("status: expected 422, got 401"),
+        "{case}"
+    );
+}
+
+#[test]
+fn a_step_sets_its_own_transport_and_refusal_class() {
+    let (url, _server) = echo_server();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = serde_json::json!({
+        "name": "shapes",
+        "backend": {"url": url, "values": {"scene": "login"}},
+        "refusals": {"forged": {"status": 200, "json": {"method": "GET"}}},
+        "steps": [
+            {"name": "split", "scenario": "success", "body": "split-form",
+             "expect": {"status": 200, "json": {"method": "POST", "content_type": "application/x-www-form-urlencoded"},
+                        "body_matches": "^\\{.*\"body\":\"encryptedData=[^&]+&sign=[^&]+&scene=login\""}},
+            {"name": "get", "scenario": "flip-signature-byte", "body": "query", "expect": "forged"},
+            {"name": "oracle class", "scenario": "missing-sign", "body": "query"}
+        ]
+    });
+    let path = dir.path().join("shapes.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&suite).unwrap()).unwrap();
+    let output = play(&[path.to_str().unwrap(), "--json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(output.status.success(), "{report:#}");
+    let steps = report["suites"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["body_shape"], "split-form");
+    assert_eq!(steps[1]["sent"]["method"], "GET");
+    assert!(steps[1]["sent"]["body"]
+        .as_str()
+        .unwrap()
+        .ends_with("&scene=login"));
+    assert_eq!(steps[1]["refusal_class"], "forged");
+    // A class the oracle gives, answered as the suite's `refusals` say.
+    assert_eq!(steps[2]["refusal_class"], "forged");
+    assert_eq!(steps[2]["status"], "passed");
+
+    // A raw shape carries nothing beside the envelope: a step that picks one with values is
+    // refused before anything is sent.
+    let suite = serde_json::json!({
+        "name": "bad",
+        "backend": {"url": url, "values": {"scene": "login"}},
+        "steps": [{"scenario": "success"}, {"scenario": "success", "body": "raw-form"}]
+    });
+    std::fs::write(&path, suite.to_string()).unwrap();
+    let output = play(&[path.to_str().unwrap()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("steps[1] (success).body: with backend.values: a raw-form body carries only the envelope"),
+        "{stderr}"
+    );
+    let output = play(&["conformance", "--body", "xml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("\"xml\" is not a transport shape"));
 }

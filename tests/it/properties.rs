@@ -46,7 +46,8 @@ const KEYS: &[&str] = &[
     // user and action
     "client_version", "base_library_version", "environment", "kind",
     // suite files
-    "description", "backend", "success", "refusal", "keys", "steps", "flow", "scenario", "expect",
+    "description", "backend", "success", "refusal", "refusals", "keys", "steps", "flow", "scenario",
+    "expect", "not-a-phone-number", "forged", "unparseable",
     "url", "method", "headers", "body", "field", "values", "timeout_ms", "alipay_private_key",
     "status", "json", "body_contains", "body_matches", "max_latency_ms",
     // state file
@@ -62,6 +63,7 @@ const WORDS: &[&str] = &[
     "drop-sign", "current", "older-docs", "device", "ide-simulator", "consent", "refuse",
     "no-consent", "flip-ciphertext-byte", "missing-sign", "reorder-plain-object", "aes-256-key",
     "non-json-text", "success", "no-user-consent", "oracle", "refusal", "json", "form", "raw",
+    "raw-json", "raw-form", "query", "split-json", "split-form", "forged", "not-a-phone-number",
     "POST", "2xx", "400-499", "{{mobile}}", "{{code}}", "{{env.HOME}}", "(", "13800000000",
     "1-1234432112", "", "10.1.35", "1.16.4", "2021", "http://127.0.0.1:9/", "bWFkZSB1cA==",
     "alipay", "alipay-phone",

@@ -284,3 +284,45 @@ async fn form_posts_from_another_site_are_refused() {
     let response = server::app(state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn the_device_page_offers_every_transport_shape_and_refuses_a_split_it_cannot_make() {
+    use strum::IntoEnumIterator;
+    let (state, app) = state();
+    let prepared = state
+        .prepare_call(&app, Some("non-json-text"), PhoneNumberRequest::default())
+        .unwrap();
+    let (call, _) = state.complete_recorded_call(prepared).unwrap();
+    let (_, page, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}/device?call={call}"),
+        None,
+    )
+    .await;
+    for shape in alipay_sim::state::BodyShape::iter() {
+        assert!(
+            page.contains(&format!("<option value=\"{shape}\"")),
+            "{shape} is not offered"
+        );
+    }
+    // "[object Object]" is no envelope: it has no response and sign to hand over split.
+    let (status, body, _) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/device/send"),
+        Some(&format!(
+            "call={call}&url=http%3A%2F%2F127.0.0.1%3A9%2Fapi%2Fphone&body_shape=split-json"
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.contains("body_shape split-json: the envelope is not a JSON object"),
+        "{body}"
+    );
+    assert!(
+        state.backend_target(&app).is_none(),
+        "nothing was sent, nothing remembered"
+    );
+}

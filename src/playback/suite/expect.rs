@@ -69,6 +69,44 @@ fn placeholder(oracle: &Expect, name: &str) -> Result<Option<String>, String> {
     }
 }
 
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// Why a correct backend refuses an envelope, by what the oracle concludes: a suite may
+    /// expect a distinct answer for each (`refusals`), so that a backend refusing a genuine
+    /// 40006 through a bug is told apart from one refusing a forgery.
+    pub enum RefusalClass {
+        /// Authentic (the signature verifies and the content decrypts), but its plaintext is no
+        /// phone number: 40003, 40006, 20000, 10000 without a mobile.
+        NotAPhoneNumber,
+        /// Forged or broken: the signature does not verify, the content does not decrypt, or
+        /// there is no `sign`.
+        Forged,
+        /// Not an envelope: text that is not JSON, no `response`, a `response` of no known form.
+        Unparseable,
+    }
+}
+
+impl RefusalClass {
+    /// The class of the refusal `oracle` calls for; `None` when it calls for none (a phone
+    /// number) or nothing reaches the backend.
+    pub fn of(oracle: &Expect) -> Option<RefusalClass> {
+        match oracle.verdict {
+            Verdict::Accept if oracle.is_phone_number() => None,
+            Verdict::Accept => Some(RefusalClass::NotAPhoneNumber),
+            Verdict::RejectSignature | Verdict::RejectDecrypt | Verdict::Unsigned => {
+                Some(RefusalClass::Forged)
+            }
+            Verdict::RejectParse => Some(RefusalClass::Unparseable),
+            Verdict::FrontEnd => None,
+        }
+    }
+
+    /// `not-a-phone-number`, `forged`, `unparseable`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// Which of the suite's expectations a step uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

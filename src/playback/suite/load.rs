@@ -229,7 +229,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "my-suite.json: backend.body: expected one of `json`, `form`, `raw`, got 1"
+            "my-suite.json: backend.body: expected one of `json`, `form`, `raw`, `raw-json`, `raw-form`, `query`, `split-json`, `split-form`, got 1"
         );
         let err = parse(r#"{"name":"x","steps":[{"console":{"signing":["RSA2"]}}]}"#)
             .unwrap_err()

@@ -42,14 +42,15 @@ mod step;
 
 use answer::regex_error;
 pub use answer::{AnswerSpec, StatusSpec};
-pub use expect::{ExpectKind, Expectation, Mismatch};
+pub use expect::{ExpectKind, Expectation, Mismatch, RefusalClass};
 pub use load::{builtin_names, LoadedSuite, SuiteError};
 pub use prepare::{PreparedStep, PreparedSuite};
 pub use step::{AlipayPhoneStep, Flow, Step, StepExpect};
 
 // A suite's objects refuse an array in their place.
 crate::de::object_only!(
-    serialize and deserialize: Suite, BackendSpec, SuiteKeys, AlipayPhoneStep, AnswerSpec
+    serialize and deserialize: Suite, BackendSpec, SuiteKeys, AlipayPhoneStep, AnswerSpec,
+    RefusalSpecs
 );
 
 /// One suite file.
@@ -65,9 +66,14 @@ pub struct Suite {
     /// is `"success"`, or derived from the oracle, use it.
     #[serde(default = "AnswerSpec::default_success")]
     pub success: AnswerSpec,
-    /// What the backend's answer shows when it refuses an envelope.
+    /// What the backend's answer shows when it refuses an envelope: every refusal, or those of
+    /// the classes `refusals` does not give.
     #[serde(default = "AnswerSpec::default_refusal")]
     pub refusal: AnswerSpec,
+    /// What the answer shows for each class of refusal (authentic but not a phone number,
+    /// forged or broken, unparseable); a class not given uses `refusal`.
+    #[serde(default, skip_serializing_if = "RefusalSpecs::is_empty")]
+    pub refusals: RefusalSpecs,
     /// The app's keys, when they are not those of `--seed` (a recorded suite carries them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<SuiteKeys>,
@@ -84,7 +90,10 @@ pub struct BackendSpec {
     pub method: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// `json` (`{"response": <envelope>}`), `form` (`response=<envelope>`) or `raw`.
+    /// The transport shape: `json` (`{"response": <envelope>}`, the default), `form`
+    /// (`response=<envelope>`), `raw` (text/plain), `raw-json`, `raw-form`, `query` (a GET),
+    /// `split-json` or `split-form` (`encryptedData` and `sign`); see [`BodyShape`]. A step's
+    /// own `body` wins.
     pub body: BodyShape,
     /// The JSON key or form field that carries the envelope.
     pub field: String,
@@ -107,6 +116,38 @@ impl Default for BackendSpec {
             values: Map::new(),
             sign_type: SignType::Rsa2,
             timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The answers a suite expects for each class of refusal; see [`RefusalClass`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RefusalSpecs {
+    /// Authentic, but not a phone number: a genuine 40003, 40006, 20000, or 10000 without a
+    /// mobile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_a_phone_number: Option<AnswerSpec>,
+    /// Forged or broken: a signature that does not verify, content that does not decrypt, no
+    /// `sign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forged: Option<AnswerSpec>,
+    /// Not an envelope at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unparseable: Option<AnswerSpec>,
+}
+
+impl RefusalSpecs {
+    fn is_empty(&self) -> bool {
+        *self == RefusalSpecs::default()
+    }
+
+    /// The spec given for `class`, if any.
+    pub fn get(&self, class: RefusalClass) -> Option<&AnswerSpec> {
+        match class {
+            RefusalClass::NotAPhoneNumber => self.not_a_phone_number.as_ref(),
+            RefusalClass::Forged => self.forged.as_ref(),
+            RefusalClass::Unparseable => self.unparseable.as_ref(),
         }
     }
 }

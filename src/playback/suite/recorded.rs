@@ -1,5 +1,5 @@
 //! Suites from device-page recordings: each recorded call a step, with the answer the backend
-//! gave then.
+//! gave then, in the transport shape it was sent in.
 
 use super::*;
 
@@ -30,7 +30,7 @@ impl Suite {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, recorded)| recorded_step(i, recorded))
+            .map(|(i, recorded)| recorded_step(i, recorded, backend.body))
             .collect();
         Suite {
             name: format!("recorded-{}", recording.app_id),
@@ -41,13 +41,16 @@ impl Suite {
             backend,
             success: AnswerSpec::default_success(),
             refusal: AnswerSpec::default_refusal(),
+            refusals: RefusalSpecs::default(),
             keys: Some(SuiteKeys::of(keys)),
             steps,
         }
     }
 }
 
-fn recorded_step(index: usize, recorded: &RecordedCall) -> Step {
+/// A recorded call as a step; a call sent in another shape than the suite's (`body`, the
+/// shape of the last call sent) keeps its own.
+fn recorded_step(index: usize, recorded: &RecordedCall, body: BodyShape) -> Step {
     let call = &recorded.call;
     let default = Call::default();
     let expect = match recorded
@@ -78,6 +81,11 @@ fn recorded_step(index: usize, recorded: &RecordedCall) -> Step {
         user: (call.user != default.user).then(|| call.user.clone()),
         action: (call.action != default.action).then(|| call.action.clone()),
         fault: call.fault,
+        body: recorded
+            .exchange
+            .as_ref()
+            .map(|e| e.body_shape)
+            .filter(|shape| *shape != body),
         expect,
     })
 }

@@ -63,7 +63,8 @@ impl Serialize for Step {
 /// The keys of an Alipay phone step, in the order its errors list them (a test holds them to
 /// the struct's fields).
 const ALIPAY_PHONE_KEYS: &[&str] = &[
-    "name", "scenario", "mobile", "console", "platform", "user", "action", "fault", "expect",
+    "name", "scenario", "mobile", "console", "platform", "user", "action", "fault", "body",
+    "expect",
 ];
 
 /// The tag `flow`, read as the step streams: `#[serde(tag = "flow")]` would buffer the object
@@ -261,6 +262,9 @@ pub struct AlipayPhoneStep {
     pub action: Option<Action>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
+    /// The transport shape of this step's request, instead of the suite's `backend.body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BodyShape>,
     #[serde(default, skip_serializing_if = "StepExpect::is_oracle")]
     pub expect: StepExpect,
 }
@@ -269,11 +273,16 @@ pub struct AlipayPhoneStep {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum StepExpect {
     /// Derived from the oracle: the suite's `success` for an envelope whose plaintext is code
-    /// 10000 with a mobile, its `refusal` for everything else.
+    /// 10000 with a mobile, else the refusal of the envelope's class (`refusals`, falling back
+    /// to `refusal`).
     #[default]
     Oracle,
     Success,
+    /// A refusal, of the class the oracle gives (the plain `refusal` when it gives none).
     Refusal,
+    /// A refusal of this class, whatever the oracle says: `"forged"`, say, for a backend that
+    /// reads a raw-form body through a form decoder.
+    RefusalOf(RefusalClass),
     Answer(AnswerSpec),
 }
 
@@ -289,6 +298,7 @@ impl Serialize for StepExpect {
             StepExpect::Oracle => serializer.serialize_str("oracle"),
             StepExpect::Success => serializer.serialize_str("success"),
             StepExpect::Refusal => serializer.serialize_str("refusal"),
+            StepExpect::RefusalOf(class) => serializer.serialize_str(class.as_str()),
             StepExpect::Answer(spec) => spec.serialize(serializer),
         }
     }
@@ -301,15 +311,20 @@ impl<'de> Deserialize<'de> for StepExpect {
                 "oracle" => Ok(StepExpect::Oracle),
                 "success" => Ok(StepExpect::Success),
                 "refusal" => Ok(StepExpect::Refusal),
-                other => Err(D::Error::custom(format!(
-                    "unknown expectation {other:?}: expected \"oracle\", \"success\", \"refusal\" or an object"
-                ))),
+                other => match <RefusalClass as strum::IntoEnumIterator>::iter()
+                    .find(|class| class.as_str() == other)
+                {
+                    Some(class) => Ok(StepExpect::RefusalOf(class)),
+                    None => Err(D::Error::custom(format!(
+                        "unknown expectation {other:?}: expected \"oracle\", \"success\", \"refusal\", \"not-a-phone-number\", \"forged\", \"unparseable\" or an object"
+                    ))),
+                },
             },
             object @ Value::Object(_) => AnswerSpec::deserialize(object)
                 .map(StepExpect::Answer)
                 .map_err(D::Error::custom),
             other => Err(D::Error::custom(format!(
-                "expected \"oracle\", \"success\", \"refusal\" or an object, got {other}"
+                "expected \"oracle\", \"success\", \"refusal\", a refusal class or an object, got {other}"
             ))),
         }
     }
@@ -335,6 +350,7 @@ mod tests {
             user: Some(User::default()),
             action: Some(Action::default()),
             fault: Some(Fault::MissingSign),
+            body: Some(BodyShape::SplitJson),
             expect: StepExpect::Success,
         };
         let value = serde_json::to_value(Step::AlipayPhone(step)).unwrap();
@@ -354,6 +370,9 @@ mod tests {
         for step in [
             r#"{}"#,
             r#"{"scenario":"success","mobile":"13912345678","expect":"refusal"}"#,
+            r#"{"scenario":"success","body":"raw-form","expect":"forged"}"#,
+            r#"{"scenario":"success","body":"xml"}"#,
+            r#"{"scenario":"success","expect":"forgd"}"#,
             r#"{"name":"a","console":{"signing":"RSA"},"fault":"missing-sign"}"#,
             r#"{"scenari":"success"}"#,
             r#"{"scenario":"success","nope":1}"#,
@@ -379,6 +398,29 @@ mod tests {
                 .map_err(|e| e.replace("struct AlipayPhoneStep", "struct Step"));
             assert_eq!(as_step, as_struct, "{step}");
         }
+    }
+
+    #[test]
+    fn a_step_names_its_transport_and_a_refusal_class() {
+        let step: Step = serde_json::from_str(
+            r#"{"scenario":"success","body":"split-json","expect":"not-a-phone-number"}"#,
+        )
+        .unwrap();
+        let Step::AlipayPhone(phone) = &step;
+        assert_eq!(phone.body, Some(BodyShape::SplitJson));
+        assert_eq!(
+            phone.expect,
+            StepExpect::RefusalOf(RefusalClass::NotAPhoneNumber)
+        );
+        assert_eq!(
+            serde_json::to_string(&step).unwrap(),
+            r#"{"scenario":"success","body":"split-json","expect":"not-a-phone-number"}"#
+        );
+        let err = read::<Step>(r#"{"expect":"forgd"}"#).unwrap_err();
+        assert!(
+            err.contains(r#"unknown expectation "forgd": expected "oracle", "success", "refusal", "not-a-phone-number", "forged", "unparseable" or an object"#),
+            "{err}"
+        );
     }
 
     #[test]
