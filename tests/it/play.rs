@@ -900,3 +900,53 @@ fn a_step_sets_its_own_transport_and_refusal_class() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("\"xml\" is not a transport shape"));
 }
+
+/// A suite says which reading of an unsigned answer its backend follows: under `policy: doc` an
+/// app without a signing method must get its mobile (the doc's "skip verification"), while a
+/// `sign` stripped on the way must still be refused.
+#[test]
+fn a_suite_declares_the_doc_policy_for_unsigned_answers() {
+    let backend = NodeBackend::start("broken/accepts-unsigned.mjs", SEED);
+    let dir = tempfile::tempdir().unwrap();
+    let suite = |policy: &str| {
+        let path = dir.path().join(format!("{policy}.json"));
+        let body = serde_json::json!({
+            "name": format!("unsigned-{policy}"),
+            "policy": policy,
+            "steps": [{"scenario": "no-signing"}, {"scenario": "missing-sign"}],
+        });
+        std::fs::write(&path, body.to_string()).unwrap();
+        path
+    };
+    let seed = SEED.to_string();
+    let run = |path: &std::path::Path| {
+        let output = play(&[
+            path.to_str().unwrap(),
+            "--backend",
+            &backend.url,
+            "--seed",
+            &seed,
+        ]);
+        (output.status.code(), text(&output.stdout))
+    };
+    // Strict: the unsigned mobile must be refused, and this backend takes it.
+    let (code, stdout) = run(&suite("strict"));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(
+        failed_steps(&stdout),
+        BTreeSet::from(["no-signing".to_string(), "missing-sign".to_string()]),
+        "{stdout}"
+    );
+    // Doc: the unsigned mobile is what the backend must take; the stripped sign still fails it.
+    let (code, stdout) = run(&suite("doc"));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(
+        failed_steps(&stdout),
+        BTreeSet::from(["missing-sign".to_string()]),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    unsigned-doc › no-signing  (accepted as it must be"),
+        "{stdout}"
+    );
+}

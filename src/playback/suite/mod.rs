@@ -28,6 +28,7 @@ use crate::crypto::SignType;
 use crate::crypto::{AesKey, SigningKey};
 use crate::http::backend::RequestShape;
 use crate::keys::AppKeys;
+use crate::oracle::Policy;
 use crate::oracle::Verdict;
 use crate::oracle::{self, BackendKeys};
 use crate::sim::recording::{RecordedCall, Recording};
@@ -74,10 +75,20 @@ pub struct Suite {
     /// forged or broken, unparseable); a class not given uses `refusal`.
     #[serde(default, skip_serializing_if = "RefusalSpecs::is_empty")]
     pub refusals: RefusalSpecs,
+    /// Which reading of an unsigned answer the backend under test follows: `strict` (default:
+    /// refuse whatever is unsigned) or `doc` (the newest doc: an app without a signing method
+    /// gets no `sign`, and the backend skips verification). Decides what an oracle-derived step
+    /// expects of the backend.
+    #[serde(default, skip_serializing_if = "is_strict")]
+    pub policy: Policy,
     /// The app's keys, when they are not those of `--seed` (a recorded suite carries them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<SuiteKeys>,
     pub steps: Vec<Step>,
+}
+
+fn is_strict(policy: &Policy) -> bool {
+    *policy == Policy::Strict
 }
 
 /// How to reach the backend under test.

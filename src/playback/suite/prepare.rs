@@ -401,7 +401,8 @@ impl LoadedSuite {
                     continue;
                 }
             };
-            let judgement = expect::for_backend(&delivery, envelope, &backend_keys);
+            let judgement = expect::for_backend(&delivery, envelope, &backend_keys)
+                .for_policy(self.suite.policy);
             let success = (&self.suite.success, "success".to_string());
             let (kind, class, (spec, key)) = match &step.expect {
                 StepExpect::Oracle if judgement.is_phone_number() => {

@@ -42,6 +42,7 @@ impl Suite {
             success: AnswerSpec::default_success(),
             refusal: AnswerSpec::default_refusal(),
             refusals: RefusalSpecs::default(),
+            policy: Default::default(),
             keys: Some(SuiteKeys::of(keys)),
             steps,
         }
