@@ -2,6 +2,8 @@
 //! what the front end received, sending the envelope to the developer's backend, recording.
 
 use super::*;
+use crate::alipay::front_end::{page_event, FrontEnd};
+use crate::alipay::model::Authorisation;
 
 struct ExchangeView {
     url: String,
@@ -28,6 +30,14 @@ struct CallView {
     reason: String,
     plaintext: Option<String>,
     backend: Option<ExchangeView>,
+    /// What the page's handler gets on the chosen front end, when it is not the native one.
+    page_event: Option<PageEventView>,
+}
+
+struct PageEventView {
+    handler: String,
+    event: String,
+    note: String,
 }
 
 #[derive(Template)]
@@ -40,6 +50,9 @@ struct DevicePage {
     backend_url: String,
     body_shapes: Vec<Choice>,
     recording: Option<RecordingView>,
+    /// `my.getSetting`'s `authSetting.phoneNumber`: no sheet once authorised.
+    authorised: bool,
+    front_ends: Vec<Choice>,
 }
 
 struct RecordingView {
@@ -54,6 +67,8 @@ struct RecordingView {
 pub(super) struct DeviceQuery {
     call: Option<u64>,
     sheet: Option<String>,
+    /// The front end the page is written with (`button`, `uni-app`, `taro`), for `page_event`.
+    front_end: Option<FrontEnd>,
 }
 
 fn pretty(value: &Value) -> String {
@@ -79,6 +94,8 @@ pub(super) async fn device(
     Query(query): Query<DeviceQuery>,
 ) -> PageResult {
     let app = state.app(&app_id)?;
+    let front_end = query.front_end.unwrap_or_default();
+    let base_library = app.config.user.base_library_version.clone();
     let call = query
         .call
         .and_then(|id| state.journal_entry(id))
@@ -93,6 +110,14 @@ pub(super) async fn device(
             // The journal keeps the verdict, not its one-line reason: say what it means.
             reason: entry.verdict.meaning().to_string(),
             plaintext: entry.plaintext.as_ref().map(pretty),
+            page_event: (front_end != FrontEnd::Native).then(|| {
+                let event = page_event(entry.callback, &entry.payload, front_end, &base_library);
+                PageEventView {
+                    handler: event.handler,
+                    event: pretty(&event.event),
+                    note: event.note,
+                }
+            }),
             backend: entry.backend.map(|b| ExchangeView {
                 sent: format!(
                     "{} {} ({})",
@@ -136,6 +161,8 @@ pub(super) async fn device(
         backend_url: target.map(|t| t.url).unwrap_or_default(),
         body_shapes: options(shape),
         recording,
+        authorised: app.config.user.authorisation == Authorisation::Granted,
+        front_ends: options(front_end),
     })
 }
 
@@ -226,6 +253,28 @@ pub(super) async fn tap(
     let worker = state.clone();
     let (id, _) = blocking::<_, PageError>(move || worker.complete_recorded_call(prepared)).await?;
     back_to(format!("/apps/{app_id}/device?call={id}"))
+}
+
+/// The user revokes the phone number under ··· › 设置 › 用户信息.
+pub(super) async fn revoke(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> PageResult {
+    let worker = state.clone();
+    let id = app_id.clone();
+    blocking::<_, PageError>(move || worker.revoke_authorisation(&id)).await?;
+    back_to(format!("/apps/{app_id}/device"))
+}
+
+impl Labelled for FrontEnd {
+    fn label(self) -> &'static str {
+        match self {
+            FrontEnd::Native => "native: onGetAuthorize, then success / fail",
+            FrontEnd::Button => "button: onGetPhoneNumber (2.8.0+), the envelope split",
+            FrontEnd::UniApp => "uni-app: @getphonenumber, errMsg",
+            FrontEnd::Taro => "Taro 3: onGetPhoneNumber passed through",
+        }
+    }
 }
 
 #[derive(Deserialize)]

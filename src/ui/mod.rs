@@ -53,6 +53,7 @@ fn alipay_routes() -> Router<SimState> {
         .route("/apps/{app_id}/keys/{file}", get(console::download_key))
         .route("/apps/{app_id}/device", get(device::device))
         .route("/apps/{app_id}/device/tap", post(device::tap))
+        .route("/apps/{app_id}/device/revoke", post(device::revoke))
         .route("/apps/{app_id}/device/send", post(device::send_to_backend))
         .route(
             "/apps/{app_id}/recording/start",

@@ -326,3 +326,52 @@ async fn the_device_page_offers_every_transport_shape_and_refuses_a_split_it_can
         "nothing was sent, nothing remembered"
     );
 }
+
+#[tokio::test]
+async fn the_device_page_shows_the_authorisation_revokes_it_and_each_front_ends_event() {
+    let (state, app) = state();
+    let (status, _, location) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/device/tap"),
+        Some("action=consent"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page, _) = send(&state, "GET", &location, None).await;
+    assert_eq!(
+        by_id(&page, "auth-setting"),
+        "authSetting.phoneNumber = true"
+    );
+    assert!(
+        page.contains(r#"id="authorised-note""#),
+        "no sheet once authorised"
+    );
+
+    let (_, page, _) = send(&state, "GET", &format!("{location}&front_end=button"), None).await;
+    assert_eq!(by_id(&page, "page-handler"), "onGetPhoneNumber");
+    assert!(by_id(&page, "page-event").contains("encryptedData"));
+    let (_, page, _) = send(
+        &state,
+        "GET",
+        &format!("{location}&front_end=uni-app"),
+        None,
+    )
+    .await;
+    assert!(by_id(&page, "page-event").contains("getPhoneNumber:ok"));
+
+    let (status, _, _) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/device/revoke"),
+        Some(""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}/device"), None).await;
+    assert_eq!(
+        by_id(&page, "auth-setting"),
+        "authSetting.phoneNumber = false"
+    );
+    assert!(!page.contains(r#"id="authorised-note""#));
+}
