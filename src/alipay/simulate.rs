@@ -7,9 +7,10 @@ use serde_json::{json, Value};
 use crate::alipay::envelope::{self, EnvelopeCache};
 use crate::alipay::error::Error;
 pub use crate::alipay::model::Call;
-use crate::alipay::model::{AesKeySetting, Busy};
+use crate::alipay::model::{AesKeySetting, Busy, SigningKeyMode};
 use crate::alipay::outcome::{Callback, Outcome};
 use crate::alipay::rules;
+use crate::certs::Certificates;
 use crate::crypto::SignType;
 use crate::keys::AppKeys;
 use crate::oracle::{Cause, Expect, Verdict};
@@ -27,6 +28,11 @@ pub struct Delivery {
     pub aes_key: Option<String>,
     #[schema(required)]
     pub sign_type: Option<SignType>,
+    /// The certificate mode's files and SNs (公钥证书), when the app signs in that mode: a
+    /// backend in certificate mode verifies with the key inside `alipay_cert`, which is
+    /// `alipay_public_key` (spec §5.1). Left out in public-key mode and without signing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<Certificates>,
     pub callback: Callback,
     /// Exactly what the callback receives; for `success`, `{"response": "<envelope text>"}`.
     #[schema(value_type = Object)]
@@ -100,11 +106,16 @@ fn run(
             (Callback::Success, payload, produced.expect)
         }
     };
+    let certificates = match (sign_type, call.console.signing_key_mode) {
+        (Some(_), SigningKeyMode::Certificate) => Some((*keys.certificates()?).clone()),
+        _ => None,
+    };
     Ok(Delivery {
         app_id: keys.app_id().to_string(),
         alipay_public_key: sign_type.map(|_| keys.alipay_public_key_base64().to_string()),
         aes_key,
         sign_type,
+        certificates,
         callback,
         payload,
         expect,

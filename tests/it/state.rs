@@ -39,10 +39,10 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
         Some("flip-ciphertext-byte")
     );
     let second = state.app("second").unwrap();
-    assert_eq!(
-        serde_json::to_value(&second.config).unwrap(),
-        old["apps"][1]["config"]
-    );
+    // As the file has it, with the fields added since at their defaults.
+    let mut config = old["apps"][1]["config"].clone();
+    config["console"]["signing_key_mode"] = "public-key".into();
+    assert_eq!(serde_json::to_value(&second.config).unwrap(), config);
     assert_eq!(second.keys.aes_key, old["apps"][1]["aes_key"]);
     let backend = state.backend_target("second").unwrap();
     assert_eq!(backend.url, "http://127.0.0.1:9/phone");
@@ -59,7 +59,8 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
         VERSION_1
     );
 
-    // The next change writes format 2: the same apps, each tagged, nothing else changed.
+    // The next change writes format 2: the same apps, each tagged, nothing else changed but
+    // the settings added since.
     state
         .patch_app("second", json!({"console": {"gateway": false}}))
         .unwrap();
@@ -68,6 +69,10 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
     assert_eq!(new["apps_created"], old["apps_created"]);
     let mut expected = old["apps"].clone();
     expected[1]["config"]["console"]["gateway"] = json!(false);
+    // Settings added since are written, at their defaults.
+    for app in expected.as_array_mut().unwrap() {
+        app["config"]["console"]["signing_key_mode"] = json!("public-key");
+    }
     for (n, app) in new["apps"].as_array().unwrap().iter().enumerate() {
         let mut app = app.clone();
         assert_eq!(
