@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rand_chacha::rand_core::RngCore;
 use serde::Serialize;
 
+use crate::certs::Certificates;
 use crate::crypto::{AesKey, CryptoError, SigningKey};
 use crate::seed::seeded_rng;
 
@@ -27,6 +28,7 @@ pub struct AppKeys {
     wrong_signing: OnceLock<Result<SigningKey, CryptoError>>,
     /// A third-party app's (ISV's) Alipay key pair and its public key's console text.
     isv_signing: OnceLock<Result<(SigningKey, String), CryptoError>>,
+    certificates: OnceLock<Result<Arc<Certificates>, CryptoError>>,
 }
 
 impl AppKeys {
@@ -66,6 +68,7 @@ impl AppKeys {
             fault_seed,
             wrong_signing: OnceLock::new(),
             isv_signing: OnceLock::new(),
+            certificates: OnceLock::new(),
         }
     }
 
@@ -135,6 +138,18 @@ impl AppKeys {
             &mut seeded_rng(self.fault_seed, &format!("merchant-aes-key/{generation}")),
             16,
         )
+    }
+
+    /// The certificate mode's files (公钥证书): the root file, the Alipay public-key certificate
+    /// (holding [`AppKeys::alipay_key`]'s public half) and the app certificate, with their
+    /// SNs. Issued on first use (an RSA key generation, derived from the seed) and kept.
+    pub fn certificates(&self) -> Result<Arc<Certificates>, CryptoError> {
+        self.certificates
+            .get_or_init(|| {
+                crate::certs::issue(&self.app_id, self.alipay.public_key(), self.fault_seed)
+                    .map(Arc::new)
+            })
+            .clone()
     }
 
     /// Another AES-128 key, for the "encrypted with the wrong AES key" fault.

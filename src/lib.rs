@@ -109,6 +109,7 @@
 //!
 //! ```text
 //! leaves    crypto/ keys oracle seed de schema wire   AES, RSA, key formats; seeded keys; verdicts
+//!             certs                                  the certificate mode's files and SNs
 //! engine    alipay/                          pure: (call, keys, index) -> delivery + oracle
 //!             model/ rules outcome fault envelope simulate scenario keys error
 //! shell     sim/                             state (SimState), apps (one variant per
@@ -136,6 +137,7 @@
 
 // The layers, private: what a user of the crate needs is re-exported below, by what they do.
 mod alipay;
+mod certs;
 pub mod crypto;
 mod de;
 mod fixture;
@@ -158,6 +160,7 @@ pub use alipay::fault::Fault;
 pub use alipay::model::Call;
 pub use alipay::scenario::{catalogue, Catalogue, Fixture, Scenario};
 pub use alipay::simulate::{get_phone_number, Delivery};
+pub use certs::Certificates;
 pub use crypto::{CryptoError, SignType};
 pub use keys::{AppKeys, PublishedKeys};
 pub use oracle::{Cause, Expect, Verdict};

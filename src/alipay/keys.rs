@@ -48,9 +48,10 @@ pub fn parse_alipay_public_key(text: &str) -> Result<PublicKey, KeyError> {
                  ({PUBLIC_KEY_FORMS}), which `alipay-sim keys` prints"
             ),
             CryptoError::Certificate => format!(
-                "this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); \
-                 alipay-sim simulates the public-key mode (公钥): give the Alipay public key \
-                 ({PUBLIC_KEY_FORMS})"
+                "this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); give \
+                 the Alipay public key inside alipayCertPublicKey_RSA2.crt ({PUBLIC_KEY_FORMS}): \
+                 `openssl x509 -pubkey -noout -in alipayCertPublicKey_RSA2.crt` prints it, and \
+                 the simulator shows it as the app's alipay_public_key"
             ),
             other => other.to_string(),
         };
@@ -116,9 +117,11 @@ mod tests {
         let message = |text: &str| parse_alipay_public_key(text).unwrap_err().to_string();
         assert_eq!(
             message("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
-            "this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); alipay-sim \
-             simulates the public-key mode (公钥): give the Alipay public key (`BEGIN PUBLIC \
-             KEY`, or the console's one-line MIIBIj... form)"
+            "this is a certificate (`BEGIN CERTIFICATE`, the console's 公钥证书 mode); give the \
+             Alipay public key inside alipayCertPublicKey_RSA2.crt (`BEGIN PUBLIC KEY`, or the \
+             console's one-line MIIBIj... form): `openssl x509 -pubkey -noout -in \
+             alipayCertPublicKey_RSA2.crt` prints it, and the simulator shows it as the app's \
+             alipay_public_key"
         );
         assert_eq!(
             message("-----BEGIN FOO-----\nAAAA\n-----END FOO-----"),

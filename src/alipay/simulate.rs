@@ -8,9 +8,10 @@ use crate::alipay::envelope::{self, EnvelopeCache};
 use crate::alipay::error::Error;
 use crate::alipay::front_end::{page_event, FrontEnd, PageEvent};
 pub use crate::alipay::model::Call;
-use crate::alipay::model::{AesKeySetting, Busy, Version};
+use crate::alipay::model::{AesKeySetting, Busy, SigningKeyMode, Version};
 use crate::alipay::outcome::{Callback, Outcome};
 use crate::alipay::rules;
+use crate::certs::Certificates;
 use crate::crypto::SignType;
 use crate::keys::AppKeys;
 use crate::oracle::{Cause, Expect, Verdict};
@@ -28,6 +29,11 @@ pub struct Delivery {
     pub aes_key: Option<String>,
     #[schema(required)]
     pub sign_type: Option<SignType>,
+    /// The certificate mode's files and SNs (公钥证书), when the app signs in that mode: a
+    /// backend in certificate mode verifies with the key inside `alipay_cert`, which is
+    /// `alipay_public_key` (spec §5.1). Left out in public-key mode and without signing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<Certificates>,
     pub callback: Callback,
     /// Exactly what the callback receives; for `success`, `{"response": "<envelope text>"}`.
     #[schema(value_type = Object)]
@@ -172,11 +178,20 @@ fn run(
         (Some(_), Some(_)) => Some(keys.isv_alipay_public_key_base64()?.to_string()),
         (Some(_), None) => Some(keys.alipay_public_key_base64().to_string()),
     };
+    // The certificates hold the app's own Alipay key: an ISV's merchant is signed for by the
+    // third party, whose certificates are not modelled.
+    let certificates = match (sign_type, call.console.signing_key_mode) {
+        (Some(_), SigningKeyMode::Certificate) if call.console.isv.is_none() => {
+            Some((*keys.certificates()?).clone())
+        }
+        _ => None,
+    };
     Ok(Delivery {
         app_id: keys.app_id().to_string(),
         alipay_public_key,
         aes_key,
         sign_type,
+        certificates,
         callback,
         payload,
         expect,

@@ -43,6 +43,7 @@ error_codes! {
     PreflightRequired = "preflight_required",
     AppNotFound = "app_not_found",
     ScenarioNotFound = "scenario_not_found",
+    CertificateNotFound = "certificate_not_found",
     RouteNotFound = "route_not_found",
     MethodNotAllowed = "method_not_allowed",
     BodyTimeout = "body_timeout",
@@ -111,6 +112,7 @@ pub(crate) fn status_of(error: &StateError) -> (StatusCode, ErrorCode) {
         StateError::AppExists(_) => (StatusCode::CONFLICT, ErrorCode::AppExists),
         StateError::LastApp(_) => (StatusCode::CONFLICT, ErrorCode::LastApp),
         StateError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRequest),
+        StateError::NoCertificate(_) => (StatusCode::NOT_FOUND, ErrorCode::CertificateNotFound),
         StateError::Engine(Error::UnknownScenario(_)) => {
             (StatusCode::NOT_FOUND, ErrorCode::ScenarioNotFound)
         }

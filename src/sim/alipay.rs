@@ -10,10 +10,12 @@ use crate::alipay::envelope::EnvelopeCache;
 use crate::alipay::fault::Fault;
 use crate::alipay::front_end::FrontEnd;
 use crate::alipay::model::{
-    ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks, User,
+    ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks,
+    SigningKeyMode, User,
 };
 use crate::alipay::scenario::catalogue;
 use crate::alipay::simulate::{self, Call};
+use crate::certs::{app_cert_file, Certificates, ALIPAY_CERT_FILE, ROOT_CERT_FILE};
 use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
 use crate::keys::{app_id_for_seed, AppKeys};
 use crate::oracle::BackendKeys;
@@ -80,6 +82,10 @@ pub struct KeysView {
     /// envelopes verify with (not the merchant's own above); `null` without an ISV.
     #[schema(required)]
     pub isv: Option<IsvKeysView>,
+    /// In certificate mode (`console.signing_key_mode: certificate`, 公钥证书), the SNs of the
+    /// app's certificates and the names of their files; `null` in public-key mode.
+    #[schema(required)]
+    pub certificates: Option<CertificatesView>,
 }
 
 /// A third-party app's keys, as its console shows them.
@@ -91,6 +97,38 @@ pub struct IsvKeysView {
     pub alipay_public_key_pem: String,
     /// How many times `alipay.open.auth.app.aes.set` has set the merchant's AES key.
     pub aes_key_sets: u32,
+}
+
+/// The certificate mode's SNs, as the SDKs compute them, and the files' names: each is served
+/// at `/api/v1/apps/{app_id}/certs/{file}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CertificatesView {
+    /// The app certificate's SN (`app_cert_sn`).
+    pub app_cert_sn: String,
+    /// The Alipay public-key certificate's SN (`alipay_cert_sn`).
+    pub alipay_cert_sn: String,
+    /// The root file's SN: its RSA-signed certificates' SNs joined with `_`
+    /// (`alipay_root_cert_sn`).
+    pub alipay_root_cert_sn: String,
+    /// `appCertPublicKey_<app_id>.crt`.
+    pub app_cert_file: String,
+    /// `alipayCertPublicKey_RSA2.crt`.
+    pub alipay_cert_file: String,
+    /// `alipayRootCert.crt`.
+    pub alipay_root_cert_file: String,
+}
+
+impl CertificatesView {
+    fn of(app_id: &str, certificates: &Certificates) -> CertificatesView {
+        CertificatesView {
+            app_cert_sn: certificates.app_cert_sn.clone(),
+            alipay_cert_sn: certificates.alipay_cert_sn.clone(),
+            alipay_root_cert_sn: certificates.alipay_root_cert_sn.clone(),
+            app_cert_file: app_cert_file(app_id),
+            alipay_cert_file: ALIPAY_CERT_FILE.to_string(),
+            alipay_root_cert_file: ROOT_CERT_FILE.to_string(),
+        }
+    }
 }
 
 /// An app as the API shows it.
@@ -233,6 +271,9 @@ impl AlipayApp {
                 aes_key: self.merchant_aes_key().to_base64(),
                 sign_type: self.stored.config.console.signing.sign_type(),
                 isv: self.isv_keys(),
+                certificates: self
+                    .certificates()
+                    .map(|certificates| CertificatesView::of(&self.stored.app_id, &certificates)),
             },
             next_outcome: NextOutcome {
                 rule: rule.id.to_string(),
@@ -242,6 +283,49 @@ impl AlipayApp {
             calls,
             created_at: self.stored.created_at.clone(),
         }
+    }
+}
+
+impl AlipayApp {
+    /// The app's certificates when it is in certificate mode (公钥证书). Issued on first use
+    /// and kept with the keys.
+    pub(crate) fn certificates(&self) -> Option<Arc<Certificates>> {
+        if self.stored.config.console.signing_key_mode != SigningKeyMode::Certificate {
+            return None;
+        }
+        match self.keys.certificates() {
+            Ok(certificates) => Some(certificates),
+            Err(e) => {
+                tracing::error!(app_id = %self.stored.app_id, "cannot issue certificates: {e}");
+                None
+            }
+        }
+    }
+
+    /// One of the certificate files, by its name (`appCertPublicKey_<app_id>.crt`,
+    /// `alipayCertPublicKey_RSA2.crt`, `alipayRootCert.crt`): the PEM text.
+    pub(crate) fn certificate_file(&self, file: &str) -> Result<String, StateError> {
+        let app_id = &self.stored.app_id;
+        if self.stored.config.console.signing_key_mode != SigningKeyMode::Certificate {
+            return Err(StateError::NoCertificate(format!(
+                "app {app_id:?} signs in public-key mode (公钥) and has no certificates: set \
+                 console.signing_key_mode to certificate (公钥证书)"
+            )));
+        }
+        let certificates = self.keys.certificates()?;
+        let pem = match file {
+            ALIPAY_CERT_FILE => &certificates.alipay_cert,
+            ROOT_CERT_FILE => &certificates.alipay_root_cert,
+            _ if file == app_cert_file(app_id) => &certificates.app_cert,
+            _ => {
+                return Err(StateError::NoCertificate(format!(
+                    "no certificate file {file:?}: app {app_id:?} has {}, {ALIPAY_CERT_FILE} and \
+                     {ROOT_CERT_FILE}",
+                    app_cert_file(app_id)
+                )))
+            }
+        };
+        Ok(pem.clone())
     }
 }
 
@@ -261,6 +345,10 @@ impl AlipayApp {
             ..Call::default()
         };
         config.validate()?;
+        if config.console.signing_key_mode == SigningKeyMode::Certificate {
+            // Issued now, while the caller holds no lock (it generates a key).
+            keys.certificates()?;
+        }
         let stored = StoredAlipayApp {
             app_id,
             key_seed,

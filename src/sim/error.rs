@@ -15,6 +15,9 @@ pub enum StateError {
     LastApp(String),
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
+    /// A certificate file that the app does not have (public-key mode, or an unknown name).
+    #[error("{0}")]
+    NoCertificate(String),
     #[error(transparent)]
     Engine(#[from] crate::alipay::error::Error),
     #[error(transparent)]

@@ -28,8 +28,8 @@ use crate::sim::store::{BackendTarget, Store, StoreError, StoredState, FORMAT_VE
 
 // The types of `SimState`'s methods, where its callers look for them.
 pub use crate::sim::alipay::{
-    AppView, KeysView, NewApp, NextOutcome, PhoneNumberRequest, PreparedCall, Protocols,
-    VerifyRequest,
+    AppView, CertificatesView, KeysView, NewApp, NextOutcome, PhoneNumberRequest, PreparedCall,
+    Protocols, VerifyRequest,
 };
 pub use crate::sim::error::StateError;
 pub use crate::sim::exchange::Exchange;
@@ -349,6 +349,12 @@ impl SimState {
 
     pub fn keys(&self, app_id: &str) -> Result<KeysView, StateError> {
         Ok(self.app(app_id)?.keys)
+    }
+
+    /// One of the app's certificate files (certificate mode, 公钥证书), by the name the SDKs'
+    /// samples give it: its PEM text.
+    pub fn certificate_file(&self, app_id: &str, file: &str) -> Result<String, StateError> {
+        self.lock().alipay(app_id)?.certificate_file(file)
     }
 
     /// The emulated front-end call. `scenario`, when given, replaces the app's configuration

@@ -4,7 +4,8 @@
 use super::*;
 use crate::alipay::model::{
     AccountKind, AesKeySetting, Application, Authorisation, Busy, Environment, ErrorForm,
-    ForeignIsvAppId, IsvAppIdMissing, IsvKind, PersonalAccount, Signing, WithoutSigning,
+    ForeignIsvAppId, IsvAppIdMissing, IsvKind, PersonalAccount, Signing, SigningKeyMode,
+    WithoutSigning,
 };
 use crate::alipay::model::{Call, Isv};
 
@@ -102,6 +103,12 @@ fn console_page(
                 "接口加签方式 · Signing method",
                 "sets the Alipay public key",
                 options(console.signing),
+            ),
+            select(
+                "signing_key_mode",
+                "接口加签方式 · 加签模式 · Key mode",
+                "公钥证书: the key comes in certificates",
+                options(console.signing_key_mode),
             ),
             select(
                 "aes_key",
@@ -298,6 +305,15 @@ impl Labelled for Signing {
     }
 }
 
+impl Labelled for SigningKeyMode {
+    fn label(self) -> &'static str {
+        match self {
+            SigningKeyMode::PublicKey => "公钥 · public key",
+            SigningKeyMode::Certificate => "公钥证书 · certificates",
+        }
+    }
+}
+
 impl Labelled for AesKeySetting {
     fn label(self) -> &'static str {
         match self {
@@ -445,6 +461,8 @@ fn config_from_form(fields: &Fields) -> Result<Call, String> {
             "phone_application": f("phone_application"),
             "jsapi_base_package": checked("jsapi_base_package"),
             "signing": f("signing"),
+            // A form of an older page has no key mode: public key, the default.
+            "signing_key_mode": optional("signing_key_mode").unwrap_or_else(|| "public-key".into()),
             "aes_key": f("aes_key"),
             "gateway": checked("gateway"),
             "isv": optional("isv_app_id").map(|id| {

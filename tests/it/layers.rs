@@ -2,7 +2,7 @@
 //! two modules import each other.
 //!
 //! ```text
-//! leaves    crypto/ de keys oracle/ schema seed wire  know no platform, no HTTP, no state
+//! leaves    certs crypto/ de keys oracle/ schema seed wire  know no platform, no HTTP, no state
 //! engine    alipay/                              pure: (call, keys, index) -> delivery + oracle
 //! shell     sim/                                 apps, journal, recording, store; no HTTP
 //! adapters  http/  ui/  playback/                HTTP, pages, playback over the shell
@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: [(&str, &[&str]); 5] = [
     (
         "leaves",
-        &["crypto/", "de", "keys", "oracle/", "schema", "seed", "wire"],
+        &[
+            "certs", "crypto/", "de", "keys", "oracle/", "schema", "seed", "wire",
+        ],
     ),
     ("engine", &["alipay/"]),
     ("shell", &["sim/"]),

@@ -8,6 +8,7 @@ mod api;
 mod api_errors;
 mod browser;
 mod catalogue;
+mod cert_mode;
 mod cli;
 mod crate_surface;
 mod fixture;

@@ -39,7 +39,7 @@ const KEYS: &[&str] = &[
     "mobile", "envelope", "alipay_public_key", "aes_key", "sign_type", "name",
     // console
     "account", "phone_number_package", "phone_application", "jsapi_base_package", "signing",
-    "gateway", "isv", "isv_app_id",
+    "signing_key_mode", "gateway", "isv", "isv_app_id",
     // platform
     "busy", "probability", "error_form", "without_signing", "unsigned_without_aes_key",
     "unsigned_without_gateway", "version_thresholds", "refusal_message",
@@ -66,7 +66,7 @@ const WORDS: &[&str] = &[
     "raw-json", "raw-form", "query", "split-json", "split-form", "forged", "not-a-phone-number",
     "POST", "2xx", "400-499", "{{mobile}}", "{{code}}", "{{env.HOME}}", "(", "13800000000",
     "1-1234432112", "", "10.1.35", "1.16.4", "2021", "http://127.0.0.1:9/", "bWFkZSB1cA==",
-    "alipay", "alipay-phone",
+    "alipay", "alipay-phone", "public-key", "certificate",
 ];
 
 fn key() -> impl Strategy<Value = String> {

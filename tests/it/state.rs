@@ -79,7 +79,8 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
         .unwrap();
     assert_eq!(call.delivery.expect.plaintext.unwrap()["code"], "40006");
 
-    // The next change writes format 2: the same apps, each tagged, nothing else changed.
+    // The next change writes format 2: the same apps, each tagged, nothing else changed but
+    // the settings added since.
     state
         .patch_app("second", json!({"console": {"gateway": false}}))
         .unwrap();
@@ -91,7 +92,7 @@ fn a_state_file_of_format_1_loads_as_it_was_and_is_saved_as_format_2() {
     // Saved again: without the removed `version_thresholds`, with the settings added since.
     let defaults = serde_json::to_value(alipay_sim::Call::default()).unwrap();
     for app in expected.as_array_mut().unwrap() {
-        for section in ["platform", "user"] {
+        for section in ["console", "platform", "user"] {
             let fields = app["config"][section].as_object_mut().unwrap();
             fields.remove("version_thresholds");
             for (field, value) in defaults[section].as_object().unwrap() {

@@ -48,7 +48,8 @@ fn by_id(html: &str, id: &str) -> String {
     html[open..close].trim().to_string()
 }
 
-const EVERY_SETTING_CHANGED: &str = "account=personal&phone_application=rejected&signing=RSA&aes_key=broken\
+const EVERY_SETTING_CHANGED: &str = "account=personal&phone_application=rejected&signing=RSA\
+&signing_key_mode=certificate&aes_key=broken\
 &isv_app_id=2021004100000001&mobile=1-1234432112&client_version=10.2.0&base_library_version=2.0.1\
 &environment=ide-simulator&action_kind=no-consent&call_isv_app_id=2021004100000001&fault=missing-sign\
 &busy=probability&busy_probability=0.25&error_form=encrypted&without_signing=missing-default-signature-type\
@@ -72,7 +73,8 @@ async fn every_console_setting_can_be_changed_from_the_console_page() {
     let config = serde_json::to_value(state.app(&app).unwrap().config).unwrap();
     let expected = serde_json::json!({
         "console": {"account": "personal", "phone_number_package": false, "phone_application": "rejected",
-                    "jsapi_base_package": false, "signing": "RSA", "aes_key": "broken", "gateway": false,
+                    "jsapi_base_package": false, "signing": "RSA", "signing_key_mode": "certificate",
+                    "aes_key": "broken", "gateway": false,
                     "isv": {"isv_app_id": "2021004100000001", "kind": "plugin", "phone_number_package": false,
                             "jsapi_base_package": true, "aes_key_sets": 3}},
         "platform": {"busy": {"probability": 0.25}, "error_form": "encrypted",
@@ -374,4 +376,41 @@ async fn the_device_page_shows_the_authorisation_revokes_it_and_each_front_ends_
         "authSetting.phoneNumber = false"
     );
     assert!(!page.contains(r#"id="authorised-note""#));
+}
+
+#[tokio::test]
+async fn the_console_page_links_the_certificates_in_certificate_mode() {
+    let (state, app) = state();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(page.contains(r#"<option value="public-key" selected>公钥 · public key</option>"#));
+    assert!(!page.contains(r#"id="certificates""#));
+
+    state.apply_scenario(&app, "cert-mode").unwrap();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(
+        page.contains(r#"<option value="certificate" selected>公钥证书 · certificates</option>"#)
+    );
+    let certificates = state.keys(&app).unwrap().certificates.unwrap();
+    assert_eq!(
+        by_id(&page, "alipay-root-cert-sn"),
+        certificates.alipay_root_cert_sn
+    );
+    assert_eq!(by_id(&page, "alipay-cert-sn"), certificates.alipay_cert_sn);
+    assert_eq!(by_id(&page, "app-cert-sn"), certificates.app_cert_sn);
+    for (id, file) in [
+        ("app-cert", format!("appCertPublicKey_{app}.crt")),
+        ("alipay-cert", "alipayCertPublicKey_RSA2.crt".to_string()),
+        ("alipay-root-cert", "alipayRootCert.crt".to_string()),
+    ] {
+        let href = format!("/api/v1/apps/{app}/certs/{file}");
+        assert!(
+            page.contains(&format!(
+                r#"<a id="{id}" href="{href}" download>{file}</a>"#
+            )),
+            "{id}"
+        );
+        let (status, pem, _) = send(&state, "GET", &href, None).await;
+        assert_eq!(status, StatusCode::OK, "{href}");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{href}");
+    }
 }

@@ -26,6 +26,11 @@ pub struct Console {
     /// 接口加签方式: the signing method (and so the Alipay public key), or none.
     #[schema(required)]
     pub signing: Signing,
+    /// 接口加签方式's mode: 公钥 (the Alipay public key, pasted as text) or 公钥证书
+    /// (certificates: the app, Alipay public-key and root certificates, downloaded). Signing and
+    /// content are the same in both (spec §5.1).
+    #[schema(required)]
+    pub signing_key_mode: SigningKeyMode,
     /// AES 密钥 (内容加密方式).
     #[schema(required)]
     pub aes_key: AesKeySetting,
@@ -45,6 +50,7 @@ impl Default for Console {
             phone_application: Application::Approved,
             jsapi_base_package: true,
             signing: Signing::Rsa2,
+            signing_key_mode: SigningKeyMode::PublicKey,
             aes_key: AesKeySetting::Set,
             gateway: true,
             isv: None,
@@ -90,6 +96,18 @@ impl Signing {
             Signing::Rsa2 => Some(SignType::Rsa2),
             Signing::Rsa => Some(SignType::Rsa),
         }
+    }
+}
+
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// How the app holds the Alipay public key (接口加签方式: 公钥 or 公钥证书).
+    pub enum SigningKeyMode {
+        /// 公钥: the Alipay public key itself.
+        PublicKey,
+        /// 公钥证书: the Alipay public key in `alipayCertPublicKey_RSA2.crt`, with the app and
+        /// root certificates.
+        Certificate,
     }
 }
 

@@ -165,6 +165,7 @@ mod tests {
         check::<AccountKind>();
         check::<Application>();
         check::<Signing>();
+        check::<SigningKeyMode>();
         check::<AesKeySetting>();
         check::<ErrorForm>();
         check::<WithoutSigning>();

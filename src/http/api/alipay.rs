@@ -1,12 +1,13 @@
 //! The routes of the Alipay `my.getPhoneNumber` flow: the app's keys, scenarios, the emulated
 //! front-end call, and the strict backend's verdict.
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,6 +29,7 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(isv_set_aes_key))
         .routes(routes!(get_setting))
         .routes(routes!(revoke_authorisation))
+        .routes(routes!(download_certificate))
         .routes(routes!(apply_scenario))
         .routes(routes!(get_phone_number))
         .routes(routes!(list_scenarios))
@@ -168,6 +170,55 @@ async fn revoke_authorisation(
         },
     }))
 }
+/// The path of a certificate file.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documentation only: the handler reads the path as a tuple
+struct CertificateFileParams {
+    /// The app's id.
+    app_id: String,
+    /// `appCertPublicKey_<app_id>.crt`, `alipayCertPublicKey_RSA2.crt` or `alipayRootCert.crt`,
+    /// the names the SDKs' samples give them.
+    file: String,
+}
+
+/// A certificate file of an app in certificate mode (公钥证书)
+///
+/// PEM, as an attachment: the app certificate (`appCertPublicKey_<app_id>.crt`), the Alipay
+/// public-key certificate (`alipayCertPublicKey_RSA2.crt`, which holds the app's Alipay public
+/// key) or the root file (`alipayRootCert.crt`: an RSA root that issues both, an ECDSA root and
+/// a renewed RSA root). The SDKs' certificate mode is configured with these three files; their
+/// SNs are in the app's `keys.certificates`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/certs/{file}",
+    operation_id = "downloadCertificate",
+    params(CertificateFileParams),
+    responses(
+        (status = 200, description = "The file (PEM), with content-disposition: attachment", content_type = "application/x-pem-file", body = String),
+        (status = 400, description = "An app id or file name in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found); an app in public-key mode, or a name that is none of its three files (certificate_not_found)", body = ErrorBody),
+    ),
+)]
+async fn download_certificate(
+    State(state): State<SimState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((app_id, file)) = path?;
+    let pem = state.certificate_file(&app_id, &file)?;
+    let disposition = format!("attachment; filename=\"{file}\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, PEM_CONTENT_TYPE.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        pem,
+    )
+        .into_response())
+}
+
+/// What a certificate file is served as.
+const PEM_CONTENT_TYPE: &str = "application/x-pem-file";
 
 /// A catalogue scenario, by name.
 #[derive(Deserialize, ToSchema)]

@@ -1,6 +1,8 @@
 // Verdicts on simulator fixtures, computed the way a backend built on the
 // official npm `alipay-sdk` would: all crypto goes through sdk.rsaCheck and
-// sdk.aesDecrypt, nothing is reimplemented here.
+// sdk.aesDecrypt, nothing is reimplemented here. A fixture with `certificates`
+// configures the SDK in certificate mode (appCertContent, alipayPublicCertContent,
+// alipayRootCertContent) instead of with alipayPublicKey.
 // Usage: node check.mjs DIR   -> prints a JSON array of verdicts on stdout.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,15 +23,26 @@ const { privateKey } = generateKeyPairSync('rsa', {
 });
 
 const sdks = new Map();
+// A fixture of an app in certificate mode (公钥证书) carries the three files: the SDK is then
+// configured with them alone, as a backend in that mode is, and verifies with the key it takes
+// from the Alipay certificate.
 function sdkFor(fx) {
-  const key = JSON.stringify([fx.app_id, fx.alipay_public_key, fx.aes_key]);
+  const certs = fx.certificates;
+  const key = JSON.stringify([fx.app_id, fx.alipay_public_key, fx.aes_key, certs ?? null]);
   if (!sdks.has(key)) {
-    sdks.set(key, new AlipaySdk({
+    const config = {
       appId: fx.app_id || '2021000000000000', // required by the constructor, unused by verify/decrypt
       privateKey,
-      alipayPublicKey: fx.alipay_public_key ?? undefined,
       encryptKey: fx.aes_key ?? undefined,
-    }));
+    };
+    if (certs) {
+      config.appCertContent = certs.app_cert;
+      config.alipayPublicCertContent = certs.alipay_cert;
+      config.alipayRootCertContent = certs.alipay_root_cert;
+    } else {
+      config.alipayPublicKey = fx.alipay_public_key ?? undefined;
+    }
+    sdks.set(key, new AlipaySdk(config));
   }
   return sdks.get(key);
 }
@@ -127,8 +140,9 @@ function judgeContent(fx, response, sign, signed) {
   } catch (e) {
     return v('reject-signature', `rsaCheck threw: ${msg(e)}`);
   }
-  if (!ok) return v('reject-signature', `rsaCheck(${signType}) returned false`);
-  if (typeof response !== 'string') return v('accept', `plain content, ${signType} signature ok`, response);
+  const mode = fx.certificates ? ' (certificate mode)' : '';
+  if (!ok) return v('reject-signature', `rsaCheck(${signType})${mode} returned false`);
+  if (typeof response !== 'string') return v('accept', `plain content, ${signType} signature ok${mode}`, response);
 
   let plain;
   try {
@@ -143,7 +157,7 @@ function judgeContent(fx, response, sign, signed) {
     return v('reject-decrypt', `decrypted text is not JSON (${JSON.stringify(plain.slice(0, 40))}): ${msg(e)}`);
   }
   if (!isPlainObject(obj)) return v('reject-decrypt', 'decrypted JSON is not an object');
-  return v('accept', `encrypted content, ${signType} signature ok, decrypted`, obj);
+  return v('accept', `encrypted content, ${signType} signature ok${mode}, decrypted`, obj);
 }
 
 let files;

@@ -387,6 +387,21 @@ pub fn check_response(
                     String::from_utf8_lossy(body)
                 );
             };
+            let other_type = response["content"].as_object().and_then(|content| {
+                content
+                    .keys()
+                    .find(|t| *t != "application/json")
+                    .filter(|_| !content.contains_key("application/json"))
+            });
+            if let Some(documented) = other_type {
+                // A file to download (a certificate): its documented content type.
+                assert_eq!(
+                    content_type.map(|c| c.split(';').next().unwrap_or(c).trim()),
+                    Some(documented.as_str()),
+                    "{what}: the document gives {documented}"
+                );
+                return;
+            }
             match response["content"].get("application/json") {
                 Some(content) => content["schema"].clone(),
                 None => {
