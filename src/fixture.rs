@@ -126,6 +126,7 @@ impl Simulator {
     }
 
     /// A new, fully configured app of its own, so parallel tests never see each other's state.
+    /// Its keys were made ahead, in the background, while any were: creating it generates none.
     pub fn create_app(&self) -> AppHandle {
         self.try_create_app(NewApp::default())
             .expect("creating an app with default settings")

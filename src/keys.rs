@@ -5,11 +5,20 @@
 //! envelope produced with `--seed 7`. Faults that need another key (a wrong signing key, a wrong
 //! or 256-bit AES key) derive it from the same seed under another purpose, and it is never
 //! published as the app's.
+//!
+//! RSA key generation takes 0.1 to 2 seconds, so keys are made before they are needed, and each
+//! seed's at most once: [`AppKeys::for_seed`] keeps the keys of the most recently used seeds; the
+//! default seed's (0) are built in, precomputed (a test checks them against generation); and a
+//! bounded pool, filled by a background thread that runs only while it has work, makes the keys
+//! of the seeds the caller says come next ([`make_ahead`]) and keeps a few keys of random seeds
+//! ready ([`random`]). Nobody waits for another seed's keys: a seed being made in the background
+//! is waited for only by those who want that seed, and a wanted seed not yet started is made at
+//! once by the one who wants it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rand_chacha::rand_core::RngCore;
+use rand_chacha::rand_core::{OsRng, RngCore};
 use serde::Serialize;
 
 use crate::certs::Certificates;
@@ -19,41 +28,54 @@ use crate::seed::seeded_rng;
 /// The keys of one app.
 pub struct AppKeys {
     app_id: String,
-    alipay: SigningKey,
+    // Shared by the copies made under another app id.
+    alipay: Arc<SigningKey>,
     aes: AesKey,
     // Encoded once: every envelope's fixture carries them.
     public_key_base64: String,
     aes_key_base64: String,
     fault_seed: u64,
-    wrong_signing: OnceLock<Result<SigningKey, CryptoError>>,
+    wrong_signing: Arc<OnceLock<Result<SigningKey, CryptoError>>>,
     /// A third-party app's (ISV's) Alipay key pair and its public key's console text.
-    isv_signing: OnceLock<Result<(SigningKey, String), CryptoError>>,
+    isv_signing: Arc<OnceLock<Result<(SigningKey, String), CryptoError>>>,
+    /// Depends on the app id: never shared by `with_app_id`.
     certificates: OnceLock<Result<Arc<Certificates>, CryptoError>>,
 }
 
 impl AppKeys {
-    /// The keys for `seed`, generated once per process and shared (RSA key generation takes a
-    /// fraction of a second).
+    /// The keys for `seed`, shared: made once and kept while the seed is among the 64 most
+    /// recently used (the default seed's, 0, are built in).
     pub fn for_seed(seed: u64) -> Result<Arc<AppKeys>, CryptoError> {
-        type Slot = Arc<OnceLock<Result<Arc<AppKeys>, CryptoError>>>;
-        static CACHE: OnceLock<Mutex<HashMap<u64, Slot>>> = OnceLock::new();
-        let slot = CACHE
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(seed)
-            .or_default()
-            .clone();
-        // Generate outside the map's lock so that other seeds are not held up.
-        slot.get_or_init(|| Self::generate(seed).map(Arc::new))
-            .clone()
+        let slot = lock(seed_cache()).slot(seed);
+        // Made outside the cache's lock, so that other seeds are not held up.
+        slot.get_or_init(|| {
+            Self::precomputed(seed)
+                .unwrap_or_else(|| Self::generate(seed))
+                .map(Arc::new)
+        })
+        .clone()
     }
 
     /// Fresh keys for `seed`, bypassing the cache.
     pub fn generate(seed: u64) -> Result<AppKeys, CryptoError> {
         let alipay = SigningKey::generate(&mut seeded_rng(seed, "alipay-key"))?;
+        Ok(Self::from_seed_and_key(seed, alipay))
+    }
+
+    /// The built-in keys of `seed`, if it has some.
+    fn precomputed(seed: u64) -> Option<Result<AppKeys, CryptoError>> {
+        PRECOMPUTED
+            .iter()
+            .find(|(known, _)| *known == seed)
+            .map(|(_, pkcs8)| {
+                SigningKey::from_pem_or_base64(&pkcs8.concat())
+                    .map(|alipay| Self::from_seed_and_key(seed, alipay))
+            })
+    }
+
+    fn from_seed_and_key(seed: u64, alipay: SigningKey) -> AppKeys {
         let aes = AesKey::from_rng(&mut seeded_rng(seed, "aes-key"), 16);
-        Ok(Self::from_parts(app_id_for_seed(seed), alipay, aes, seed))
+        Self::from_parts(app_id_for_seed(seed), alipay, aes, seed)
     }
 
     /// Keys given explicitly, e.g. the known-answer vectors' or keys a user imported.
@@ -63,13 +85,32 @@ impl AppKeys {
             app_id,
             public_key_base64: alipay.public_key().to_base64(),
             aes_key_base64: aes.to_base64(),
-            alipay,
+            alipay: Arc::new(alipay),
             aes,
             fault_seed,
-            wrong_signing: OnceLock::new(),
-            isv_signing: OnceLock::new(),
+            wrong_signing: Arc::default(),
+            isv_signing: Arc::default(),
             certificates: OnceLock::new(),
         }
+    }
+
+    /// The same keys under another app id (an app given its own id, or another seed's keys on
+    /// rotation), without copying the key.
+    pub(crate) fn with_app_id(self: &Arc<Self>, app_id: &str) -> Arc<AppKeys> {
+        if self.app_id == app_id {
+            return self.clone();
+        }
+        Arc::new(AppKeys {
+            app_id: app_id.to_string(),
+            alipay: self.alipay.clone(),
+            aes: self.aes.clone(),
+            public_key_base64: self.public_key_base64.clone(),
+            aes_key_base64: self.aes_key_base64.clone(),
+            fault_seed: self.fault_seed,
+            wrong_signing: self.wrong_signing.clone(),
+            isv_signing: self.isv_signing.clone(),
+            certificates: OnceLock::new(),
+        })
     }
 
     pub fn app_id(&self) -> &str {
@@ -206,6 +247,228 @@ pub fn app_id_for_seed(seed: u64) -> String {
     format!("2021{n:012}")
 }
 
+/// How many seeds' keys [`AppKeys::for_seed`] keeps: the most recently used.
+pub const SEED_CACHE: usize = 64;
+
+/// How many seeds [`make_ahead`] holds, waiting for the background thread; older wishes are
+/// dropped first.
+pub const AHEAD_QUEUE: usize = 4;
+
+/// How many keys of random seeds [`random`] keeps ready, at most.
+pub const RANDOM_READY: usize = 4;
+
+/// The default seed's Alipay key (PKCS#8 DER, base64), precomputed: `alipay-sim serve` and the
+/// other commands start without generating one. `AppKeys::generate(0)` makes exactly this key
+/// (a test checks it).
+const PRECOMPUTED: &[(u64, &[&str])] = &[(
+    0,
+    &[
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDTMeuzjoTCroJKJgyn9qJGcV+ndL5o28PWh7ST",
+        "KL/IENl4eJ2Z6QWl6k8FTHoKz5er09LrcDGU9BSZfBfRQcfFn0AEBL+TRWxf9TPC+aPrp71wvFT0BkYQtam9a0Sm",
+        "ENN0jdIwdyyTzH63UV5e7nLml+0sqmD6k7IFREswdHGbSNM6zawHWYyvjJqZ1w6uzgphC/BMAoT9UzupSzrkL6iy",
+        "twJ4DG2Ojfw65IyS/6yr9+UBgjSYtITgoZLssfbb+H57FR+uSNce57kk8BEWuuf7Ubq+iJJC7dS9O/2PovZn1mPg",
+        "5WIG2oz3eGgC5pxm7zmIUIY66ot5GJlvfyem8lO5AgMBAAECggEAVy3bOxKQsQByXgNY5BjGIcf5EVn6o7RcIfmA",
+        "y+JdUEvMSZOYkwkCwNt45RoNotrQpChbf76faPpcaoM0HbhGq8gyF7aSEkvtEatZQ5njVYq3g4rqkpToZUtoFv3p",
+        "p5d4gjts0X7QUu5uPGQFTbCmk5ORXwex4p4HNW9cjlLy9oMX/05Jefl2GMKETggXZ4XB3VJMdj/7fdlpQMUbOFjb",
+        "NPDWaVFy+6GHtQVpj6BwoUOjYyKVXmz7utaFyiB6C30kQ2nRjhJ+mixhFcoMl102LC1h8uX022YeaUiDpE5rF4Jl",
+        "rShZXxj7TAEYYDvTGDkWxrn9i7MrUFn8eTmyeMyFUQKBgQDacjlC2Zj5CtjF+rgEoYxDQ6QAyCG7CzIhDgc60vJK",
+        "skgsejvrS/PchgBcf8gjGfFC/oqUk3ANmrY0d8El9vXZNAHOwp4p27ttKu9rEECb6eGjeue3LT8pRYF2ip6brsmT",
+        "t70ZC86aCsom4c9/tPGvHFsi/CUhlAKDffBXl0q3xQKBgQD3gJLjrtry/VEYDvp/tS8kRFgk4XizBzuF/WbrIZAA",
+        "YxfBQbsoXJ7EVke0I5Z3gi62KQcByo5l63rjDepewNnOWdIZGZSL0G0O97YTxa13q2TitsiJPJWkZ5ESNhAL+SWr",
+        "oPKzez8tZ8oUytzFKbadwZTE0fW7KrYkmYD/8FK3ZQKBgQCy0kifueNpE4EK6MhVOi3JLokF/s7mAC9EMeinNeIU",
+        "VceRaWq9nop9ntCS6CPc4DLJJfgp0lwrNtgrMVFTE8yDxvgn2teA6piOsFQXr9FEEPyeSFGBeS+4SGbHtIhMZ5Qq",
+        "MYJCC5FQNr7vf3DOWUBzmeHdTM3UpAY+wAzMl1QaBQKBgE4E7sjtDsH4Tn7qAdcOE104WhzOIpE033OebLoEK3Oj",
+        "yRI3mTrg739uv02uxjjIBdeQWVAcPQUt1OAMO+xAmKguskcNREFKo4ZLWc8jyknl8nhxLAfu3DEmIJoABtDvaguP",
+        "QdKIMGMsy4wAYtWYD6PtKOteUDr+/MnOxdZoOHrtAoGAGPkoI/ik5FYBVrLN95gTELxilaKnpjAXVEb9Rp3Z7Q/q",
+        "ZFlpFRMWzRIxhIhC4XvnUYJaKjKSb5yZ3wUWnSoI7cO0Be0VQfRq6t6VsW4AVa0bV9m3uRDb87cScHSE2PQFcjhl",
+        "VmLksEgUAp6lrZ/MHvQKbWPLVgzPwXdefauHmJ0=",
+    ],
+)];
+
+/// A lock whose holder panicked still guards whole data: every change is made before it ends.
+fn lock<T>(mutex: &'static Mutex<T>) -> MutexGuard<'static, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+type Slot = Arc<OnceLock<Result<Arc<AppKeys>, CryptoError>>>;
+
+/// The keys of the most recently used seeds, each made once (or being made).
+#[derive(Default)]
+struct SeedCache {
+    /// Each seed's slot, and when it was last used.
+    slots: HashMap<u64, (Slot, u64)>,
+    clock: u64,
+}
+
+impl SeedCache {
+    /// The seed's slot, made (and the least recently used one dropped) if it has none.
+    fn slot(&mut self, seed: u64) -> Slot {
+        self.clock += 1;
+        if !self.slots.contains_key(&seed) && self.slots.len() >= SEED_CACHE {
+            let oldest = self.slots.iter().min_by_key(|(_, (_, used))| *used);
+            if let Some(oldest) = oldest.map(|(seed, _)| *seed) {
+                self.slots.remove(&oldest);
+            }
+        }
+        let (slot, used) = self.slots.entry(seed).or_default();
+        *used = self.clock;
+        slot.clone()
+    }
+
+    /// Whether the seed's keys are made or being made.
+    fn has(&self, seed: u64) -> bool {
+        self.slots.contains_key(&seed)
+    }
+}
+
+fn seed_cache() -> &'static Mutex<SeedCache> {
+    static CACHE: OnceLock<Mutex<SeedCache>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// What the background thread has to do, and the random keys it made.
+#[derive(Default)]
+struct Pool {
+    /// Seeds whose keys are wanted soon, the soonest first; not started.
+    ahead: VecDeque<u64>,
+    /// Keys of random seeds, ready to hand out, oldest first.
+    random: VecDeque<(u64, Arc<AppKeys>)>,
+    /// How many random keys to keep ready.
+    random_wanted: usize,
+    /// Whether the background thread runs.
+    working: bool,
+}
+
+enum Job {
+    Seed(u64),
+    Random,
+}
+
+impl Pool {
+    /// Adds `seeds` after those already waiting, skipping any that are waiting or `known`;
+    /// beyond [`AHEAD_QUEUE`], the oldest wishes go.
+    fn want(&mut self, seeds: impl IntoIterator<Item = u64>, known: impl Fn(u64) -> bool) {
+        for seed in seeds {
+            if !self.ahead.contains(&seed) && !known(seed) {
+                self.ahead.push_back(seed);
+            }
+        }
+        while self.ahead.len() > AHEAD_QUEUE {
+            self.ahead.pop_front();
+        }
+    }
+
+    fn want_random(&mut self, count: usize) {
+        self.random_wanted = self.random_wanted.max(count.min(RANDOM_READY));
+    }
+
+    /// The next thing to make: wanted seeds first, then random keys up to the number wanted.
+    fn next_job(&mut self) -> Option<Job> {
+        if let Some(seed) = self.ahead.pop_front() {
+            Some(Job::Seed(seed))
+        } else if self.random.len() < self.random_wanted {
+            Some(Job::Random)
+        } else {
+            None
+        }
+    }
+
+    /// Starts the background thread if there is work and it does not run. Without a thread
+    /// (none could be started), keys are made when they are asked for, as without a pool.
+    fn wake(&mut self) {
+        let has_work = !self.ahead.is_empty() || self.random.len() < self.random_wanted;
+        if self.working || !has_work {
+            return;
+        }
+        self.working = std::thread::Builder::new()
+            .name("alipay-sim keys".into())
+            .spawn(make_in_background)
+            .is_ok();
+    }
+}
+
+fn pool() -> &'static Mutex<Pool> {
+    static POOL: OnceLock<Mutex<Pool>> = OnceLock::new();
+    POOL.get_or_init(Default::default)
+}
+
+/// The background thread: makes keys until there is nothing left to make, then ends.
+fn make_in_background() {
+    loop {
+        let job = {
+            let mut pool = lock(pool());
+            let job = pool.next_job();
+            pool.working = job.is_some();
+            job
+        };
+        match job {
+            None => return,
+            // Into the seed cache, where `for_seed` finds them, or waits for them.
+            Some(Job::Seed(seed)) => {
+                let _ = AppKeys::for_seed(seed);
+            }
+            Some(Job::Random) => {
+                let seed = OsRng.next_u64();
+                let made = AppKeys::generate(seed);
+                let mut pool = lock(pool());
+                match made {
+                    Ok(keys) => pool.random.push_back((seed, Arc::new(keys))),
+                    // Never expected; stop rather than try again and again.
+                    Err(_) => {
+                        pool.random_wanted = 0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Has the keys of `seeds` made in the background, the first first, so that
+/// [`AppKeys::for_seed`] finds them made. Seeds already cached are skipped; at most
+/// [`AHEAD_QUEUE`] wait, the most recent wishes.
+pub fn make_ahead(seeds: impl IntoIterator<Item = u64>) {
+    let mut pool = lock(pool());
+    pool.want(seeds, |seed| lock(seed_cache()).has(seed));
+    pool.wake();
+}
+
+/// Whether [`AppKeys::for_seed`] has the seed's keys made (not only being made).
+#[cfg(test)]
+pub(crate) fn is_made(seed: u64) -> bool {
+    let slot = lock(seed_cache())
+        .slots
+        .get(&seed)
+        .map(|(slot, _)| slot.clone());
+    slot.is_some_and(|slot| slot.get().is_some())
+}
+
+/// Keeps `count` keys of random seeds ready (at most [`RANDOM_READY`]), for [`random`].
+pub fn keep_random_ready(count: usize) {
+    let mut pool = lock(pool());
+    pool.want_random(count);
+    pool.wake();
+}
+
+/// Keys of a seed drawn from the operating system: ones the pool made, when it has some (it then
+/// makes another), else made now. They are not cached: nobody asks for that seed again.
+pub fn random() -> Result<(u64, Arc<AppKeys>), CryptoError> {
+    let ready = {
+        let mut pool = lock(pool());
+        let ready = pool.random.pop_front();
+        pool.wake();
+        ready
+    };
+    match ready {
+        Some(ready) => Ok(ready),
+        None => {
+            let seed = OsRng.next_u64();
+            Ok((seed, Arc::new(AppKeys::generate(seed)?)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +502,112 @@ mod tests {
             .alipay_public_key
             .starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"));
         assert_eq!(a.aes_key.len(), 24);
+    }
+
+    #[test]
+    fn the_default_seeds_built_in_keys_are_the_generated_ones() {
+        let built_in = AppKeys::precomputed(0)
+            .expect("seed 0 is built in")
+            .unwrap();
+        assert_eq!(
+            built_in.published(),
+            AppKeys::generate(0).unwrap().published()
+        );
+        assert!(AppKeys::precomputed(1).is_none());
+    }
+
+    #[test]
+    fn keys_under_another_app_id_share_the_key() {
+        let keys = AppKeys::for_seed(0).unwrap();
+        assert!(Arc::ptr_eq(&keys, &keys.with_app_id(keys.app_id())));
+        let renamed = keys.with_app_id("my-app");
+        assert_eq!(renamed.app_id(), "my-app");
+        assert!(Arc::ptr_eq(&renamed.alipay, &keys.alipay));
+        assert_eq!(
+            PublishedKeys {
+                app_id: keys.app_id().to_string(),
+                ..renamed.published()
+            },
+            keys.published()
+        );
+    }
+
+    #[test]
+    fn the_seed_cache_keeps_the_most_recently_used_seeds() {
+        let mut cache = SeedCache::default();
+        for seed in 0..SEED_CACHE as u64 {
+            cache.slot(seed);
+        }
+        cache.slot(0); // used again: now the most recent
+        cache.slot(1000);
+        assert_eq!(cache.slots.len(), SEED_CACHE);
+        assert!(cache.has(0) && cache.has(1000));
+        assert!(!cache.has(1), "the least recently used seed goes");
+    }
+
+    #[test]
+    fn the_pool_is_bounded_and_makes_wanted_seeds_first() {
+        let mut pool = Pool::default();
+        pool.want(0..20, |seed| seed == 19);
+        assert_eq!(
+            pool.ahead,
+            [15, 16, 17, 18],
+            "the most recent wishes, known seeds skipped"
+        );
+        pool.want([16, 30], |_| false);
+        assert_eq!(pool.ahead, [16, 17, 18, 30]);
+        pool.want_random(100);
+        assert_eq!(pool.random_wanted, RANDOM_READY);
+        assert!(matches!(pool.next_job(), Some(Job::Seed(16))));
+        pool.ahead.clear();
+        assert!(matches!(pool.next_job(), Some(Job::Random)));
+        let keys = AppKeys::for_seed(0).unwrap();
+        pool.random = std::iter::repeat_n((0, keys), RANDOM_READY).collect();
+        assert!(
+            pool.next_job().is_none(),
+            "nothing to make: the thread ends"
+        );
+    }
+
+    /// Waits for the background thread, with a bound so that a broken pool fails rather than
+    /// hangs (a bound on progress, not a timing assertion).
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: never happened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn seeds_made_ahead_are_served_made_and_equal_generated_keys() {
+        let seed = 0x5eed_a4ead;
+        wait_for("the seed's keys made in the background", || {
+            make_ahead([seed]); // again, in case other tests' wishes pushed it out
+            is_made(seed)
+        });
+        let made = AppKeys::for_seed(seed).unwrap();
+        assert!(Arc::ptr_eq(&made, &AppKeys::for_seed(seed).unwrap()));
+        assert_eq!(
+            made.published(),
+            AppKeys::generate(seed).unwrap().published()
+        );
+    }
+
+    #[test]
+    fn random_keys_come_ready_from_the_pool() {
+        keep_random_ready(1);
+        wait_for("a random key made in the background", || {
+            !lock(pool()).random.is_empty()
+        });
+        assert!(lock(pool()).random.len() <= RANDOM_READY);
+        let (seed, keys) = random().unwrap();
+        assert_eq!(
+            keys.published(),
+            AppKeys::generate(seed).unwrap().published()
+        );
     }
 }

@@ -330,13 +330,13 @@ impl AlipayApp {
 }
 
 impl AlipayApp {
-    /// A new app from the API's settings, with keys from `key_seed`.
+    /// A new app from the API's settings, with `keys`, made from `key_seed`.
     pub(crate) fn build(
         new: NewApp,
         key_seed: u64,
+        keys: Arc<AppKeys>,
         created_at: String,
     ) -> Result<AlipayApp, StateError> {
-        let keys = AppKeys::for_seed(key_seed)?;
         let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
         let config = Call {
             console: new.console.unwrap_or_default(),
@@ -345,6 +345,7 @@ impl AlipayApp {
             ..Call::default()
         };
         config.validate()?;
+        let keys = keys.with_app_id(&app_id);
         if config.console.signing_key_mode == SigningKeyMode::Certificate {
             // Issued now, while the caller holds no lock (it generates a key).
             keys.certificates()?;
@@ -359,24 +360,27 @@ impl AlipayApp {
             created_at,
             backend: None,
         };
-        Ok(AlipayApp::from_stored(stored)?)
+        Ok(AlipayApp {
+            stored,
+            keys,
+            calls: Arc::default(),
+            cache: Arc::default(),
+        })
     }
 
     /// The app with `fresh` keys, made from `key_seed`; its settings and call count are kept.
-    pub(crate) fn with_keys(
-        &self,
-        key_seed: u64,
-        fresh: &AppKeys,
-    ) -> Result<AlipayApp, StateError> {
+    pub(crate) fn with_keys(&self, key_seed: u64, fresh: &Arc<AppKeys>) -> AlipayApp {
         let mut stored = self.stored.clone();
         stored.key_seed = key_seed;
         stored.fault_seed = key_seed;
         stored.alipay_private_key_pkcs8_pem = fresh.alipay_key().to_pkcs8_pem();
         stored.aes_key = fresh.aes_key().to_base64();
-        Ok(AlipayApp {
+        AlipayApp {
+            keys: fresh.with_app_id(&stored.app_id),
+            stored,
             calls: self.calls.clone(),
-            ..AlipayApp::from_stored(stored)?
-        })
+            cache: Arc::default(),
+        }
     }
 
     /// The first half of a call: the app's settings, with a scenario's in their place when

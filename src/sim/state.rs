@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rand_chacha::rand_core::{OsRng, RngCore};
 use serde_json::Value;
 
 use crate::alipay::model::{ActionKind, Authorisation};
@@ -18,6 +17,7 @@ use crate::alipay::outcome::Callback;
 use crate::alipay::rules::GRANTABLE_ERRORS;
 use crate::alipay::scenario::{catalogue, Fixture};
 use crate::alipay::simulate::{self, Call};
+use crate::keys::{self, AppKeys};
 use crate::oracle::{self, Conclusion};
 use crate::seed::derive_seed;
 use crate::sim::alipay::AlipayApp;
@@ -34,6 +34,11 @@ pub use crate::sim::alipay::{
 pub use crate::sim::error::StateError;
 pub use crate::sim::exchange::Exchange;
 pub use crate::sim::journal::{JournalEntry, JOURNAL_BYTES, JOURNAL_CAPACITY};
+
+/// How many of the next apps' keys are made ahead, in the background: once the state is open,
+/// and once apps are being created (a test suite that gives each test an app).
+const KEYS_AHEAD_AT_OPEN: u64 = 1;
+const KEYS_AHEAD_WHEN_CREATING: u64 = 4;
 
 /// How the state starts.
 #[derive(Debug, Clone, Default)]
@@ -123,6 +128,8 @@ impl SimState {
             }
             None => state.create_first_app()?,
         }
+        let next = state.lock().apps_created;
+        state.make_keys_ahead(next, KEYS_AHEAD_AT_OPEN);
         Ok(state)
     }
 
@@ -209,21 +216,44 @@ impl SimState {
             inner.apps_created -= 1;
             return Err(e);
         }
+        let next = inner.apps_created;
+        drop(inner);
+        self.make_keys_ahead(next, KEYS_AHEAD_WHEN_CREATING);
         Ok(view)
     }
 
-    /// A new app, not yet added: the app number `number` of this state. Key generation takes
-    /// a while, so callers hold no lock.
+    /// A new app, not yet added: the app number `number` of this state. Keys made now take a
+    /// while, so callers hold no lock.
     fn build_app(&self, new: NewApp, number: u64) -> Result<App, StateError> {
         if let Some(app_id) = &new.app_id {
             validate_app_id(app_id)?;
         }
-        let key_seed = new.seed.unwrap_or_else(|| match self.shared.config.seed {
-            Some(seed) if number == 0 => seed,
-            Some(seed) => derive_seed(seed, "app", number),
-            None => OsRng.next_u64(),
-        });
-        Ok(App::Alipay(AlipayApp::build(new, key_seed, now())?))
+        let (key_seed, keys) = match new.seed.or_else(|| self.key_seed_of_app(number)) {
+            Some(seed) => (seed, AppKeys::for_seed(seed)?),
+            None => keys::random()?,
+        };
+        Ok(App::Alipay(AlipayApp::build(new, key_seed, keys, now())?))
+    }
+
+    /// The key seed of the app number `number`, on a seeded state: the seed itself for the
+    /// first app, then one derived from it and the number. `None`: random keys.
+    fn key_seed_of_app(&self, number: u64) -> Option<u64> {
+        let seed = self.shared.config.seed?;
+        Some(match number {
+            0 => seed,
+            number => derive_seed(seed, "app", number),
+        })
+    }
+
+    /// Has the keys of the apps numbered `next` and after (`ahead` of them) made in the
+    /// background, or random keys kept ready, so that creating them makes none.
+    fn make_keys_ahead(&self, next: u64, ahead: u64) {
+        match self.shared.config.seed {
+            Some(_) => {
+                keys::make_ahead((next..next + ahead).filter_map(|n| self.key_seed_of_app(n)))
+            }
+            None => keys::keep_random_ready(ahead as usize),
+        }
     }
 
     /// Changes only the fields present in `patch` (a JSON merge patch over the app's
@@ -296,15 +326,17 @@ impl SimState {
     /// New keys for the app: a new Alipay key pair and AES key.
     pub fn rotate_keys(&self, app_id: &str) -> Result<KeysView, StateError> {
         let current_seed = self.lock().alipay(app_id)?.stored.key_seed;
-        // Seeded servers rotate deterministically too: each seed leads to the next.
-        let key_seed = match self.shared.config.seed {
-            Some(seed) => derive_seed(seed, &format!("rotate/{app_id}"), current_seed),
-            None => OsRng.next_u64(),
+        // Seeded servers rotate deterministically too: each seed leads to the next. Keys made
+        // now take a while: not under the lock.
+        let (key_seed, fresh) = match self.shared.config.seed {
+            Some(seed) => {
+                let key_seed = derive_seed(seed, &format!("rotate/{app_id}"), current_seed);
+                (key_seed, AppKeys::for_seed(key_seed)?)
+            }
+            None => keys::random()?,
         };
-        // Key generation takes a while: not under the lock.
-        let fresh = crate::keys::AppKeys::generate(key_seed)?;
         let view = self.change_alipay_app(app_id, |app| {
-            *app = app.with_keys(key_seed, &fresh)?;
+            *app = app.with_keys(key_seed, &fresh);
             Ok(())
         })?;
         Ok(view.keys)
@@ -573,10 +605,72 @@ impl SimState {
         }
         self.clear_journal(None);
         self.lock_recordings().clear();
+        self.make_keys_ahead(1, KEYS_AHEAD_AT_OPEN);
         Ok(self.list_apps())
     }
 }
 
 fn now() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn in_memory(seed: Option<u64>) -> SimState {
+        SimState::open(StateConfig {
+            seed,
+            data_dir: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_seeded_states_next_apps_keys_are_made_ahead_and_served() {
+        // Seed 0's own keys are built in: opening makes no key, and wishes for the next app.
+        let state = in_memory(Some(0));
+        let second = derive_seed(0, "app", 1);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        while !keys::is_made(second) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "app 1's keys never made"
+            );
+            keys::make_ahead([second]); // again, in case other tests' wishes pushed it out
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let cached = AppKeys::for_seed(second).unwrap();
+        let view = state.create_app(NewApp::default()).unwrap();
+        let inner = state.lock();
+        let app = inner.alipay(&view.app_id).unwrap();
+        assert!(
+            Arc::ptr_eq(&app.keys, &cached),
+            "the made keys, not new ones"
+        );
+        assert_eq!(app.stored.key_seed, second);
+        assert_eq!(view.app_id, crate::keys::app_id_for_seed(second));
+    }
+
+    #[test]
+    fn an_app_given_its_own_id_and_seed_has_that_seeds_keys() {
+        let state = in_memory(None);
+        let view = state
+            .create_app(NewApp {
+                app_id: Some("mine".into()),
+                seed: Some(0),
+                ..NewApp::default()
+            })
+            .unwrap();
+        let seed_0 = AppKeys::for_seed(0).unwrap().published();
+        assert_eq!(view.keys.app_id, "mine");
+        assert_eq!(view.keys.alipay_public_key, seed_0.alipay_public_key);
+        assert_eq!(view.keys.aes_key, seed_0.aes_key);
+        let inner = state.lock();
+        let app = inner.alipay("mine").unwrap();
+        assert_eq!(
+            app.stored.alipay_private_key_pkcs8_pem,
+            seed_0.alipay_private_key_pkcs8_pem
+        );
+    }
 }
