@@ -8,7 +8,8 @@
 //!
 //! RSA key generation takes 0.1 to 2 seconds, so keys are made before they are needed, and each
 //! seed's at most once: [`AppKeys::for_seed`] keeps the keys of the most recently used seeds; the
-//! default seed's (0) are built in, precomputed (a test checks them against generation); and a
+//! keys of the default seed (0) and of its first apps are built in, precomputed (a test checks them
+//! against generation); and a
 //! bounded pool, filled by a background thread that runs only while it has work, makes the keys
 //! of the seeds the caller says come next ([`make_ahead`]) and keeps a few keys of random seeds
 //! ready ([`random`]). Nobody waits for another seed's keys: a seed being made in the background
@@ -64,11 +65,13 @@ impl AppKeys {
 
     /// The built-in keys of `seed`, if it has some.
     fn precomputed(seed: u64) -> Option<Result<AppKeys, CryptoError>> {
-        PRECOMPUTED
-            .iter()
-            .find(|(known, _)| *known == seed)
+        let seed_text = seed.to_string();
+        BUILT_IN
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .find(|(known, _)| *known == seed_text)
             .map(|(_, pkcs8)| {
-                SigningKey::from_pem_or_base64(&pkcs8.concat())
+                SigningKey::from_pem_or_base64(pkcs8)
                     .map(|alipay| Self::from_seed_and_key(seed, alipay))
             })
     }
@@ -257,33 +260,12 @@ pub const AHEAD_QUEUE: usize = 4;
 /// How many keys of random seeds [`random`] keeps ready, at most.
 pub const RANDOM_READY: usize = 4;
 
-/// The default seed's Alipay key (PKCS#8 DER, base64), precomputed: `alipay-sim serve` and the
-/// other commands start without generating one. `AppKeys::generate(0)` makes exactly this key
-/// (a test checks it).
-const PRECOMPUTED: &[(u64, &[&str])] = &[(
-    0,
-    &[
-        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDTMeuzjoTCroJKJgyn9qJGcV+ndL5o28PWh7ST",
-        "KL/IENl4eJ2Z6QWl6k8FTHoKz5er09LrcDGU9BSZfBfRQcfFn0AEBL+TRWxf9TPC+aPrp71wvFT0BkYQtam9a0Sm",
-        "ENN0jdIwdyyTzH63UV5e7nLml+0sqmD6k7IFREswdHGbSNM6zawHWYyvjJqZ1w6uzgphC/BMAoT9UzupSzrkL6iy",
-        "twJ4DG2Ojfw65IyS/6yr9+UBgjSYtITgoZLssfbb+H57FR+uSNce57kk8BEWuuf7Ubq+iJJC7dS9O/2PovZn1mPg",
-        "5WIG2oz3eGgC5pxm7zmIUIY66ot5GJlvfyem8lO5AgMBAAECggEAVy3bOxKQsQByXgNY5BjGIcf5EVn6o7RcIfmA",
-        "y+JdUEvMSZOYkwkCwNt45RoNotrQpChbf76faPpcaoM0HbhGq8gyF7aSEkvtEatZQ5njVYq3g4rqkpToZUtoFv3p",
-        "p5d4gjts0X7QUu5uPGQFTbCmk5ORXwex4p4HNW9cjlLy9oMX/05Jefl2GMKETggXZ4XB3VJMdj/7fdlpQMUbOFjb",
-        "NPDWaVFy+6GHtQVpj6BwoUOjYyKVXmz7utaFyiB6C30kQ2nRjhJ+mixhFcoMl102LC1h8uX022YeaUiDpE5rF4Jl",
-        "rShZXxj7TAEYYDvTGDkWxrn9i7MrUFn8eTmyeMyFUQKBgQDacjlC2Zj5CtjF+rgEoYxDQ6QAyCG7CzIhDgc60vJK",
-        "skgsejvrS/PchgBcf8gjGfFC/oqUk3ANmrY0d8El9vXZNAHOwp4p27ttKu9rEECb6eGjeue3LT8pRYF2ip6brsmT",
-        "t70ZC86aCsom4c9/tPGvHFsi/CUhlAKDffBXl0q3xQKBgQD3gJLjrtry/VEYDvp/tS8kRFgk4XizBzuF/WbrIZAA",
-        "YxfBQbsoXJ7EVke0I5Z3gi62KQcByo5l63rjDepewNnOWdIZGZSL0G0O97YTxa13q2TitsiJPJWkZ5ESNhAL+SWr",
-        "oPKzez8tZ8oUytzFKbadwZTE0fW7KrYkmYD/8FK3ZQKBgQCy0kifueNpE4EK6MhVOi3JLokF/s7mAC9EMeinNeIU",
-        "VceRaWq9nop9ntCS6CPc4DLJJfgp0lwrNtgrMVFTE8yDxvgn2teA6piOsFQXr9FEEPyeSFGBeS+4SGbHtIhMZ5Qq",
-        "MYJCC5FQNr7vf3DOWUBzmeHdTM3UpAY+wAzMl1QaBQKBgE4E7sjtDsH4Tn7qAdcOE104WhzOIpE033OebLoEK3Oj",
-        "yRI3mTrg739uv02uxjjIBdeQWVAcPQUt1OAMO+xAmKguskcNREFKo4ZLWc8jyknl8nhxLAfu3DEmIJoABtDvaguP",
-        "QdKIMGMsy4wAYtWYD6PtKOteUDr+/MnOxdZoOHrtAoGAGPkoI/ik5FYBVrLN95gTELxilaKnpjAXVEb9Rp3Z7Q/q",
-        "ZFlpFRMWzRIxhIhC4XvnUYJaKjKSb5yZ3wUWnSoI7cO0Be0VQfRq6t6VsW4AVa0bV9m3uRDb87cScHSE2PQFcjhl",
-        "VmLksEgUAp6lrZ/MHvQKbWPLVgzPwXdefauHmJ0=",
-    ],
-)];
+/// The built-in Alipay keys of the default seed (0) and of the 32 apps a seed-0 state creates
+/// after its first, as it numbers them: `alipay-sim serve` and the other commands start, and
+/// create a suite's first apps even back to back, without generating a key. One line per key
+/// seed, `seed PKCS#8-DER-base64`. `AppKeys::generate` makes exactly these keys (a test checks
+/// them; `UPDATE_BUILT_IN_KEYS=1 cargo test --lib built_in` rewrites the file).
+const BUILT_IN: &str = include_str!("keys_built_in.txt");
 
 /// A lock whose holder panicked still guards whole data: every change is made before it ends.
 fn lock<T>(mutex: &'static Mutex<T>) -> MutexGuard<'static, T> {
@@ -505,14 +487,40 @@ mod tests {
     }
 
     #[test]
-    fn the_default_seeds_built_in_keys_are_the_generated_ones() {
-        let built_in = AppKeys::precomputed(0)
-            .expect("seed 0 is built in")
-            .unwrap();
+    fn the_built_in_keys_are_the_default_seeds_apps_keys_as_generated() {
+        let seeds: Vec<u64> = std::iter::once(0)
+            .chain((1..33).map(|number| crate::seed::derive_seed(0, "app", number)))
+            .collect();
+        if std::env::var_os("UPDATE_BUILT_IN_KEYS").is_some() {
+            let lines: String = seeds
+                .iter()
+                .map(|&seed| {
+                    let key = AppKeys::generate(seed).unwrap().alipay.to_pkcs8_pem();
+                    let base64: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+                    format!("{seed} {base64}\n")
+                })
+                .collect();
+            let file = concat!(env!("CARGO_MANIFEST_DIR"), "/src/keys_built_in.txt");
+            std::fs::write(file, lines).unwrap();
+            return;
+        }
+        let listed: Vec<u64> = BUILT_IN
+            .lines()
+            .map(|line| line.split_once(' ').unwrap().0.parse().unwrap())
+            .collect();
         assert_eq!(
-            built_in.published(),
-            AppKeys::generate(0).unwrap().published()
+            listed, seeds,
+            "the file lists the default seed's first apps, in order"
         );
+        // Generating all 33 takes seconds; the first, the second and the last stand for them.
+        for seed in [seeds[0], seeds[1], seeds[seeds.len() - 1]] {
+            let built_in = AppKeys::precomputed(seed).expect("built in").unwrap();
+            assert_eq!(
+                built_in.published(),
+                AppKeys::generate(seed).unwrap().published(),
+                "seed {seed}"
+            );
+        }
         assert!(AppKeys::precomputed(1).is_none());
     }
 

@@ -30,5 +30,15 @@ fn the_web_ui_works_in_headless_chromium() {
         "browser tests failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("9 passed, 0 failed"), "{stdout}");
+    // Every test the file defines ran and passed (one line per test, `  async 'name'(page) {`).
+    let defined = std::fs::read_to_string(dir.join("run.mjs"))
+        .unwrap()
+        .lines()
+        .filter(|line| line.trim_start().starts_with("async '"))
+        .count();
+    assert!(defined >= 9, "run.mjs defines {defined} tests");
+    assert!(
+        stdout.contains(&format!("{defined} passed, 0 failed")),
+        "{defined} tests defined:\n{stdout}"
+    );
 }
