@@ -259,11 +259,13 @@ fn predict(plan: &EnvelopePlan, fault: Option<Fault>, fault_had_no_effect: bool)
             format!("{}; content: {content_summary}", unsigned_by.summary),
         ),
         (None, None) => {
+            let code = &plan.plaintext.code;
+            // Summaries of business errors begin with their code: say it once.
+            let summary = plan.rule.summary.strip_prefix(&format!("{code}: "));
             let mut reason = format!(
-                "signature verifies and the {} content is code {}: {}",
+                "signature verifies and the {} content is code {code}: {}",
                 if plan.encrypted { "decrypted" } else { "plain" },
-                plan.plaintext.code,
-                plan.rule.summary
+                summary.unwrap_or(plan.rule.summary)
             );
             if let Some(fault) = fault {
                 reason = format!("{reason}; {}", fault.description());
