@@ -29,6 +29,9 @@ pub struct NewApp {
     /// 1 to 64 letters, digits, `-` or `_`; by default, one made from the key seed.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub app_id: Option<String>,
+    /// A name for people, shown beside the app id: 1 to 64 characters, no control characters.
+    #[schema(max_length = 64)]
+    pub name: Option<String>,
     /// The seed of the app's keys; by default, one from the server's seed, or a random one.
     pub seed: Option<u64>,
     #[schema(value_type = Option<PartialConsole>)]
@@ -135,6 +138,7 @@ impl CertificatesView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppView {
     pub app_id: String,
+    pub name: Option<String>,
     #[serde(flatten)]
     pub config: Call,
     pub keys: KeysView,
@@ -169,6 +173,15 @@ fn app_view_fields() -> crate::schema::Fields {
          call would hit, and how many calls it took",
     )
     .inline("app_id", String::schema())
+    .inline(
+        "name",
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                utoipa::openapi::Type::String,
+                utoipa::openapi::Type::Null,
+            ]))
+            .description(Some("A name for people, shown beside the app id")),
+    )
     .flatten::<Call>()
     .field::<KeysView>("keys")
     .field::<NextOutcome>("next_outcome")
@@ -282,6 +295,7 @@ impl AlipayApp {
             },
             calls,
             created_at: self.stored.created_at.clone(),
+            name: self.stored.name.clone(),
         }
     }
 }
@@ -338,6 +352,17 @@ impl AlipayApp {
         created_at: String,
     ) -> Result<AlipayApp, StateError> {
         let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
+        let name = new.name.map(|name| name.trim().to_string());
+        if let Some(name) = &name {
+            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+                return Err(StateError::Invalid {
+                    field: "name".into(),
+                    message: format!(
+                        "{name:?} is not a name: 1 to 64 characters, no control characters"
+                    ),
+                });
+            }
+        }
         let config = Call {
             console: new.console.unwrap_or_default(),
             platform: new.platform.unwrap_or_default(),
@@ -358,6 +383,7 @@ impl AlipayApp {
             fault_seed: key_seed,
             config,
             created_at,
+            name,
             backend: None,
         };
         Ok(AlipayApp {

@@ -189,8 +189,11 @@ impl SimState {
         Ok(view)
     }
 
+    /// Every app, oldest first.
     pub fn list_apps(&self) -> Vec<AppView> {
-        self.lock().apps.values().map(App::view).collect()
+        let mut apps: Vec<AppView> = self.lock().apps.values().map(App::view).collect();
+        apps.sort_by(|a, b| (&a.created_at, &a.app_id).cmp(&(&b.created_at, &b.app_id)));
+        apps
     }
 
     pub fn app(&self, app_id: &str) -> Result<AppView, StateError> {

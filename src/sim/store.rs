@@ -121,6 +121,9 @@ pub struct StoredAlipayApp {
     pub fault_seed: u64,
     pub config: Call,
     pub created_at: String,
+    /// A name for people, shown beside the app id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Where the device page last sent an envelope.
     #[serde(default)]
     pub backend: Option<BackendTarget>,

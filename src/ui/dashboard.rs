@@ -4,9 +4,12 @@ use super::*;
 
 struct AppRow {
     app_id: String,
+    name: Option<String>,
+    /// Whether the device page is recording this app's calls.
+    recording: bool,
     summary: String,
     rule: String,
-    verdict: String,
+    facts: Facts,
     calls: u64,
 }
 
@@ -21,17 +24,32 @@ pub(super) async fn dashboard(State(state): State<SimState>) -> PageResult {
     for app in state.list_apps() {
         let outcome = OutcomeView::next(&state, &app.app_id)?;
         apps.push(AppRow {
+            recording: state.recording(&app.app_id).is_some_and(|r| r.active),
+            name: app.name,
             app_id: app.app_id,
             summary: outcome.summary,
             rule: outcome.rule,
-            verdict: outcome.verdict,
+            facts: outcome.facts,
             calls: app.calls,
         });
     }
     page(Dashboard { apps })
 }
 
-pub(super) async fn create_app(State(state): State<SimState>) -> PageResult {
-    let app = blocking::<_, PageError>(move || state.create_app(Default::default())).await?;
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub(super) async fn create_app(
+    State(state): State<SimState>,
+    Form(form): Form<CreateForm>,
+) -> PageResult {
+    let new = crate::sim::state::NewApp {
+        name: Some(form.name).filter(|name| !name.trim().is_empty()),
+        ..Default::default()
+    };
+    let app = blocking::<_, PageError>(move || state.create_app(new)).await?;
     back_to(format!("/apps/{}", app.app_id))
 }

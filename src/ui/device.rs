@@ -26,6 +26,7 @@ struct CallView {
     payload: String,
     envelope: Option<String>,
     verdict: String,
+    facts: Facts,
     rule: String,
     reason: String,
     plaintext: Option<String>,
@@ -106,6 +107,12 @@ pub(super) async fn device(
             payload: pretty(&entry.payload),
             envelope: entry.payload["response"].as_str().map(str::to_string),
             verdict: entry.verdict.to_string(),
+            facts: Facts::of(
+                entry.verdict,
+                entry.callback,
+                &entry.payload,
+                entry.plaintext.as_ref(),
+            ),
             rule: entry.rule.to_string(),
             // The journal keeps the verdict, not its one-line reason: say what it means.
             reason: entry.verdict.meaning().to_string(),

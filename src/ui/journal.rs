@@ -13,24 +13,50 @@ pub(super) struct JournalFilter {
 struct JournalPage {
     apps: Vec<Choice>,
     verdicts: Vec<Choice>,
-    entries: Vec<JournalEntry>,
+    entries: JournalEntries,
 }
 
 #[derive(Template)]
 #[template(path = "journal_entries.html")]
 struct JournalEntries {
-    entries: Vec<JournalEntry>,
+    entries: Vec<JournalRow>,
+    /// Whether a filter is set: an empty list then says no call matches, not that none was made.
+    filtered: bool,
 }
 
-fn filtered(state: &SimState, filter: &JournalFilter) -> Vec<JournalEntry> {
+/// One call as the journal lists it.
+struct JournalRow {
+    entry: JournalEntry,
+    facts: Facts,
+    /// UTC to the second, until the page's script shows local time (the exact time is kept in
+    /// `entry.time`, the tooltip).
+    time_utc: String,
+}
+
+fn filtered(state: &SimState, filter: &JournalFilter) -> JournalEntries {
     let app = filter.app_id.as_deref().filter(|a| !a.is_empty());
     let verdict = filter.verdict.as_deref().filter(|v| !v.is_empty());
-    state
+    let entries = state
         .journal(app, usize::MAX)
         .into_iter()
         .filter(|e| verdict.is_none_or(|v| e.verdict.as_str() == v))
         .take(200)
-        .collect()
+        .map(|entry| JournalRow {
+            facts: Facts::of(
+                entry.verdict,
+                entry.callback,
+                &entry.payload,
+                entry.plaintext.as_ref(),
+            ),
+            time_utc: format!("{} UTC", entry.time.get(..19).unwrap_or(&entry.time))
+                .replace('T', " "),
+            entry,
+        })
+        .collect();
+    JournalEntries {
+        entries,
+        filtered: app.is_some() || verdict.is_some(),
+    }
 }
 
 pub(super) async fn journal(
@@ -70,7 +96,5 @@ pub(super) async fn journal_entries(
     State(state): State<SimState>,
     Query(filter): Query<JournalFilter>,
 ) -> PageResult {
-    page(JournalEntries {
-        entries: filtered(&state, &filter),
-    })
+    page(filtered(&state, &filter))
 }

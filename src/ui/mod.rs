@@ -28,6 +28,9 @@ mod device;
 mod journal;
 
 const STYLE: &str = include_str!("../../templates/style.css");
+const ICON: &str = include_str!("../../templates/icon.svg");
+/// The behaviour the rules' and faults' sources cite as "spec §N", served as text.
+const SPEC: &str = include_str!("../../docs/alipay-getphonenumber.md");
 const MY_JS: &str = include_str!("../../templates/my.js");
 
 /// The UI's routes: the pages of every app and the journal, and each platform's pages.
@@ -38,6 +41,9 @@ pub fn routes() -> Router<SimState> {
         .route("/journal", get(journal::journal))
         .route("/journal/entries", get(journal::journal_entries))
         .route("/assets/style.css", get(style))
+        .route("/assets/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
+        .route("/docs/alipay-getphonenumber.md", get(spec))
         .merge(alipay_routes())
 }
 
@@ -88,18 +94,33 @@ fn download(content_type: &'static str, file_name: &str, content: String) -> Pag
 /// A page-level failure, shown as a small HTML page.
 struct PageError(StatusCode, String);
 
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: StatusCode,
+    message: &'a str,
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let body = format!(
-            "<!doctype html><meta charset=utf-8><link rel=stylesheet href=/assets/style.css>\
-             <main><section class=panel><h2>{}</h2><p class=error>{}</p><p><a href=/>All apps</a></p></section></main>",
-            self.0,
-            askama::filters::escape(&self.1, askama::filters::Html)
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        );
-        (self.0, Html(body)).into_response()
+        let page = ErrorPage {
+            status: self.0,
+            message: &self.1,
+        };
+        match page.render() {
+            Ok(body) => (self.0, Html(body)).into_response(),
+            Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+        }
     }
+}
+
+/// A page for a path nothing answers, when a browser asked for one.
+pub(crate) fn not_found_page(path: &str) -> Response {
+    PageError(
+        StatusCode::NOT_FOUND,
+        format!("Nothing is at {path}. The apps are listed on the first page."),
+    )
+    .into_response()
 }
 
 impl From<StateError> for PageError {
@@ -172,9 +193,110 @@ struct CheckView {
     checked: bool,
 }
 
+/// The two facts of a call, kept apart wherever a page shows one (`templates/facts.html`):
+/// whether its envelope is authentic (the oracle's verdict) and what the page ends up with.
+/// Only a phone number is styled as success: an authentic 40006 is still no phone number.
+struct Facts {
+    /// `accept`, `reject-signature`, ...: the class `verdict-*` and the word shown.
+    verdict: String,
+    /// The verdict in a few words: "authentic", "signature fails: refuse".
+    authenticity: &'static str,
+    /// `phone`, `no-phone`, `business-error`, `refused`, `failure`: the class `gets-*`.
+    gets_kind: &'static str,
+    /// What the page gets: "Phone number 13800000000", "Business error 40006 ...".
+    gets: String,
+}
+
+impl Facts {
+    fn of(
+        verdict: Verdict,
+        callback: Callback,
+        payload: &Value,
+        plaintext: Option<&Value>,
+    ) -> Self {
+        let text = |value: &Value, key: &str| value[key].as_str().unwrap_or_default().to_string();
+        let authenticity = match verdict {
+            Verdict::Accept => "authentic",
+            Verdict::RejectSignature => "signature fails: refuse",
+            Verdict::RejectDecrypt => "does not decrypt: refuse",
+            Verdict::RejectParse => "not an envelope: refuse",
+            Verdict::Unsigned => "unsigned: a strict backend refuses",
+            Verdict::FrontEnd => "no envelope",
+        };
+        let (gets_kind, gets) = match (verdict, plaintext) {
+            (Verdict::Accept, Some(content)) => {
+                let code = text(content, "code");
+                let mobile = text(content, "mobile");
+                if code == "10000" && !mobile.is_empty() {
+                    ("phone", format!("Phone number {mobile}"))
+                } else if code == "10000" {
+                    (
+                        "no-phone",
+                        "No phone number: code 10000 with an empty mobile".into(),
+                    )
+                } else {
+                    let mut words = format!("Business error {code} {}", text(content, "msg"));
+                    let sub_code = text(content, "subCode");
+                    if !sub_code.is_empty() {
+                        words = format!("{words} · {sub_code} {}", text(content, "subMsg"));
+                    }
+                    ("business-error", words.trim_end().to_string())
+                }
+            }
+            (Verdict::FrontEnd, _) => ("failure", Self::front_end(callback, payload)),
+            _ => (
+                "refused",
+                "No phone number: the backend must refuse this envelope".into(),
+            ),
+        };
+        Facts {
+            verdict: verdict.to_string(),
+            authenticity,
+            gets_kind,
+            gets,
+        }
+    }
+
+    /// What a page's callback got when no envelope reached it.
+    fn front_end(callback: Callback, payload: &Value) -> String {
+        let field = |key: &str| match &payload[key] {
+            Value::Null => String::new(),
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        match callback {
+            Callback::Fail => format!("fail: error {} {}", field("error"), field("errorMessage"))
+                .trim_end()
+                .to_string(),
+            Callback::OnError => {
+                let detail = &payload["detail"];
+                let words = [&detail["type"], &detail["errorMessage"]]
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                format!("onError: {words}").trim_end().to_string()
+            }
+            Callback::Unsupported => "No button: my.canIUse is false".into(),
+            Callback::None => "Nothing: no sheet on the home page".into(),
+            Callback::Success => "No envelope".into(),
+        }
+    }
+
+    /// When the next call is refused before it is made.
+    fn refused_call() -> Self {
+        Facts {
+            verdict: "error".into(),
+            authenticity: "no call",
+            gets_kind: "refused",
+            gets: "The next call is refused".into(),
+        }
+    }
+}
+
 /// The outcome of the next call, in words.
 struct OutcomeView {
-    verdict: String,
+    facts: Facts,
     summary: String,
     rule: String,
     reason: String,
@@ -189,7 +311,7 @@ impl OutcomeView {
         match state.dry_run(app_id) {
             Ok(fixture) => Ok(Self::of(&fixture)),
             Err(StateError::Engine(error)) => Ok(OutcomeView {
-                verdict: "error".into(),
+                facts: Facts::refused_call(),
                 summary: "the next call is refused".into(),
                 rule: "none".into(),
                 reason: error.to_string(),
@@ -207,8 +329,14 @@ impl OutcomeView {
             Cause::Fault(fault) => format!("Fault: {}", fault.summary),
             Cause::Recorded(id) => id.clone(),
         };
+        let delivery = &fixture.delivery;
         OutcomeView {
-            verdict: expect.verdict.to_string(),
+            facts: Facts::of(
+                expect.verdict,
+                delivery.callback,
+                &delivery.payload,
+                expect.plaintext.as_ref(),
+            ),
             summary,
             rule: expect.cause.to_string(),
             reason: expect.reason.clone(),
@@ -230,6 +358,14 @@ async fn my_js() -> Response {
         MY_JS,
     )
         .into_response()
+}
+
+async fn icon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], ICON).into_response()
+}
+
+async fn spec() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], SPEC).into_response()
 }
 
 async fn style() -> Response {

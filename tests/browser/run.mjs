@@ -6,6 +6,9 @@ import { AlipaySdk } from 'alipay-sdk';
 import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const base = process.argv[2];
 if (!base) {
@@ -73,7 +76,113 @@ async function tap(page, appId, choice) {
   await Promise.all([page.waitForURL(/call=\d+/), page.click(choice === 'allow' ? '#allow' : '#refuse')]);
 }
 
+/** Makes an app with a call sent to the backend; gives the URL of every page a user sees. */
+async function everyPage(page) {
+  const appId = await newApp(page);
+  await tap(page, appId, 'allow');
+  const call = new URL(page.url()).searchParams.get('call');
+  await page.fill('#backend-url', `${backendUrl}/api/phone`);
+  await Promise.all([page.waitForNavigation(), page.click('#send')]);
+  previewPage = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
+    <script src="${base}/sdk/my.js" data-app-id="${appId}"></script>
+    <main><h1>Preview</h1><button id="login">登录</button><pre id="out"></pre></main>
+    <script>document.getElementById('login').onclick = function () { my.getPhoneNumber({ success: function (res) { document.getElementById('out').textContent = res.response; } }); };</script></html>`;
+  return [
+    ['dashboard', `${base}/`],
+    ['console', `${base}/apps/${appId}`],
+    ['device', `${base}/apps/${appId}/device?call=${call}`],
+    ['journal', `${base}/journal`],
+    ['404', `${base}/no/such/page`],
+    ['my.js sheet', `${backendUrl}/preview.html`, async () => { await page.click('#login'); await page.waitForSelector('#alipay-sim-sheet'); }],
+  ];
+}
+
+const widths = [1280, 390];
+const schemes = ['light', 'dark'];
+
 const tests = {
+  async 'a11y: axe-core finds no serious or critical violation on any page, at 1280 and 390 px, light and dark'(page) {
+    const pages = await everyPage(page);
+    const problems = [];
+    for (const width of widths) {
+      for (const colorScheme of schemes) {
+        await page.setViewportSize({ width, height: 844 });
+        await page.emulateMedia({ colorScheme });
+        for (const [name, url, open] of pages) {
+          await page.goto(url);
+          if (open) await open();
+          await page.addScriptTag({ path: axePath });
+          const violations = await page.evaluate(async () => (await axe.run(document, { resultTypes: ['violations'] })).violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${v.id} (${v.impact}) at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
+          for (const v of violations) problems.push(`${name} ${width}px ${colorScheme}: ${v}`);
+        }
+      }
+    }
+    check(problems.length === 0, `\n  ${problems.join('\n  ')}`);
+  },
+
+  async 'layout: no page overflows sideways at 390 px, light or dark'(page) {
+    const pages = await everyPage(page);
+    const problems = [];
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const colorScheme of schemes) {
+      await page.emulateMedia({ colorScheme });
+      for (const [name, url, open] of pages) {
+        await page.goto(url);
+        if (open) await open();
+        const { scroll, client, widest } = await page.evaluate(() => {
+          const root = document.documentElement;
+          // The element reaching furthest right, to say what overflows.
+          let widest = '';
+          let right = root.clientWidth;
+          for (const element of document.body.querySelectorAll('*')) {
+            const r = element.getBoundingClientRect().right;
+            if (r > right + 0.5) { right = r; widest = `${element.tagName.toLowerCase()}${element.id ? '#' + element.id : ''}.${element.className}`; }
+          }
+          return { scroll: root.scrollWidth, client: root.clientWidth, widest };
+        });
+        if (scroll > client) problems.push(`${name} ${colorScheme}: ${scroll} px wide in ${client} (${widest})`);
+      }
+    }
+    check(problems.length === 0, problems.join('; '));
+  },
+
+  async 'facts: a 40006 outcome is not styled as success on the console, dashboard, device or journal'(page) {
+    const appId = await newApp(page);
+    await page.selectOption('select[name=phone_application]', 'pending');
+    await Promise.all([page.waitForNavigation(), page.click('#save')]);
+    await tap(page, appId, 'allow');
+    const call = new URL(page.url()).searchParams.get('call');
+    const places = [
+      ['console', `${base}/apps/${appId}`, '#outcome-facts'],
+      ['dashboard', `${base}/`, `tr:has(code:text-is("${appId}")) .next-outcome`],
+      ['device', `${base}/apps/${appId}/device?call=${call}`, '#call-facts'],
+      ['journal', `${base}/journal?app_id=${appId}`, `#entry-${call} summary`],
+    ];
+    for (const [name, url, selector] of places) {
+      await page.goto(url);
+      const facts = await page.$eval(selector, (element) => {
+        // The colour success is shown in, from an element styled as a phone number.
+        const probe = document.createElement('span');
+        probe.className = 'gets gets-phone';
+        element.appendChild(probe);
+        const success = getComputedStyle(probe).color;
+        probe.remove();
+        const coloured = [element, ...element.querySelectorAll('*')].filter((e) => getComputedStyle(e).color === success);
+        return { text: element.textContent.replace(/\s+/g, ' ').trim(), gets: element.querySelector('[data-gets]')?.dataset.gets, success: coloured.map((e) => e.outerHTML.slice(0, 80)) };
+      });
+      check(facts.gets === 'business-error', `${name}: the page gets ${facts.gets}: ${facts.text}`);
+      check(facts.text.includes('Business error 40006'), `${name}: ${facts.text}`);
+      check(facts.success.length === 0, `${name}: in the colour of success: ${facts.success.join(' ')}`);
+      check(!facts.text.includes('40006: 40006'), `${name}: the code twice: ${facts.text}`);
+    }
+    // A phone number is.
+    await page.goto(`${base}/apps/${appId}`);
+    await Promise.all([page.waitForNavigation(), page.click('text=Reset to fully configured')]);
+    check(await page.getAttribute('#outcome-facts [data-gets]', 'data-gets') === 'phone', 'a fully configured app gives a phone number');
+  },
+
   async 'console: withdrawing the phone-number application shows 40006, as the next call returns'(page) {
     const appId = await newApp(page);
     check((await page.textContent('#outcome-rule')).trim() === 'success', 'a new app succeeds');

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the browser tests need: Debian's Chromium (as root, when missing) and the npm
-# packages playwright-core and alipay-sdk (into node_modules, git-ignored). Quick when done.
+# Installs what the browser tests need: Debian's Chromium and a CJK font (as root, when missing;
+# without the font the pages' Chinese renders as boxes of another width, which the layout checks
+# would measure) and the npm packages playwright-core, axe-core and alipay-sdk (into
+# node_modules, git-ignored). Quick when done.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-if ! command -v chromium >/dev/null; then
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+[[ -d /usr/share/fonts/opentype/noto ]] && fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if (( ${#missing[@]} )); then
   if [ "$(id -u)" = 0 ]; then
-    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
   else
-    echo "tests/browser/setup.sh: Chromium is missing; install Debian's package: apt-get install chromium" >&2
+    echo "tests/browser/setup.sh: missing ${missing[*]}; install Debian's packages: apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi

@@ -134,13 +134,31 @@ async fn the_shown_outcome_is_what_the_next_call_returns_for_every_scenario() {
         .await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{}", scenario.name);
         let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
-        let (shown_rule, shown_verdict) = (
-            by_id(&page, "outcome-rule"),
-            by_id(&page, "outcome-verdict"),
-        );
+        let shown_rule = by_id(&page, "outcome-rule");
+        let facts = &page[page.find("id=\"outcome-facts\"").unwrap()..];
+        let shown_verdict = facts
+            .split("data-verdict=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_string();
+
         let next = state
             .get_phone_number(&app, None, PhoneNumberRequest::default())
             .unwrap();
+        // Only a phone number is shown as one: an authentic 40006 is not.
+        let expect = &next.delivery.expect;
+        let is_phone = expect.verdict == alipay_sim::Verdict::Accept
+            && expect.plaintext.as_ref().is_some_and(|p| {
+                p["code"] == "10000" && p["mobile"].as_str().is_some_and(|m| !m.is_empty())
+            });
+        assert_eq!(
+            facts.contains("data-gets=\"phone\""),
+            is_phone,
+            "{}: {:?}",
+            scenario.name,
+            expect.plaintext
+        );
         assert_eq!(
             shown_rule,
             next.delivery.expect.cause.id(),
@@ -255,7 +273,7 @@ async fn the_device_page_shows_a_call_and_the_journal_lists_it() {
         None,
     )
     .await;
-    assert!(entries.contains("No calls yet"));
+    assert!(entries.contains("No call matches these filters"));
     let (_, script, _) = send(&state, "GET", "/sdk/my.js", None).await;
     assert!(script.contains("getPhoneNumber"));
 }
@@ -413,4 +431,70 @@ async fn the_console_page_links_the_certificates_in_certificate_mode() {
         assert_eq!(status, StatusCode::OK, "{href}");
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{href}");
     }
+}
+
+#[tokio::test]
+async fn apps_are_listed_oldest_first_with_the_names_they_were_given() {
+    let (state, first) = state();
+    let (status, _, location) = send(&state, "POST", "/apps", Some("name=Checkout+team")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let named = location.trim_start_matches("/apps/").to_string();
+    assert_eq!(
+        state.app(&named).unwrap().name.as_deref(),
+        Some("Checkout team")
+    );
+    let listed: Vec<String> = state.list_apps().into_iter().map(|a| a.app_id).collect();
+    assert_eq!(listed, [first.clone(), named.clone()], "oldest first");
+    let (_, page, _) = send(&state, "GET", "/", None).await;
+    let (at_first, at_named) = (page.find(&first).unwrap(), page.find(&named).unwrap());
+    assert!(at_first < at_named && page.contains("<strong>Checkout team</strong>"));
+    // A name that is not one is refused, naming the field.
+    let (status, page, _) = send(&state, "POST", "/apps", Some("name=a%07b")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("name"), "{page}");
+    assert_eq!(state.list_apps().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_page_is_a_page_for_a_browser_and_json_for_the_api() {
+    let (state, _) = state();
+    let request = |uri: &str, accept: &str| {
+        Request::builder()
+            .uri(uri)
+            .header(header::ACCEPT, accept)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let html = "text/html,application/xhtml+xml,*/*;q=0.8";
+    let response = server::app(state.clone())
+        .oneshot(request("/no/such/page", html))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let page = String::from_utf8(body.to_vec()).unwrap();
+    for part in [
+        "<html lang=\"en\">",
+        "<title>404 Not Found",
+        "<h1>404 Not Found</h1>",
+        "href=\"/journal\"",
+        "/no/such/page",
+    ] {
+        assert!(page.contains(part), "{part} in {page}");
+    }
+    let response = server::app(state.clone())
+        .oneshot(request("/api/v1/nothing", html))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["error"]["code"], "route_not_found", "{json}");
+    let (status, icon, _) = send(&state, "GET", "/favicon.ico", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(icon.starts_with("<svg"));
 }
