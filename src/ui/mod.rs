@@ -1,6 +1,7 @@
 //! The web UI: server-rendered askama pages over the same [`SimState`] as the API. Every action
-//! is a plain form post; a little JavaScript copies keys, opens the consent sheet in place and
-//! refreshes the journal.
+//! is a plain form post; a little JavaScript copies keys, opens the consent sheet in place (a
+//! modal dialog, `templates/dialog.js`, also bundled into `/sdk/my.js`) and refreshes the
+//! journal.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -28,7 +29,16 @@ mod device;
 mod journal;
 
 const STYLE: &str = include_str!("../../templates/style.css");
-const MY_JS: &str = include_str!("../../templates/my.js");
+const DIALOG_JS: &str = include_str!("../../templates/dialog.js");
+/// `/sdk/my.js`: one self-contained script (pages of other origins include it), so the shared
+/// dialog is bundled in, both inside one function: the page gets `my` and no other global.
+const MY_JS: &str = concat!(
+    "(function () {\n",
+    include_str!("../../templates/dialog.js"),
+    "\n",
+    include_str!("../../templates/my.js"),
+    "})();\n"
+);
 
 /// The UI's routes: the pages of every app and the journal, and each platform's pages.
 pub fn routes() -> Router<SimState> {
@@ -38,6 +48,7 @@ pub fn routes() -> Router<SimState> {
         .route("/journal", get(journal::journal))
         .route("/journal/entries", get(journal::journal_entries))
         .route("/assets/style.css", get(style))
+        .route("/assets/dialog.js", get(dialog_js))
         .merge(alipay_routes())
 }
 
@@ -228,6 +239,14 @@ async fn my_js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         MY_JS,
+    )
+        .into_response()
+}
+
+async fn dialog_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        DIALOG_JS,
     )
         .into_response()
 }
