@@ -158,10 +158,11 @@ fn sequence(entry: &JournalEntry) -> String {
     let direct = entry.action == ActionKind::NoConsent;
     match entry.callback {
         Callback::Success if direct => {
-            "my.getPhoneNumber success(res), called without the button (no onGetAuthorize)".into()
+            "my.getPhoneNumber success(res), called directly by the page (no button, no sheet)"
+                .into()
         }
         Callback::Fail if direct => {
-            "my.getPhoneNumber fail(err), called without the button (no onGetAuthorize)".into()
+            "my.getPhoneNumber fail(err), called directly by the page (no button, no sheet)".into()
         }
         Callback::Success => "onGetAuthorize(e), then my.getPhoneNumber success(res)".into(),
         Callback::Fail => "onGetAuthorize(e), then my.getPhoneNumber fail(err)".into(),
