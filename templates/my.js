@@ -4,8 +4,10 @@
  *
  *   <script src="http://127.0.0.1:8086/sdk/my.js" data-app-id="2021..."></script>
  *
- * my.getPhoneNumber shows Alipay's consent sheet as an overlay, then answers with the
- * simulator's real envelope through success/fail, as the phone would. With
+ * my.getPhoneNumber shows Alipay's consent sheet as a modal overlay with the app's masked
+ * number (none once the user has authorised), then answers with the simulator's real envelope
+ * through success/fail, as the phone would; a dismissed sheet (Escape, the backdrop) calls
+ * nothing. An unknown data-app-id fails (fail callback and console.error) before any sheet. With
  * `frontEnd: "button"` (or "taro") it also calls `options.onGetPhoneNumber(event)` with the
  * 2.8.0+ button's split envelope; with "uni-app", `options.getphonenumber(event)`.
  */
@@ -68,25 +70,59 @@
     });
   }
 
-  function consentSheet() {
+  // What the consent sheet shows for the app (its masked number, whether the user already
+  // authorised), read before the sheet opens: an unknown app fails here, with no sheet.
+  function sheetInfo() {
+    return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/consent-sheet").then(function (response) {
+      return response.json().then(function (body) {
+        if (response.ok) return body;
+        var reason = body && body.error ? body.error.message : "HTTP " + response.status;
+        var error = new Error("alipay-sim: the simulator at " + base + " has no app " + JSON.stringify(appId) +
+          " (data-app-id on the my.js script tag): " + reason);
+        error.known = true;
+        throw error;
+      });
+    });
+  }
+
+  var sheetCount = 0;
+
+  // Alipay's consent sheet as a modal dialog (the shared alipaySimDialog): focus on 允许, so
+  // Enter allows; Escape or a click on the backdrop dismisses it, which resolves null: the page
+  // gets no call and no callback (the spec says nothing of a dismissed sheet).
+  function consentSheet(mobile) {
     return new Promise(function (resolve) {
+      sheetCount += 1;
+      var titleId = "alipay-sim-sheet-title-" + sheetCount;
       var backdrop = document.createElement("div");
       backdrop.id = "alipay-sim-sheet";
       backdrop.style.cssText = "position:fixed;inset:0;background:rgba(0,0,0,.45);display:flex;align-items:flex-end;z-index:2147483647;font-family:system-ui,sans-serif";
-      backdrop.innerHTML =
-        '<div style="background:#fff;color:#1d2330;width:100%;max-width:480px;margin:0 auto;border-radius:16px 16px 0 0;padding:20px">' +
-        '<h3 style="margin:0 0 8px">授权提示</h3><p style="margin:0 0 16px">该小程序申请获取你的手机号</p>' +
+      var sheet = document.createElement("div");
+      sheet.setAttribute("role", "dialog");
+      sheet.setAttribute("aria-modal", "true");
+      sheet.setAttribute("aria-labelledby", titleId);
+      sheet.style.cssText = "background:#fff;color:#1d2330;width:100%;max-width:480px;margin:0 auto;border-radius:16px 16px 0 0;padding:20px;outline:none";
+      sheet.innerHTML =
+        '<h3 style="margin:0 0 8px"></h3><p style="margin:0 0 16px">该小程序申请获取你的手机号<br><strong data-mobile></strong></p>' +
         '<div style="display:grid;grid-template-columns:1fr 1fr;gap:10px">' +
-        '<button type="button" data-choice="refuse" style="padding:10px;border-radius:6px;border:1px solid #d0d4da;background:#f0f2f5">拒绝</button>' +
-        '<button type="button" data-choice="consent" style="padding:10px;border-radius:6px;border:1px solid #1677ff;background:#1677ff;color:#fff">允许</button>' +
-        "</div></div>";
-      backdrop.addEventListener("click", function (event) {
-        var choice = event.target.getAttribute("data-choice");
-        if (!choice) return;
-        backdrop.remove();
-        resolve(choice);
-      });
+        '<button type="button" data-choice="refuse" style="padding:10px;border-radius:6px;border:1px solid #d0d4da;background:#f0f2f5;color:#1d2330;font:inherit">拒绝</button>' +
+        '<button type="button" data-choice="consent" style="padding:10px;border-radius:6px;border:1px solid #0958d9;background:#0958d9;color:#fff;font:inherit">允许</button>' +
+        "</div>";
+      var title = sheet.querySelector("h3");
+      title.id = titleId;
+      title.textContent = "授权提示";
+      sheet.querySelector("[data-mobile]").textContent = mobile || "（未绑定手机号）";
+      backdrop.appendChild(sheet);
       document.body.appendChild(backdrop);
+      var dialog = alipaySimDialog.open(backdrop, {
+        initialFocus: sheet.querySelector("[data-choice=consent]"),
+        remove: true,
+        onClose: function (reason) { resolve(reason === "dismiss" ? null : reason); },
+      });
+      sheet.addEventListener("click", function (event) {
+        var choice = event.target.getAttribute("data-choice");
+        if (choice) dialog.close(choice);
+      });
     });
   }
 
@@ -100,7 +136,11 @@
         finish(options, "fail", { error: 2, errorMessage: "alipay-sim: my.js needs data-app-id" });
         return;
       }
-      consentSheet().then(function (action) {
+      sheetInfo().then(function (info) {
+        // Authorised earlier: no sheet, as on the phone.
+        return info.authorised ? "consent" : consentSheet(info.mobile);
+      }).then(function (action) {
+        if (action === null) return null;
         var body = { action: action };
         if (options.protocols) body.protocols = options.protocols;
         // frontEnd "button" | "uni-app" | "taro": the answer's page_event is what that page's
@@ -112,6 +152,7 @@
           body: JSON.stringify(body),
         }).then(function (response) { return response.json(); });
       }).then(function (result) {
+        if (result === null) return; // the sheet was dismissed: nothing fires
         var pageEvent = result.page_event;
         var frameworkHandler = pageEvent && ["onGetPhoneNumber", "getphonenumber"].indexOf(pageEvent.handler) >= 0;
         if (frameworkHandler && typeof options[pageEvent.handler] === "function") {
@@ -129,7 +170,9 @@
           finish(options, "fail", result.payload);
         }
       }).catch(function (error) {
-        finish(options, "fail", { error: 2, errorMessage: "alipay-sim unreachable: " + error });
+        var message = error && error.known ? error.message : "alipay-sim unreachable at " + base + ": " + error;
+        console.error(message);
+        finish(options, "fail", { error: 2, errorMessage: message });
       });
     },
     request: function (options) {

@@ -9,8 +9,9 @@
 //!   rebinding page has a name, never an address), the `--addr` host and `--allowed-host`s,
 //!   as Vite's and webpack-dev-server's `allowedHosts` do.
 //! - **Cross-site requests**: CORS headers are sent only for the emulated front-end call
-//!   (`POST /api/v1/apps/{app_id}/getPhoneNumber`, what `/sdk/my.js` previews use) and for
-//!   the `--cors-origin`s; a state change from another origin is refused unless that origin
+//!   (`POST /api/v1/apps/{app_id}/getPhoneNumber`, what `/sdk/my.js` previews use, and the
+//!   masked number its consent sheet shows, `GET .../consent-sheet`) and for the
+//!   `--cors-origin`s; a state change from another origin is refused unless that origin
 //!   may use the route, and always when its content type would have skipped the browser's
 //!   preflight (`text/plain`, forms), since the browser sends those before asking.
 
@@ -145,10 +146,14 @@ impl Access {
     }
 }
 
-/// `POST /api/v1/apps/{app_id}/getPhoneNumber`: the call a mini program's page makes.
+/// `POST /api/v1/apps/{app_id}/getPhoneNumber`: the call a mini program's page makes, and
+/// `GET /api/v1/apps/{app_id}/consent-sheet`: what its consent sheet shows (no key in it).
 fn is_front_end_call(path: &str) -> bool {
     path.strip_prefix("/api/v1/apps/")
-        .and_then(|rest| rest.strip_suffix("/getPhoneNumber"))
+        .and_then(|rest| {
+            rest.strip_suffix("/getPhoneNumber")
+                .or_else(|| rest.strip_suffix("/consent-sheet"))
+        })
         .is_some_and(|app_id| !app_id.is_empty() && !app_id.contains('/'))
 }
 
@@ -237,6 +242,8 @@ mod tests {
     fn only_the_front_end_call_is_open_to_other_origins_by_default() {
         let access = Access::default();
         assert!(access.cors_allowed("/api/v1/apps/2021/getPhoneNumber", "http://x"));
+        assert!(access.cors_allowed("/api/v1/apps/2021/consent-sheet", "http://x"));
+        assert!(!access.cors_allowed("/api/v1/apps/2021/keys", "http://x"));
         assert!(!access.cors_allowed("/api/v1/apps", "http://x"));
         assert!(!access.cors_allowed("/api/v1/apps/a/b/getPhoneNumber", "http://x"));
         let access = Access {

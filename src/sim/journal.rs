@@ -1,7 +1,7 @@
 //! The journal: every call the simulator answered, newest last, bounded in count and bytes.
 //!
 //! An entry keeps its [`Event`], a closed, tagged set of what can happen (today one kind: an
-//! Alipay `my.getPhoneNumber` call, with what a backend answered to its envelope), and is
+//! Alipay `my.getPhoneNumber` call, with what backends answered to its envelope), and is
 //! formatted for readers only when read.
 
 use std::collections::VecDeque;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::alipay::model::ActionKind;
 use crate::alipay::scenario::Fixture;
 use crate::sim::exchange::Exchange;
 
@@ -17,6 +18,9 @@ use crate::sim::exchange::Exchange;
 pub const JOURNAL_CAPACITY: usize = 1000;
 /// About how many bytes the journal keeps, all apps together; older calls are dropped.
 pub const JOURNAL_BYTES: usize = 8 * 1024 * 1024;
+/// How many backend exchanges the journal keeps for one call (its envelope sent again and
+/// again): the latest ones, older ones are dropped.
+pub const EXCHANGES_PER_CALL: usize = 20;
 
 /// One call, as the journal records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -33,24 +37,33 @@ pub struct JournalEntry {
     pub rule: crate::oracle::Cause,
     pub verdict: crate::oracle::Verdict,
     pub callback: crate::alipay::outcome::Callback,
+    /// What the user or the page did: `consent` (tapped the button and allowed), `refuse`
+    /// (tapped and refused) or `no-consent` (`my.getPhoneNumber` called without the button).
+    pub action: crate::alipay::model::ActionKind,
     /// Exactly what the callback received.
     #[schema(value_type = Object)]
     pub payload: Value,
     /// The decrypted content a backend reads, on `accept`; else null.
     #[schema(value_type = Option<Object>, required)]
     pub plaintext: Option<Value>,
-    /// What the envelope's backend answered, when the device page sent it there.
+    /// What the envelope's backend answered the last time the device page sent it there
+    /// (the last of `exchanges`).
     #[schema(required)]
     pub backend: Option<Exchange>,
+    /// Every time the device page sent the envelope to a backend, oldest first: the last
+    /// `EXCHANGES_PER_CALL` (20).
+    pub exchanges: Vec<Exchange>,
 }
 
 /// What happened, as the journal keeps it: a closed set, one variant per platform flow.
 pub(crate) enum Event {
-    /// A `my.getPhoneNumber` call: its fixture (shared with the answer that carried it) and
-    /// what a developer's backend answered to its envelope, once the device page sent it.
+    /// A `my.getPhoneNumber` call: its fixture (shared with the answer that carried it), what
+    /// the user or the page did, and what a developer's backend answered to its envelope each
+    /// time the device page sent it (oldest first, at most [`EXCHANGES_PER_CALL`]).
     AlipayPhone {
         fixture: Arc<Fixture>,
-        backend: Option<Exchange>,
+        action: ActionKind,
+        exchanges: VecDeque<Exchange>,
     },
 }
 
@@ -59,18 +72,23 @@ impl Event {
     /// a fixed allowance for the rest.
     fn size(&self) -> usize {
         match self {
-            Event::AlipayPhone { fixture, backend } => {
+            Event::AlipayPhone {
+                fixture, exchanges, ..
+            } => {
                 let envelope = fixture.delivery.envelope().map_or(0, str::len);
-                let exchange = backend.as_ref().map_or(0, |e| {
-                    e.url.len()
-                        + e.request_body.len()
-                        + e.body.len()
-                        + e.headers
-                            .iter()
-                            .map(|(k, v)| k.len() + v.len())
-                            .sum::<usize>()
-                });
-                512 + envelope + exchange
+                let exchanges: usize = exchanges
+                    .iter()
+                    .map(|e| {
+                        e.url.len()
+                            + e.request_body.len()
+                            + e.body.len()
+                            + e.headers
+                                .iter()
+                                .map(|(k, v)| k.len() + v.len())
+                                .sum::<usize>()
+                    })
+                    .sum();
+                512 + envelope + exchanges
             }
         }
     }
@@ -121,11 +139,17 @@ impl Journal {
             .collect()
     }
 
-    /// Attaches what a backend answered to the call whose envelope it was sent.
+    /// Adds what a backend answered to the call whose envelope it was sent, after the earlier
+    /// exchanges of that call (the oldest dropped past [`EXCHANGES_PER_CALL`]).
     pub(crate) fn attach_backend_exchange(&mut self, id: u64, exchange: Exchange) {
         if let Some(record) = self.entries.iter_mut().find(|r| r.id == id) {
             match &mut record.event {
-                Event::AlipayPhone { backend, .. } => *backend = Some(exchange),
+                Event::AlipayPhone { exchanges, .. } => {
+                    exchanges.push_back(exchange);
+                    while exchanges.len() > EXCHANGES_PER_CALL {
+                        exchanges.pop_front();
+                    }
+                }
             }
             self.bytes -= record.size;
             record.size = record.event.size();
@@ -167,7 +191,11 @@ struct Recorded {
 impl Recorded {
     fn entry(&self) -> JournalEntry {
         match &self.event {
-            Event::AlipayPhone { fixture, backend } => {
+            Event::AlipayPhone {
+                fixture,
+                action,
+                exchanges,
+            } => {
                 let delivery = &fixture.delivery;
                 JournalEntry {
                     id: self.id,
@@ -177,9 +205,11 @@ impl Recorded {
                     rule: delivery.expect.cause.clone(),
                     verdict: delivery.expect.verdict,
                     callback: delivery.callback,
+                    action: *action,
                     payload: delivery.payload.clone(),
                     plaintext: delivery.expect.plaintext.clone(),
-                    backend: backend.clone(),
+                    backend: exchanges.back().cloned(),
+                    exchanges: exchanges.iter().cloned().collect(),
                 }
             }
         }

@@ -33,7 +33,7 @@ pub use crate::sim::alipay::{
 };
 pub use crate::sim::error::StateError;
 pub use crate::sim::exchange::Exchange;
-pub use crate::sim::journal::{JournalEntry, JOURNAL_BYTES, JOURNAL_CAPACITY};
+pub use crate::sim::journal::{JournalEntry, EXCHANGES_PER_CALL, JOURNAL_BYTES, JOURNAL_CAPACITY};
 
 /// How many of the next apps' keys are made ahead, in the background: once the state is open,
 /// and once apps are being created (a test suite that gives each test an app).
@@ -459,7 +459,8 @@ impl SimState {
         }
         let event = Event::AlipayPhone {
             fixture: fixture.clone(),
-            backend: None,
+            action: prepared.call.action.kind,
+            exchanges: Default::default(),
         };
         let id = self.lock_journal().push(&prepared.app_id, event);
         if let Some(recording) = self
@@ -483,7 +484,8 @@ impl SimState {
         self.lock_journal().entry(id)
     }
 
-    /// Attaches what a backend answered to the call it was sent.
+    /// Adds what a backend answered to the call it was sent (the journal keeps the last
+    /// [`EXCHANGES_PER_CALL`] of a call; a recording, the last one).
     pub fn record_backend_exchange(&self, id: u64, exchange: Exchange) {
         for recording in self.lock_recordings().values_mut() {
             if let Some(step) = recording.steps.iter_mut().find(|s| s.call_id == id) {
@@ -653,6 +655,42 @@ mod tests {
         );
         assert_eq!(app.stored.key_seed, second);
         assert_eq!(view.app_id, crate::keys::app_id_for_seed(second));
+    }
+
+    #[test]
+    fn every_exchange_of_a_call_is_kept_in_order_up_to_the_bound() {
+        let state = in_memory(Some(0));
+        let app = state.list_apps()[0].app_id.clone();
+        let prepared = state.prepare_call(&app, None, Default::default()).unwrap();
+        let (id, _) = state.complete_recorded_call(prepared).unwrap();
+        let exchange = |n: u64| Exchange {
+            method: "POST".into(),
+            url: format!("http://127.0.0.1:1/{n}"),
+            body_shape: crate::sim::store::BodyShape::Json,
+            request_body: String::new(),
+            status: None,
+            headers: Vec::new(),
+            body: String::new(),
+            truncated: false,
+            error: Some("cannot reach".into()),
+            note: None,
+            elapsed_ms: n,
+        };
+        let entry = state.journal_entry(id).unwrap();
+        assert_eq!((entry.backend, entry.exchanges.len()), (None, 0));
+        assert_eq!(entry.action, ActionKind::Consent);
+        for n in 1..=EXCHANGES_PER_CALL as u64 + 5 {
+            state.record_backend_exchange(id, exchange(n));
+        }
+        let entry = state.journal_entry(id).unwrap();
+        let kept: Vec<u64> = entry.exchanges.iter().map(|e| e.elapsed_ms).collect();
+        let expected: Vec<u64> = (6..=EXCHANGES_PER_CALL as u64 + 5).collect();
+        assert_eq!(kept, expected, "the last ones, oldest first");
+        assert_eq!(
+            entry.backend.as_ref(),
+            entry.exchanges.last(),
+            "backend is the last"
+        );
     }
 
     #[test]

@@ -5,19 +5,95 @@ use super::*;
 use crate::alipay::front_end::{page_event, FrontEnd};
 use crate::alipay::model::Authorisation;
 
+/// One exchange with the developer's backend, as the device page shows it: the request that
+/// was sent, then the answer or why there was none.
 struct ExchangeView {
-    url: String,
-    /// `POST raw-form (application/x-www-form-urlencoded)`, `GET query (no body)`.
-    sent: String,
-    request_body: String,
+    /// 1 for the first time the envelope was sent.
+    number: usize,
+    /// Whether the backend answered (any status); else `error` says why not.
+    answered: bool,
+    /// `raw-form`, `query`, ...: the transport chosen.
+    body_shape: String,
+    method: String,
+    /// The URL requested, with the query string of a GET.
+    request_url: String,
+    /// `Content-Type: application/json`; `None` for a GET with the envelope in the query.
+    request_content_type: Option<String>,
+    /// The body sent, pretty-printed when it is JSON; `None` when there was none.
+    request_body: Option<String>,
+    /// "Request body", and whether it is shown pretty-printed (its bytes were sent as they are).
+    request_label: String,
     /// What the backend must do to read this shape, when it is more than taking a field.
     must_do: Option<&'static str>,
     status: Option<u16>,
     headers: Vec<(String, String)>,
-    body: String,
+    /// The answer's body, pretty-printed when it is JSON; `None` when it was empty.
+    body: Option<String>,
+    /// "Response body", and whether it is shown pretty-printed.
+    body_label: String,
     error: Option<String>,
     note: Option<String>,
     elapsed_ms: u64,
+}
+
+impl ExchangeView {
+    fn of(number: usize, exchange: crate::sim::exchange::Exchange) -> Self {
+        let query = exchange.body_shape == BodyShape::Query;
+        let request_url = if query && !exchange.request_body.is_empty() {
+            let joint = if exchange.url.contains('?') { '&' } else { '?' };
+            format!("{}{joint}{}", exchange.url, exchange.request_body)
+        } else {
+            exchange.url.clone()
+        };
+        let request_body = (!query && !exchange.request_body.is_empty())
+            .then(|| pretty_if_json(&exchange.request_body));
+        let request_label = label(
+            "Request body",
+            &exchange.request_body,
+            request_body.as_deref(),
+        );
+        let body = (!exchange.body.is_empty()).then(|| pretty_if_json(&exchange.body));
+        let body_label = label("Response body", &exchange.body, body.as_deref());
+        ExchangeView {
+            number,
+            answered: exchange.answered(),
+            body_shape: exchange.body_shape.to_string(),
+            request_content_type: exchange
+                .content_type()
+                .map(|t| format!("Content-Type: {t}")),
+            must_do: crate::http::backend::what_a_backend_must_do(exchange.body_shape),
+            method: exchange.method,
+            request_url,
+            request_body,
+            request_label,
+            status: exchange.status,
+            headers: exchange.headers,
+            body,
+            body_label,
+            error: exchange.error,
+            note: exchange.note,
+            elapsed_ms: exchange.elapsed_ms,
+        }
+    }
+}
+
+/// A body box's label, saying when the text shown is not the bytes as they went.
+fn label(name: &str, sent: &str, shown: Option<&str>) -> String {
+    match shown {
+        Some(shown) if shown != sent => format!(
+            "{name} (JSON, pretty-printed here; {} bytes went as they were)",
+            sent.len()
+        ),
+        _ => name.to_string(),
+    }
+}
+
+/// JSON text pretty-printed; any other text as it is.
+fn pretty_if_json(text: &str) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) if value.is_object() || value.is_array() => pretty(&value),
+        _ => text.to_string(),
+    }
 }
 
 struct CallView {
@@ -30,7 +106,8 @@ struct CallView {
     rule: String,
     reason: String,
     plaintext: Option<String>,
-    backend: Option<ExchangeView>,
+    /// Every time the envelope was sent to a backend, newest first.
+    exchanges: Vec<ExchangeView>,
     /// What the page's handler gets on the chosen front end, when it is not the native one.
     page_event: Option<PageEventView>,
 }
@@ -76,9 +153,18 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("values serialise")
 }
 
-/// What the page's callbacks saw, in order.
+/// What the page's callbacks saw, in order. Without the button (`no-consent`) the page calls
+/// `my.getPhoneNumber` itself: no onGetAuthorize comes first.
 fn sequence(entry: &JournalEntry) -> String {
+    let direct = entry.action == ActionKind::NoConsent;
     match entry.callback {
+        Callback::Success if direct => {
+            "my.getPhoneNumber success(res), called directly by the page (no button, no sheet)"
+                .into()
+        }
+        Callback::Fail if direct => {
+            "my.getPhoneNumber fail(err), called directly by the page (no button, no sheet)".into()
+        }
         Callback::Success => "onGetAuthorize(e), then my.getPhoneNumber success(res)".into(),
         Callback::Fail => "onGetAuthorize(e), then my.getPhoneNumber fail(err)".into(),
         Callback::OnError => "the button's onError(e), with e.detail".into(),
@@ -102,6 +188,14 @@ pub(super) async fn device(
         .and_then(|id| state.journal_entry(id))
         .filter(|entry| entry.app_id == app_id)
         .map(|entry| CallView {
+            exchanges: entry
+                .exchanges
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, exchange)| ExchangeView::of(i + 1, exchange))
+                .rev()
+                .collect(),
             id: entry.id,
             sequence: sequence(&entry),
             payload: pretty(&entry.payload),
@@ -125,24 +219,6 @@ pub(super) async fn device(
                     note: event.note,
                 }
             }),
-            backend: entry.backend.map(|b| ExchangeView {
-                sent: format!(
-                    "{} {} ({})",
-                    b.method,
-                    b.body_shape,
-                    b.content_type()
-                        .unwrap_or("no body: the envelope is in the query")
-                ),
-                request_body: b.request_body,
-                must_do: crate::http::backend::what_a_backend_must_do(b.body_shape),
-                url: b.url,
-                status: b.status,
-                headers: b.headers,
-                body: b.body,
-                error: b.error,
-                note: b.note,
-                elapsed_ms: b.elapsed_ms,
-            }),
         });
     let target = state.backend_target(&app_id);
     let shape = target.as_ref().map_or(BodyShape::Json, |t| t.body_shape);
@@ -155,14 +231,14 @@ pub(super) async fn device(
         },
         sent: r.steps.iter().filter(|s| s.exchange.is_some()).count(),
     });
-    let mobile = app.config.user.mobile.as_str();
+    let mobile = &app.config.user.mobile;
     page(DevicePage {
         app_id: app.app_id.clone(),
         sheet_open: query.sheet.as_deref() == Some("open"),
-        mobile_display: if mobile.is_empty() {
+        mobile_display: if mobile.as_str().is_empty() {
             "（未绑定手机号）".into()
         } else {
-            mask(mobile)
+            mobile.masked()
         },
         call,
         backend_url: target.map(|t| t.url).unwrap_or_default(),
@@ -228,20 +304,6 @@ impl Labelled for BodyShape {
     }
 }
 
-/// 138****0000, as Alipay's sheet shows a number.
-fn mask(mobile: &str) -> String {
-    let chars: Vec<char> = mobile.chars().collect();
-    if chars.len() < 7 {
-        return mobile.to_string();
-    }
-    let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
-    format!(
-        "{}****{}",
-        head.iter().collect::<String>(),
-        tail.iter().collect::<String>()
-    )
-}
-
 #[derive(Deserialize)]
 pub(super) struct TapForm {
     action: ActionKind,
@@ -259,7 +321,8 @@ pub(super) async fn tap(
     let prepared = state.prepare_call(&app_id, None, request)?;
     let worker = state.clone();
     let (id, _) = blocking::<_, PageError>(move || worker.complete_recorded_call(prepared)).await?;
-    back_to(format!("/apps/{app_id}/device?call={id}"))
+    // Lands on the call's result, below the fold on a narrow screen.
+    back_to(format!("/apps/{app_id}/device?call={id}#call"))
 }
 
 /// The user revokes the phone number under ··· › 设置 › 用户信息.
@@ -334,5 +397,9 @@ pub(super) async fn send_to_backend(
             body_shape: form.body_shape,
         },
     )?;
-    back_to(format!("/apps/{app_id}/device?call={}", form.call))
+    // Lands on the newest exchange.
+    back_to(format!(
+        "/apps/{app_id}/device?call={}#backend-answer",
+        form.call
+    ))
 }

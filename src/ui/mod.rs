@@ -1,6 +1,7 @@
 //! The web UI: server-rendered askama pages over the same [`SimState`] as the API. Every action
-//! is a plain form post; a little JavaScript copies keys, opens the consent sheet in place and
-//! refreshes the journal.
+//! is a plain form post; a little JavaScript copies keys, opens the consent sheet in place (a
+//! modal dialog, `templates/dialog.js`, also bundled into `/sdk/my.js`) and refreshes the
+//! journal.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -31,7 +32,16 @@ const STYLE: &str = include_str!("../../templates/style.css");
 const ICON: &str = include_str!("../../templates/icon.svg");
 /// The behaviour the rules' and faults' sources cite as "spec §N", served as text.
 const SPEC: &str = include_str!("../../docs/alipay-getphonenumber.md");
-const MY_JS: &str = include_str!("../../templates/my.js");
+const DIALOG_JS: &str = include_str!("../../templates/dialog.js");
+/// `/sdk/my.js`: one self-contained script (pages of other origins include it), so the shared
+/// dialog is bundled in, both inside one function: the page gets `my` and no other global.
+const MY_JS: &str = concat!(
+    "(function () {\n",
+    include_str!("../../templates/dialog.js"),
+    "\n",
+    include_str!("../../templates/my.js"),
+    "})();\n"
+);
 
 /// The UI's routes: the pages of every app and the journal, and each platform's pages.
 pub fn routes() -> Router<SimState> {
@@ -44,6 +54,7 @@ pub fn routes() -> Router<SimState> {
         .route("/assets/icon.svg", get(icon))
         .route("/favicon.ico", get(icon))
         .route("/docs/alipay-getphonenumber.md", get(spec))
+        .route("/assets/dialog.js", get(dialog_js))
         .merge(alipay_routes())
 }
 
@@ -366,6 +377,14 @@ async fn icon() -> Response {
 
 async fn spec() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], SPEC).into_response()
+}
+
+async fn dialog_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        DIALOG_JS,
+    )
+        .into_response()
 }
 
 async fn style() -> Response {

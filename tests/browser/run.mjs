@@ -28,6 +28,11 @@ const backend = http.createServer((request, response) => {
   request.on('data', (chunk) => { body += chunk; });
   request.on('end', () => {
     received.push({ method: request.method, url: request.url, headers: request.headers, body });
+    if (request.url === '/empty') {
+      response.writeHead(204);
+      response.end();
+      return;
+    }
     if (request.url === '/preview.html') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       response.end(previewPage);
@@ -83,8 +88,10 @@ async function everyPage(page) {
   const call = new URL(page.url()).searchParams.get('call');
   await page.fill('#backend-url', `${backendUrl}/api/phone`);
   await Promise.all([page.waitForNavigation(), page.click('#send')]);
+  // The user allowed on that app, so my.js would show no sheet there: another app shows it.
+  const unauthorised = await newApp(page);
   previewPage = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
-    <script src="${base}/sdk/my.js" data-app-id="${appId}"></script>
+    <script src="${base}/sdk/my.js" data-app-id="${unauthorised}"></script>
     <main><h1>Preview</h1><button id="login">登录</button><pre id="out"></pre></main>
     <script>document.getElementById('login').onclick = function () { my.getPhoneNumber({ success: function (res) { document.getElementById('out').textContent = res.response; } }); };</script></html>`;
   return [
@@ -99,6 +106,36 @@ async function everyPage(page) {
 
 const widths = [1280, 390];
 const schemes = ['light', 'dark'];
+/** Where the focus is: the element's id (or data-choice) and whether it is inside `container`. */
+async function focusIn(page, container) {
+  return page.evaluate((selector) => {
+    const active = document.activeElement;
+    return { id: active.id || active.getAttribute('data-choice') || active.tagName, inside: !!active.closest(selector) };
+  }, container);
+}
+
+/** Whether the element's top is on screen. */
+async function inView(page, selector) {
+  return page.evaluate((s) => {
+    const box = document.querySelector(s).getBoundingClientRect();
+    return box.top >= 0 && box.top < window.innerHeight;
+  }, selector);
+}
+
+/** Tab `n` times, then Shift+Tab `n` times: focus must stay inside `container` each time. */
+async function tabAround(page, container, n) {
+  for (const key of ['Tab', 'Shift+Tab']) {
+    for (let i = 1; i <= n; i += 1) {
+      await page.keyboard.press(key);
+      const focus = await focusIn(page, container);
+      check(focus.inside, `${key} ${i}: focus left the dialog for ${focus.id}`);
+    }
+  }
+}
+
+async function journalOf(appId) {
+  return (await fetch(`${base}/api/v1/journal?app_id=${appId}`)).json();
+}
 
 const tests = {
   async 'a11y: axe-core finds no serious or critical violation on any page, at 1280 and 390 px, light and dark'(page) {
@@ -230,13 +267,17 @@ const tests = {
     await Promise.all([page.waitForLoadState('load'), page.click('#send')]);
     await page.waitForSelector('#backend-status');
     check((await page.textContent('#backend-status')).trim() === '200', 'status 200 shown');
-    check((await page.textContent('#backend-body')).includes('"ok":true'), 'the body shown');
+    check(JSON.parse(await page.textContent('#backend-body')).ok === true, 'the body shown');
     check((await page.textContent('#backend-headers')).includes('x-backend: test'), 'the headers shown');
     const last = received.filter((r) => r.url === '/api/phone').pop();
     check(last && JSON.parse(last.body).response === envelope, 'the backend got {"response": <envelope>}');
     check(last.headers['content-type'] === 'application/json', 'as JSON');
-    // The URL is remembered for the next call.
-    await tap(page, appId, 'allow');
+    // The URL is remembered for the next call. The allow authorised the user: 授权手机号 now
+    // calls at once, with no sheet.
+    await page.goto(`${base}/apps/${appId}/device`);
+    check(await page.isVisible('#authorised-note'), 'the page says the user authorised');
+    await Promise.all([page.waitForURL(/call=\d+/), page.click('#authorize')]);
+    check(await page.isHidden('#sheet'), 'no sheet once authorised');
     check((await page.inputValue('#backend-url')) === `${backendUrl}/api/phone`, 'the backend URL is remembered');
     // The journal shows the exchange, and picks up new calls without a reload.
     await page.goto(`${base}/journal?app_id=${appId}`);
@@ -363,6 +404,166 @@ const tests = {
     check(get.headers['content-type'] === undefined, 'a GET has no content type');
     check(post.body === envelope && post.headers['content-type'] === 'application/json', 'my.request POST data: res.response sends the text as JSON');
     check(old.body === envelope && old.headers['content-type'] === 'application/x-www-form-urlencoded', 'my.httpRequest sends the text unencoded under a form type');
+  },
+
+  async 'device: the consent sheet works by keyboard alone: Enter opens it, Tab stays inside, Escape closes it, Enter allows'(page) {
+    const appId = await newApp(page);
+    await page.goto(`${base}/apps/${appId}/device`);
+    await page.focus('#authorize');
+    await page.keyboard.press('Enter');
+    check(await page.isVisible('#sheet'), 'Enter on 授权手机号 opens the sheet');
+    const dialog = page.locator('#sheet [role=dialog]');
+    check((await dialog.getAttribute('aria-modal')) === 'true', 'the sheet is a modal dialog');
+    check((await page.textContent(`#${await dialog.getAttribute('aria-labelledby')}`)).includes('授权提示'), 'labelled by its title');
+    check((await page.textContent('#sheet')).includes('138****0000'), 'the sheet shows the masked number');
+    check((await focusIn(page, '#sheet')).id === 'allow', 'focus moves to 允许');
+    await tabAround(page, '#sheet', 7);
+    check(await page.evaluate(() => !!document.getElementById('result').closest('[inert]')), 'the page behind is inert');
+    await page.keyboard.press('Escape');
+    check(await page.isHidden('#sheet'), 'Escape closes the sheet');
+    check((await focusIn(page, 'body')).id === 'authorize', 'focus returns to 授权手机号');
+    check(await page.evaluate(() => !document.querySelector('[inert]')), 'the page is usable again');
+    // A click on the backdrop closes it too.
+    await page.keyboard.press('Enter');
+    check(await page.isVisible('#sheet'), 'Enter opens it again');
+    const backdrop = await page.locator('#sheet').boundingBox();
+    await page.mouse.click(backdrop.x + backdrop.width / 2, backdrop.y + 10);
+    check(await page.isHidden('#sheet'), 'a click on the backdrop closes the sheet');
+    check(!page.url().includes('call=') && (await journalOf(appId)).length === 0, 'closing the sheet makes no call');
+    // Reopen and allow with Enter alone.
+    check((await focusIn(page, 'body')).id === 'authorize', 'focus is back on 授权手机号');
+    await page.keyboard.press('Enter');
+    check((await focusIn(page, '#sheet')).id === 'allow', 'focus is on 允许 again');
+    await Promise.all([page.waitForURL(/call=\d+#call$/), page.keyboard.press('Enter')]);
+    check((await page.textContent('#callback-sequence')).includes('onGetAuthorize(e), then my.getPhoneNumber success(res)'), 'Enter allowed');
+    check((await journalOf(appId)).length === 1, 'one call was made');
+    check(await inView(page, '#call'), 'the page lands on the call');
+  },
+
+  async 'device: my.getPhoneNumber without the button gets success(res) directly, with no onGetAuthorize'(page) {
+    const appId = await newApp(page);
+    await page.goto(`${base}/apps/${appId}/device`);
+    await Promise.all([page.waitForURL(/call=\d+/), page.click('#no-consent')]);
+    for (const selector of ['#callback-sequence', '#phone-callbacks']) {
+      const text = await page.textContent(selector);
+      check(text.startsWith('my.getPhoneNumber success(res)') && !text.includes('onGetAuthorize'), `${selector}: ${text}`);
+    }
+    const payload = JSON.parse(await page.textContent('#payload'));
+    check(typeof payload.response === 'string', `success(res) gets res.response: ${JSON.stringify(payload)}`);
+    check((await page.textContent('#plaintext')).includes('40003'), 'the envelope holds 40003');
+  },
+
+  async 'device: an unreachable backend is worded as a failure, with the request that was sent'(page) {
+    const appId = await newApp(page);
+    await tap(page, appId, 'allow');
+    const envelope = (await page.textContent('#envelope')).trim();
+    await page.fill('#backend-url', 'http://127.0.0.1:1/api/phone');
+    await Promise.all([page.waitForURL(/#backend-answer$/), page.click('#send')]);
+    const answer = await page.textContent('#exchange-1');
+    check(answer.includes('Your backend did not answer') && !(await page.textContent('#result')).includes('Your backend answered'), `worded as a failure: ${answer}`);
+    check(/connection refused/i.test(await page.textContent('#backend-error')), `the reason: ${await page.textContent('#backend-error')}`);
+    const line = await page.textContent('#backend-request-line');
+    check(line.includes('POST http://127.0.0.1:1/api/phone') && line.includes('Content-Type: application/json'), `the request: ${line}`);
+    const body = await page.textContent('#backend-request');
+    check(body.includes('\n  "response"') && JSON.parse(body).response === envelope, `the body sent, pretty-printed: ${body}`);
+    const emptyBoxes = await page.$$eval('#result pre', (boxes) => boxes.filter((box) => box.textContent.trim() === '').length);
+    check(emptyBoxes === 0, `${emptyBoxes} empty boxes`);
+    check(await inView(page, '#backend-answer'), 'the page lands on the answer');
+  },
+
+  async 'device: a call sent twice shows both exchanges, newest first, and lands on them at 390 px'(page) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const appId = await newApp(page);
+    await tap(page, appId, 'allow');
+    check(await inView(page, '#call'), 'after the tap the page lands on the call');
+    const call = new URL(page.url()).searchParams.get('call');
+    await page.fill('#backend-url', `${backendUrl}/api/phone`);
+    await Promise.all([page.waitForURL(/#backend-answer$/), page.click('#send')]);
+    await page.fill('#backend-url', `${backendUrl}/empty`);
+    await page.selectOption('#body-shape', 'raw-json');
+    await Promise.all([page.waitForURL(/#backend-answer$/), page.click('#send')]);
+    const ids = await page.$$eval('.exchange', (items) => items.map((item) => item.id));
+    check(JSON.stringify(ids) === '["exchange-2","exchange-1"]', `two exchanges, newest first: ${ids}`);
+    check((await page.textContent('#backend-answer')).includes('2 exchanges'), 'the heading counts them');
+    check(await inView(page, '#backend-answer'), 'the page lands on the exchanges');
+    const newest = await page.textContent('#exchange-2');
+    check(newest.includes('raw-json') && newest.includes('status 204') && newest.includes('(empty body)'), `the newest: ${newest}`);
+    const first = await page.textContent('#exchange-1');
+    check(first.includes('status 200') && first.includes('"ok": true'), `the first, its JSON pretty-printed: ${first}`);
+    const entry = (await journalOf(appId)).find((e) => String(e.id) === call);
+    check(entry.exchanges.length === 2 && entry.backend.body_shape === 'raw-json', `the journal keeps both: ${JSON.stringify(entry.exchanges.map((e) => e.url))}`);
+    await page.goto(`${base}/journal?app_id=${appId}`);
+    const listed = await page.textContent('#entries');
+    check(listed.includes('Backend exchange 1 of 2') && listed.includes('Backend exchange 2 of 2'), 'the journal page lists both');
+  },
+
+  async 'sdk: the my.js sheet works by keyboard alone, shows the masked number, and closing it calls nothing'(page) {
+    const appId = await newApp(page);
+    previewPage = `<!doctype html><meta charset="utf-8">
+      <script src="${base}/sdk/my.js" data-app-id="${appId}"></script>
+      <button id="login">登录</button><a href="#top" id="behind">a link behind</a><pre id="out"></pre>
+      <script>
+        window.results = [];
+        document.getElementById('login').onclick = function () {
+          my.getPhoneNumber({
+            success: function (res) { results.push({ ok: res }); document.getElementById('out').textContent = 'done'; },
+            fail: function (err) { results.push({ err: err }); document.getElementById('out').textContent = 'done'; },
+          });
+        };
+      </script>`;
+    await page.goto(`${backendUrl}/preview.html`);
+    check(await page.evaluate(() => typeof alipaySimDialog === 'undefined'), 'my.js adds no global but my');
+    await page.focus('#login');
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('#alipay-sim-sheet [role=dialog]');
+    await dialog.waitFor();
+    check((await dialog.getAttribute('aria-modal')) === 'true', 'a modal dialog');
+    check((await page.textContent(`#${await dialog.getAttribute('aria-labelledby')}`)) === '授权提示', 'labelled by its title');
+    check((await dialog.textContent()).includes('138****0000'), 'the sheet shows the masked number');
+    check((await focusIn(page, '#alipay-sim-sheet')).id === 'consent', 'focus moves to 允许');
+    await tabAround(page, '#alipay-sim-sheet', 7);
+    check(await page.evaluate(() => document.getElementById('behind').inert), 'the page behind is inert');
+    await page.keyboard.press('Escape');
+    await page.locator('#alipay-sim-sheet').waitFor({ state: 'detached' });
+    check((await focusIn(page, 'body')).id === 'login', 'focus returns to the button');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.mouse.click(10, 10);
+    await page.locator('#alipay-sim-sheet').waitFor({ state: 'detached' });
+    await page.waitForTimeout(300);
+    check((await page.evaluate(() => window.results.length)) === 0, 'closing the sheet fires no callback');
+    check((await journalOf(appId)).length === 0, 'closing the sheet makes no call');
+    check(await page.evaluate(() => !document.querySelector('[inert]')), 'the page is usable again');
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    check((await focusIn(page, '#alipay-sim-sheet')).id === 'consent', 'focus is on 允许 again');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => window.results.length > 0);
+    const results = await page.evaluate(() => window.results);
+    check(results.length === 1 && typeof results[0].ok.response === 'string', `Enter allowed: ${JSON.stringify(results)}`);
+  },
+
+  async 'sdk: my.js with an unknown data-app-id fails naming the app, and shows no sheet'(page) {
+    const errors = [];
+    page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+    previewPage = `<!doctype html><meta charset="utf-8">
+      <script src="${base}/sdk/my.js" data-app-id="no-such-app"></script>
+      <button id="login">登录</button><pre id="out"></pre>
+      <script>
+        document.getElementById('login').onclick = function () {
+          my.getPhoneNumber({
+            success: function (res) { document.getElementById('out').textContent = JSON.stringify({ ok: res }); },
+            fail: function (err) { document.getElementById('out').textContent = JSON.stringify({ err: err }); },
+          });
+        };
+      </script>`;
+    await page.goto(`${backendUrl}/preview.html`);
+    await page.click('#login');
+    await page.waitForFunction(() => document.getElementById('out').textContent.length > 0);
+    const out = JSON.parse(await page.textContent('#out'));
+    check(out.err && out.err.error && out.err.errorMessage.includes('has no app "no-such-app"'), `fail(err) names the app: ${JSON.stringify(out)}`);
+    check((await page.locator('#alipay-sim-sheet').count()) === 0, 'no sheet is shown');
+    check(errors.some((text) => text.includes('has no app "no-such-app"')), `console.error says so: ${errors}`);
   },
 
   async 'security: a page of another origin cannot create an app, post a form or read keys'(page) {

@@ -304,6 +304,48 @@ async fn my_js_previews_may_make_the_front_end_call_from_their_own_origin() {
 }
 
 #[tokio::test]
+async fn my_js_previews_may_read_what_the_consent_sheet_shows_and_no_more() {
+    let (state, app) = state();
+    let preview = "http://localhost:5173";
+    let cross = [("host", "127.0.0.1:8086"), ("origin", preview)];
+    let answer = send(
+        server::app(state.clone()),
+        request(
+            "GET",
+            &format!("/api/v1/apps/{app}/consent-sheet"),
+            &cross,
+            "",
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], preview);
+    assert_eq!(
+        answer.body,
+        serde_json::json!({"app_id": app, "mobile": "138****0000", "authorised": false}),
+        "the masked number, no key"
+    );
+    // An unknown app is said so, readably, for my.js to fail before any sheet.
+    let answer = send(
+        server::app(state.clone()),
+        request("GET", "/api/v1/apps/no-such-app/consent-sheet", &cross, ""),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.body["error"]["code"], "app_not_found");
+    assert_eq!(answer.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], preview);
+    // The app itself (with its full number and keys) stays closed to that page.
+    let answer = send(
+        server::app(state.clone()),
+        request("GET", &format!("/api/v1/apps/{app}"), &cross, ""),
+    )
+    .await;
+    assert!(!answer
+        .headers
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+#[tokio::test]
 async fn wider_cors_is_an_explicit_list_of_origins() {
     let (state, _) = state();
     let access = Access {

@@ -495,7 +495,11 @@ fn a_recorded_session_replays_with_play() {
     let backend = app_backend("reference.mjs", &keys);
 
     post_form(&http, &sim.url, &format!("/apps/{app}/recording/start"), "");
-    let device = |location: &str| location.rsplit_once("call=").unwrap().1.to_string();
+    // `/apps/{app}/device?call=7#call`: the call's id.
+    let device = |location: &str| {
+        let call = location.rsplit_once("call=").unwrap().1;
+        call.split('#').next().unwrap().to_string()
+    };
     let tap = |action: &str| {
         device(&post_form(
             &http,
@@ -525,7 +529,8 @@ fn a_recorded_session_replays_with_play() {
         .text()
         .unwrap();
     assert!(
-        page.contains("POST split-form (application/x-www-form-urlencoded)"),
+        page.contains("Request sent as <span id=\"backend-sent\">split-form</span>")
+            && page.contains("Content-Type: application/x-www-form-urlencoded"),
         "{page}"
     );
     assert!(page.contains("re-add the double quotes"), "{page}");

@@ -257,6 +257,13 @@ async fn the_device_page_shows_a_call_and_the_journal_lists_it() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, page, _) = send(&state, "GET", &location, None).await;
     assert!(by_id(&page, "plaintext").contains("40003"));
+    // Without the button the page calls my.getPhoneNumber itself: no onGetAuthorize.
+    let sequence = by_id(&page, "callback-sequence");
+    assert!(
+        sequence.starts_with("my.getPhoneNumber success(res)")
+            && !sequence.contains("onGetAuthorize(e)"),
+        "{sequence}"
+    );
     assert_eq!(by_id(&page, "verdict"), "accept");
     let (_, journal, _) = send(
         &state,
@@ -358,6 +365,11 @@ async fn the_device_page_shows_the_authorisation_revokes_it_and_each_front_ends_
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // The redirect lands on the call's result.
+    let location = location
+        .strip_suffix("#call")
+        .unwrap_or_else(|| panic!("{location} does not land on #call"))
+        .to_string();
     let (_, page, _) = send(&state, "GET", &location, None).await;
     assert_eq!(
         by_id(&page, "auth-setting"),
@@ -497,4 +509,110 @@ async fn an_unknown_page_is_a_page_for_a_browser_and_json_for_the_api() {
     let (status, icon, _) = send(&state, "GET", "/favicon.ico", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(icon.starts_with("<svg"));
+}
+
+#[tokio::test]
+async fn the_consent_sheet_is_a_modal_dialog_built_on_the_shared_script() {
+    let (state, app) = state();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}/device"), None).await;
+    for needle in [
+        r#"role="dialog""#,
+        r#"aria-modal="true""#,
+        r#"aria-labelledby="sheet-title""#,
+        r#"<script src="/assets/dialog.js"></script>"#,
+    ] {
+        assert!(page.contains(needle), "the device page lacks {needle}");
+    }
+    assert_eq!(by_id(&page, "sheet-title"), "授权提示");
+    assert_eq!(by_id(&page, "sheet-mobile"), "138****0000");
+    let (status, dialog, _) = send(&state, "GET", "/assets/dialog.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(dialog.contains("var alipaySimDialog"));
+    // my.js is one script for pages of other origins: the dialog is inside it, in one function.
+    let (_, script, _) = send(&state, "GET", "/sdk/my.js", None).await;
+    assert!(script.starts_with("(function () {") && script.trim_end().ends_with("})();"));
+    assert!(script.contains(dialog.trim()), "my.js bundles dialog.js");
+    assert!(
+        script.contains("/consent-sheet"),
+        "my.js reads what the sheet shows"
+    );
+}
+
+#[tokio::test]
+async fn each_send_is_kept_and_an_unreachable_backend_is_shown_as_a_failure() {
+    let (state, app) = state();
+    let (_, _, location) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/device/tap"),
+        Some("action=consent"),
+    )
+    .await;
+    let call: u64 = location
+        .split("call=")
+        .nth(1)
+        .and_then(|rest| rest.split('#').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let form = format!("call={call}&url=http%3A%2F%2F127.0.0.1%3A1%2Fapi%2Fphone&body_shape=json");
+    let mut landing = String::new();
+    for _ in 0..2 {
+        let (status, _, location) = send(
+            &state,
+            "POST",
+            &format!("/apps/{app}/device/send"),
+            Some(&form),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        landing = location;
+    }
+    assert_eq!(
+        landing,
+        format!("/apps/{app}/device?call={call}#backend-answer"),
+        "the redirect lands on the newest exchange"
+    );
+    let (_, page, _) = send(&state, "GET", &landing, None).await;
+    assert!(by_id(&page, "backend-answer").contains("2 exchanges, newest first"));
+    assert_eq!(page.matches("Your backend did not answer").count(), 2);
+    assert!(
+        !page.contains("Your backend answered"),
+        "a failure is no answer"
+    );
+    assert!(by_id(&page, "backend-error").contains("127.0.0.1:1"));
+    assert!(page.contains(r#"id="exchange-2""#) && page.contains(r#"id="exchange-1""#));
+    assert!(
+        page.find(r#"id="exchange-2""#) < page.find(r#"id="exchange-1""#),
+        "newest first"
+    );
+    // The request that was sent: method, URL, content type, and its JSON body pretty-printed.
+    let request_line = by_id(&page, "backend-request-line");
+    assert!(
+        request_line.starts_with("POST http://127.0.0.1:1/api/phone")
+            && request_line.contains("Content-Type: application/json"),
+        "{request_line}"
+    );
+    assert!(
+        by_id(&page, "backend-request").starts_with("{\n  &#34;response&#34;: &#34;{"),
+        "{}",
+        by_id(&page, "backend-request")
+    );
+    assert!(page.contains("Request body (JSON, pretty-printed here;"));
+    // The journal keeps both, the last as `backend`, and its page lists both.
+    let entry = state.journal_entry(call).unwrap();
+    assert_eq!(entry.exchanges.len(), 2);
+    assert_eq!(entry.backend.as_ref(), entry.exchanges.last());
+    let (_, entries, _) = send(
+        &state,
+        "GET",
+        &format!("/journal/entries?app_id={app}"),
+        None,
+    )
+    .await;
+    assert!(
+        entries.contains("Backend exchange 1 of 2") && entries.contains("Backend exchange 2 of 2")
+    );
+    assert!(entries.contains("did not answer: cannot reach"));
 }

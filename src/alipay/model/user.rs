@@ -143,6 +143,18 @@ impl Mobile {
         &self.0
     }
 
+    /// The number as Alipay's consent sheet shows it: `138****0000` (the first three and the
+    /// last four characters); a number shorter than seven as it is; empty when none is bound.
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        if chars.len() < 7 {
+            return self.0.clone();
+        }
+        let head: String = chars[..3].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}****{tail}")
+    }
+
     /// Why this mobile is unusual though accepted: the doc example's 10-digit form.
     pub fn warning(&self) -> Option<String> {
         is_doc_example_form(&self.0).then(|| {

@@ -28,6 +28,7 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(rotate_keys))
         .routes(routes!(isv_set_aes_key))
         .routes(routes!(get_setting))
+        .routes(routes!(consent_sheet))
         .routes(routes!(revoke_authorisation))
         .routes(routes!(download_certificate))
         .routes(routes!(apply_scenario))
@@ -139,6 +140,46 @@ async fn get_setting(
     let phone_number = state.phone_number_authorised(&app_id)?;
     Ok(Json(Settings {
         auth_setting: AuthSetting { phone_number },
+    }))
+}
+
+/// What Alipay's consent sheet shows for an app
+#[derive(Serialize, ToSchema)]
+pub struct ConsentSheet {
+    pub app_id: String,
+    /// The user's bound mobile as the sheet shows it (`138****0000`); empty when none is bound.
+    pub mobile: String,
+    /// `my.getSetting`'s `authSetting.phoneNumber`: once authorised, the button shows no sheet.
+    pub authorised: bool,
+}
+
+/// What the consent sheet shows (授权提示)
+///
+/// The bound mobile, masked as the sheet shows it, and whether the user has already authorised
+/// (then the button shows no sheet). Open to pages of any origin, like `getPhoneNumber`: it is
+/// what `/sdk/my.js` reads before it shows its sheet, and an unknown app fails here first. No
+/// key and no full number is in it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/consent-sheet",
+    operation_id = "consentSheet",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "What the sheet shows", body = ConsentSheet),
+        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
+        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+    ),
+)]
+async fn consent_sheet(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<ConsentSheet>, ApiError> {
+    let app = state.app(&app_id)?;
+    let user = &app.config.user;
+    Ok(Json(ConsentSheet {
+        mobile: user.mobile.masked(),
+        authorised: user.authorisation == crate::alipay::model::Authorisation::Granted,
+        app_id: app.app_id,
     }))
 }
 
