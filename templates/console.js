@@ -44,6 +44,10 @@
     });
   });
 
+  // A refused form's summary takes the focus, so that it is read first.
+  var refused = document.getElementById("error-summary");
+  if (refused && !refused.hidden) refused.focus();
+
   // The preview: the outcome of the unsaved form, its changed fields and its errors, as the
   // server renders them (POST .../console/preview, which saves nothing).
   var form = document.getElementById("console-form");
@@ -85,7 +89,9 @@
 
   function show(answer) {
     if (answer.outcome !== null) document.getElementById("outcome-body").innerHTML = answer.outcome;
-    document.getElementById("error-summary").outerHTML = answer.summary;
+    // The summary is an alert: replaced only when it says something else.
+    var summary = document.getElementById("error-summary");
+    if (summary.outerHTML.trim() !== answer.summary.trim()) summary.outerHTML = answer.summary;
     clearErrors();
     answer.errors.forEach(markError);
     form.querySelectorAll(".field.changed").forEach(function (field) { field.classList.remove("changed"); });
