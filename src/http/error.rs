@@ -210,23 +210,7 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-/// The API's JSON 404; a browser asking for a page outside the API gets the UI's page.
-pub(crate) async fn route_not_found(
-    method: Method,
-    uri: Uri,
-    headers: axum::http::HeaderMap,
-) -> axum::response::Response {
-    let wants_page = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_page && !uri.path().starts_with("/api/") {
-        return crate::ui::not_found_page(uri.path());
-    }
-    api_route_not_found(method, uri).into_response()
-}
-
-fn api_route_not_found(method: Method, uri: Uri) -> ApiError {
+pub(crate) async fn route_not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         ErrorCode::RouteNotFound,

@@ -29,6 +29,23 @@ pub fn app(state: SimState) -> Router {
     app_with(state, Access::default())
 }
 
+/// The API's JSON 404; a browser asking for a page outside the API gets the UI's page.
+async fn not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page && !uri.path().starts_with("/api/") {
+        return crate::ui::not_found_page(uri.path());
+    }
+    error::route_not_found(method, uri).await.into_response()
+}
+
 /// [`app`], with the hosts and origins of `access` allowed besides.
 pub fn app_with(state: SimState, access: Access) -> Router {
     let access = std::sync::Arc::new(access);
@@ -37,7 +54,7 @@ pub fn app_with(state: SimState, access: Access) -> Router {
         .merge(crate::ui::routes())
         .merge(endpoints::routes())
         // The admin API's shape; each platform's endpoints have their own fallback.
-        .fallback(error::route_not_found)
+        .fallback(not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(error::BODY_LIMIT))
         // Browser previews of a mini program (my.js) call the API from their own origin; the

@@ -385,6 +385,7 @@ impl AlipayApp {
             created_at,
             name,
             backend: None,
+            scenario: None,
         };
         Ok(AlipayApp {
             stored,
@@ -392,6 +393,15 @@ impl AlipayApp {
             calls: Arc::default(),
             cache: Arc::default(),
         })
+    }
+
+    /// A configuration given by hand (the console's form, a patch): a change forgets the
+    /// scenario applied before.
+    pub(crate) fn set_config_by_hand(&mut self, config: Call) {
+        if config != self.stored.config {
+            self.stored.scenario = None;
+        }
+        self.stored.config = config;
     }
 
     /// The app with `fresh` keys, made from `key_seed`; its settings and call count are kept.

@@ -278,7 +278,7 @@ impl SimState {
                     message: e.inner().to_string(),
                 })?;
             config.validate()?;
-            app.stored.config = config;
+            app.set_config_by_hand(config);
             Ok(())
         })
     }
@@ -305,25 +305,43 @@ impl SimState {
 
     /// Back to the fully configured default; keys and journal are kept.
     pub fn reset_app(&self, app_id: &str) -> Result<AppView, StateError> {
-        self.replace_config(app_id, Call::default())
+        self.replace_config(app_id, Call::default(), None)
     }
 
-    /// Sets the app's configuration to a catalogue scenario's.
+    /// Sets the app's configuration to a catalogue scenario's, and remembers its name
+    /// ([`SimState::applied_scenario`]).
     pub fn apply_scenario(&self, app_id: &str, name: &str) -> Result<AppView, StateError> {
-        self.replace_config(app_id, catalogue().get(name)?.call())
+        let scenario = catalogue().get(name)?;
+        self.replace_config(app_id, scenario.call(), Some(scenario.name.clone()))
     }
 
-    /// Replaces the app's whole configuration (the console page's form).
+    /// Replaces the app's whole configuration (the console page's form). A change forgets the
+    /// scenario applied before; the same configuration saved again keeps it.
     pub fn set_config(&self, app_id: &str, config: Call) -> Result<AppView, StateError> {
         config.validate()?;
-        self.replace_config(app_id, config)
-    }
-
-    fn replace_config(&self, app_id: &str, config: Call) -> Result<AppView, StateError> {
         self.change_alipay_app(app_id, |app| {
-            app.stored.config = config;
+            app.set_config_by_hand(config);
             Ok(())
         })
+    }
+
+    fn replace_config(
+        &self,
+        app_id: &str,
+        config: Call,
+        scenario: Option<String>,
+    ) -> Result<AppView, StateError> {
+        self.change_alipay_app(app_id, |app| {
+            app.stored.config = config;
+            app.stored.scenario = scenario;
+            Ok(())
+        })
+    }
+
+    /// The catalogue scenario last applied to the app, unless its settings were changed by
+    /// hand since (the console's form, a patch); the user's grants and revocations keep it.
+    pub fn applied_scenario(&self, app_id: &str) -> Result<Option<String>, StateError> {
+        Ok(self.lock().alipay(app_id)?.stored.scenario.clone())
     }
 
     /// New keys for the app: a new Alipay key pair and AES key.
@@ -543,11 +561,23 @@ impl SimState {
 
     /// What the app's next call will return, without making it: the console page's outcome.
     pub fn dry_run(&self, app_id: &str) -> Result<Fixture, StateError> {
+        self.dry_run_with(app_id, None)
+    }
+
+    /// What the app's next call would return were its configuration `config`, without saving
+    /// `config` or making the call: the console page's preview of an unsaved form. `config`
+    /// is validated as [`SimState::set_config`] does.
+    pub fn dry_run_of(&self, app_id: &str, config: &Call) -> Result<Fixture, StateError> {
+        config.validate()?;
+        self.dry_run_with(app_id, Some(config))
+    }
+
+    fn dry_run_with(&self, app_id: &str, config: Option<&Call>) -> Result<Fixture, StateError> {
         let (call, keys, cache, index) = {
             let inner = self.lock();
             let app = inner.alipay(app_id)?;
             (
-                app.stored.config.clone(),
+                config.unwrap_or(&app.stored.config).clone(),
                 app.keys.clone(),
                 app.cache.clone(),
                 app.calls.load(Ordering::Relaxed),

@@ -127,6 +127,9 @@ pub struct StoredAlipayApp {
     /// Where the device page last sent an envelope.
     #[serde(default)]
     pub backend: Option<BackendTarget>,
+    /// The catalogue scenario last applied, while the console has not been edited since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
 }
 
 /// A developer's backend, as the device page's "send to my backend" form gives it.

@@ -1,20 +1,20 @@
 //! The web UI: server-rendered askama pages over the same [`SimState`] as the API. Every action
-//! is a plain form post; a little JavaScript copies keys, opens the consent sheet in place (a
-//! modal dialog, `templates/dialog.js`, also bundled into `/sdk/my.js`) and refreshes the
-//! journal.
+//! is a plain form post; a little JavaScript copies keys, previews the console's unsaved form,
+//! opens the consent sheet in place (a modal dialog, `templates/dialog.js`, also bundled into
+//! `/sdk/my.js`) and refreshes the journal.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use strum::IntoEnumIterator;
 
 use crate::alipay::fault::Fault;
-use crate::alipay::model::ActionKind;
+use crate::alipay::model::{ActionKind, Call};
 use crate::alipay::outcome::Callback;
 use crate::alipay::scenario::{catalogue, Fixture};
 use crate::http::worker::blocking;
@@ -26,6 +26,7 @@ use crate::sim::store::{BackendTarget, BodyShape};
 mod console;
 mod dashboard;
 mod device;
+mod form;
 mod journal;
 
 const STYLE: &str = include_str!("../../templates/style.css");
@@ -47,7 +48,7 @@ const MY_JS: &str = concat!(
 pub fn routes() -> Router<SimState> {
     Router::new()
         .route("/", get(dashboard::dashboard))
-        .route("/apps", post(dashboard::create_app))
+        .route("/apps", get(to_dashboard).post(dashboard::create_app))
         .route("/journal", get(journal::journal))
         .route("/journal/entries", get(journal::journal_entries))
         .route("/assets/style.css", get(style))
@@ -63,28 +64,80 @@ pub fn routes() -> Router<SimState> {
 fn alipay_routes() -> Router<SimState> {
     Router::new()
         .route("/apps/{app_id}", get(console::console))
-        .route("/apps/{app_id}/console", post(console::save_console))
-        .route("/apps/{app_id}/scenario", post(console::apply_scenario))
-        .route("/apps/{app_id}/reset", post(console::reset_app))
-        .route("/apps/{app_id}/keys/rotate", post(console::rotate_keys))
+        .route(
+            "/apps/{app_id}/console",
+            get(to_console).post(console::save_console),
+        )
+        .route(
+            "/apps/{app_id}/console/preview",
+            get(to_console).post(console::preview_console),
+        )
+        .route(
+            "/apps/{app_id}/scenario",
+            get(to_console).post(console::apply_scenario),
+        )
+        .route(
+            "/apps/{app_id}/reset",
+            get(to_console).post(console::reset_app),
+        )
+        .route(
+            "/apps/{app_id}/keys/rotate",
+            get(to_console).post(console::rotate_keys),
+        )
         .route("/apps/{app_id}/keys/{file}", get(console::download_key))
         .route("/apps/{app_id}/device", get(device::device))
-        .route("/apps/{app_id}/device/tap", post(device::tap))
-        .route("/apps/{app_id}/device/revoke", post(device::revoke))
-        .route("/apps/{app_id}/device/send", post(device::send_to_backend))
+        .route(
+            "/apps/{app_id}/device/tap",
+            get(to_device).post(device::tap),
+        )
+        .route(
+            "/apps/{app_id}/device/revoke",
+            get(to_device).post(device::revoke),
+        )
+        .route(
+            "/apps/{app_id}/device/send",
+            get(to_device).post(device::send_to_backend),
+        )
         .route(
             "/apps/{app_id}/recording/start",
-            post(device::start_recording),
+            get(to_device).post(device::start_recording),
         )
         .route(
             "/apps/{app_id}/recording/stop",
-            post(device::stop_recording),
+            get(to_device).post(device::stop_recording),
         )
         .route(
             "/apps/{app_id}/recording/suite.json",
             get(device::recorded_suite),
         )
         .route("/sdk/my.js", get(my_js))
+}
+
+// A form's action URL is what the browser shows after a refused post (a 422 page): loading it
+// again is a GET, which goes to the page the form belongs to.
+
+async fn to_dashboard() -> Redirect {
+    Redirect::to("/")
+}
+
+async fn to_console(Path(app_id): Path<String>) -> Redirect {
+    to_app_page(&app_id, "")
+}
+
+async fn to_device(Path(app_id): Path<String>) -> Redirect {
+    to_app_page(&app_id, "/device")
+}
+
+/// `/apps/{app_id}{page}`, for an id an app can have (anything else has no page: `/`).
+fn to_app_page(app_id: &str, page: &str) -> Redirect {
+    let possible = !app_id.is_empty()
+        && app_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match possible {
+        true => Redirect::to(&format!("/apps/{app_id}{page}")),
+        false => Redirect::to("/"),
+    }
 }
 
 /// A file the browser saves rather than shows.
@@ -190,23 +243,10 @@ fn options<E: Labelled>(current: E) -> Vec<Choice> {
         .collect()
 }
 
-struct SelectView {
-    name: &'static str,
-    label: &'static str,
-    gloss: &'static str,
-    options: Vec<Choice>,
-}
-
-struct CheckView {
-    name: &'static str,
-    label: &'static str,
-    gloss: &'static str,
-    checked: bool,
-}
-
 /// The two facts of a call, kept apart wherever a page shows one (`templates/facts.html`):
 /// whether its envelope is authentic (the oracle's verdict) and what the page ends up with.
 /// Only a phone number is styled as success: an authentic 40006 is still no phone number.
+#[derive(Clone)]
 struct Facts {
     /// `accept`, `reject-signature`, ...: the class `verdict-*` and the word shown.
     verdict: String,
@@ -306,6 +346,7 @@ impl Facts {
 }
 
 /// The outcome of the next call, in words.
+#[derive(Clone)]
 struct OutcomeView {
     facts: Facts,
     summary: String,
@@ -319,7 +360,16 @@ impl OutcomeView {
     /// The next call's outcome, or why the next call will be refused (a fault that cannot
     /// apply to these settings): the API answers that call with the same message.
     fn next(state: &SimState, app_id: &str) -> Result<Self, PageError> {
-        match state.dry_run(app_id) {
+        Self::of_dry_run(state.dry_run(app_id))
+    }
+
+    /// The outcome the next call would have with `config` saved (the console's preview).
+    fn preview(state: &SimState, app_id: &str, config: &Call) -> Result<Self, PageError> {
+        Self::of_dry_run(state.dry_run_of(app_id, config))
+    }
+
+    fn of_dry_run(dry_run: Result<Fixture, StateError>) -> Result<Self, PageError> {
+        match dry_run {
             Ok(fixture) => Ok(Self::of(&fixture)),
             Err(StateError::Engine(error)) => Ok(OutcomeView {
                 facts: Facts::refused_call(),

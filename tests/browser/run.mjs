@@ -237,6 +237,164 @@ const tests = {
     check(app.console.gateway === true && app.console.signing === 'RSA2' && app.user.mobile === '13800000000', 'the form keeps the other settings');
   },
 
+  async 'console: a bad field keeps every other edited value and marks the field, with its message beside it'(page) {
+    const appId = await newApp(page);
+    await page.selectOption('select[name=phone_application]', 'pending');
+    await page.uncheck('input[name=gateway]');
+    await page.fill('input[name=client_version]', '10.2.0');
+    await page.selectOption('select[name=fault]', 'missing-sign');
+    await page.fill('input[name=mobile]', 'abc');
+    const response = await Promise.all([page.waitForNavigation(), page.click('#save')]).then(([r]) => r);
+    check(response.status() === 422, `status ${response.status()}`);
+    // Every edit is still there, as typed.
+    check(await page.inputValue('select[name=phone_application]') === 'pending', 'the application kept');
+    check(!(await page.isChecked('input[name=gateway]')), 'the unchecked gateway kept');
+    check(await page.inputValue('input[name=client_version]') === '10.2.0', 'the client version kept');
+    check(await page.inputValue('select[name=fault]') === 'missing-sign', 'the fault kept');
+    check(await page.inputValue('input[name=mobile]') === 'abc', 'the bad mobile kept, as typed');
+    // The field is marked, its message right beside it, and the summary links to it.
+    const mobile = page.locator('input[name=mobile]');
+    check(await mobile.getAttribute('aria-invalid') === 'true', 'aria-invalid on the mobile');
+    const describedBy = await mobile.getAttribute('aria-describedby');
+    const message = page.locator(`[id="${describedBy}"]`);
+    check(describedBy && await message.isVisible(), 'the message the field is described by is shown');
+    check((await message.textContent()).includes('abc'), `the message names the value: ${await message.textContent()}`);
+    const [field, text] = [await mobile.boundingBox(), await message.boundingBox()];
+    check(text.y >= field.y + field.height - 1 && text.y - (field.y + field.height) < 30 && Math.abs(text.x - field.x) < 30, `the message is beside the field: ${JSON.stringify({ field, text })}`);
+    check(await page.locator('[aria-invalid=true]').count() === 1, 'only the bad field is marked');
+    const link = page.locator('#error-summary a[href="#f-mobile"]');
+    check(await link.isVisible(), 'the summary links to the field');
+    check(await page.getAttribute('#f-mobile', 'name') === 'mobile', 'the link\'s target is the mobile field');
+    // Nothing was saved.
+    const app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
+    check(app.console.phone_application === 'approved' && app.console.gateway === true, `the app changed: ${JSON.stringify(app.console)}`);
+  },
+
+  async 'console: reloading after a refused save loads a page, never a 405'(page) {
+    const appId = await newApp(page);
+    await page.fill('input[name=mobile]', 'abc');
+    await Promise.all([page.waitForNavigation(), page.click('#save')]);
+    check(new URL(page.url()).pathname === `/apps/${appId}/console`, `the URL after the refused save: ${page.url()}`);
+    // Entering the URL again (or opening it later) is a GET.
+    const response = await page.goto(page.url());
+    check(response.status() === 200, `status ${response.status()}`);
+    check(new URL(page.url()).pathname === `/apps/${appId}`, `lands on the console: ${page.url()}`);
+    check(await page.isVisible('#console-form'), 'the console is shown');
+    // Reload of that page too.
+    const reloaded = await page.reload();
+    check(reloaded.status() === 200 && await page.isVisible('#console-form'), `reload: ${reloaded.status()}`);
+  },
+
+  async 'console: the outcome panel previews the unsaved form, marked unsaved until Save'(page) {
+    const appId = await newApp(page);
+    check(await page.isHidden('#unsaved'), 'no unsaved marker on a fresh page');
+    await page.selectOption('select[name=phone_application]', 'pending');
+    await page.waitForFunction(() => document.getElementById('outcome-summary').textContent.includes('40006'), null, { timeout: 5000 });
+    check(await page.isVisible('#unsaved'), 'the unsaved marker shows');
+    check((await page.textContent('#unsaved-fields')).includes('Phone-number application'), `the changed field is named: ${await page.textContent('#unsaved-fields')}`);
+    check(await page.locator('.field.changed select[name=phone_application]').count() === 1, 'the changed field is marked');
+    let app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
+    check(app.console.phone_application === 'approved', 'the preview saved nothing');
+    // A bad value in the preview: the field is marked, nothing else is lost.
+    await page.fill('input[name=mobile]', 'abc');
+    await page.waitForFunction(() => document.querySelector('input[name=mobile]').getAttribute('aria-invalid') === 'true', null, { timeout: 5000 });
+    const describedBy = await page.getAttribute('input[name=mobile]', 'aria-describedby');
+    check((await page.textContent(`[id="${describedBy}"]`)).includes('abc'), 'the message beside the field');
+    check(await page.inputValue('select[name=phone_application]') === 'pending' && await page.inputValue('input[name=mobile]') === 'abc', 'the edits are kept');
+    await page.fill('input[name=mobile]', '13800000000');
+    await page.waitForFunction(() => !document.querySelector('input[name=mobile]').hasAttribute('aria-invalid'), null, { timeout: 5000 });
+    check(await page.locator('.field-error').count() === 0 && await page.isHidden('#error-summary'), 'the error is gone once fixed');
+    check((await page.textContent('#outcome-summary')).includes('40006'), 'the panel shows the fixed form\'s outcome');
+    await Promise.all([page.waitForNavigation(), page.click('#save')]);
+    check(await page.isHidden('#unsaved'), 'Save clears the marker');
+    check((await page.textContent('#notice')).includes('Saved'), 'a notice says it is saved');
+    check((await page.textContent('#outcome-summary')).includes('40006'), 'the saved outcome');
+    app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
+    check(app.console.phone_application === 'pending', 'saved');
+  },
+
+  async 'console: the scenario picker has a label and shows the applied scenario'(page) {
+    const appId = await newApp(page);
+    check((await page.locator('label:has(#scenario)').textContent()).includes('Catalogue scenario'), 'the picker is labelled');
+    await page.selectOption('#scenario', 'phone-application-pending');
+    await Promise.all([page.waitForNavigation(), page.click('#apply-scenario')]);
+    check(await page.inputValue('#scenario') === 'phone-application-pending', `the picker shows ${await page.inputValue('#scenario')}`);
+    check((await page.textContent('#notice')).includes('phone-application-pending'), 'a notice names the applied scenario');
+    check(await page.inputValue('select[name=phone_application]') === 'pending', 'the console has its settings');
+    // Edited by hand, no catalogue scenario applies any more.
+    await page.fill('input[name=client_version]', '10.2.0');
+    await Promise.all([page.waitForNavigation(), page.click('#save')]);
+    check(await page.inputValue('#scenario') === '', 'no scenario selected after an edit');
+    const shown = await page.$eval('#scenario', (s) => s.options[s.selectedIndex].textContent);
+    check(shown.includes('custom settings'), `the picker says ${shown}`);
+    const app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
+    check(app.user.client_version === '10.2.0', 'the edit was saved');
+  },
+
+  async 'console: at 390 px the outcome panel never covers the field being edited'(page) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await newApp(page);
+    const panel = await page.locator('#outcome').boundingBox();
+    check(panel.height < 844, `the panel's height ${panel.height}`);
+    // Down the form and back up (as Tab and Shift+Tab go): a field scrolled to from below ends
+    // at the top of the screen, where a sticky panel would be.
+    const fields = ['select[name=account]', 'input[name=mobile]', 'select[name=fault]', 'select[name=busy]', 'input[name=refusal_message]'];
+    for (const selector of [...fields, ...fields.slice(0, -1).reverse()]) {
+      await page.focus(selector);
+      const covered = await page.$eval(selector, (element) => {
+        const box = element.getBoundingClientRect();
+        const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+        const outcome = document.getElementById('outcome').getBoundingClientRect();
+        return {
+          visible: box.top >= 0 && box.bottom <= window.innerHeight,
+          hit: hit === element || element.contains(hit),
+          overlaps: outcome.bottom > box.top && outcome.top < box.bottom,
+        };
+      });
+      check(covered.visible && covered.hit && !covered.overlaps, `${selector} when focused: ${JSON.stringify(covered)}`);
+    }
+  },
+
+  async 'console: rotating keys asks first, then says what the backend needs'(page) {
+    const appId = await newApp(page);
+    const before = await page.inputValue('#aes-key');
+    let asked = '';
+    page.once('dialog', (dialog) => { asked = dialog.message(); dialog.dismiss(); });
+    await page.click('#rotate-keys');
+    await page.waitForTimeout(300);
+    check(asked.includes('Rotate keys'), `the question: ${asked}`);
+    check(await page.inputValue('#aes-key') === before && new URL(page.url()).search === '', 'cancelled: nothing rotated');
+    page.once('dialog', (dialog) => dialog.accept());
+    await Promise.all([page.waitForNavigation(), page.click('#rotate-keys')]);
+    check((await page.textContent('#notice')).includes('Keys rotated: give your backend the new Alipay public key and AES key'), 'the notice');
+    const keys = await (await fetch(`${base}/api/v1/apps/${appId}/keys`)).json();
+    check(keys.aes_key !== before && await page.inputValue('#aes-key') === keys.aes_key, 'new keys, shown');
+  },
+
+  async 'console: "Copied" reverts to "Copy", and a long chosen option can be read whole at 390 px'(page) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await newApp(page);
+    const copy = page.locator('button[data-copy=aes-key]');
+    await copy.click();
+    await page.waitForFunction(() => document.querySelector('button[data-copy=aes-key]').textContent === 'Copied', null, { timeout: 2000 });
+    await page.waitForFunction(() => document.querySelector('button[data-copy=aes-key]').textContent === 'Copy', null, { timeout: 4000 });
+    await page.selectOption('select[name=fault]', 'missing-sign');
+    await page.selectOption('select[name=isv_app_id_missing]', 'missing-default-signature-type');
+    await page.selectOption('select[name=environment]', 'iot-without-payment-password');
+    // Each select's chosen words fit in it, or are shown whole beside it; and are its title.
+    const unreadable = await page.$$eval('select', (selects) => selects.filter((select) => {
+      const words = select.options[select.selectedIndex].textContent;
+      const style = getComputedStyle(select);
+      const context = document.createElement('canvas').getContext('2d');
+      context.font = `${style.fontSize} ${style.fontFamily}`;
+      const fits = context.measureText(words).width <= select.clientWidth - 32;
+      const line = document.querySelector(`[data-chosen-for="${select.id}"]`);
+      const shown = line && line.offsetParent !== null && line.textContent === words && line.getBoundingClientRect().right <= window.innerWidth;
+      return select.title !== words || !(fits || shown);
+    }).map((select) => `${select.name}: ${select.options[select.selectedIndex].textContent}`));
+    check(unreadable.length === 0, `cut off: ${unreadable.join('; ')}`);
+  },
+
   async 'device: tap, allow, and the official Node SDK accepts the envelope with the console keys'(page) {
     const appId = await newApp(page);
     const keys = await consoleKeys(page, appId);
@@ -600,7 +758,10 @@ const tests = {
 
 let passed = 0;
 let failed = 0;
+// BROWSER_TESTS=text runs only the tests whose names contain it (while working on them).
+const only = process.env.BROWSER_TESTS;
 for (const [name, test] of Object.entries(tests)) {
+  if (only && !name.includes(only)) continue;
   const context = await browser.newContext({ viewport: { width: 1200, height: 1000 }, acceptDownloads: true });
   const page = await context.newPage();
   try {

@@ -276,3 +276,55 @@ fn the_journal_is_bounded_and_newest_first() {
     assert_eq!(entries.len(), JOURNAL_CAPACITY);
     assert!(entries[0].id > entries[1].id);
 }
+
+#[test]
+fn the_applied_scenario_is_remembered_until_the_settings_are_changed_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = open(dir.path()).unwrap();
+    let id = state.list_apps()[0].app_id.clone();
+    assert_eq!(state.applied_scenario(&id).unwrap(), None);
+    state
+        .apply_scenario(&id, "phone-application-pending")
+        .unwrap();
+    // Kept across a restart, and by the user's allow on the sheet.
+    drop(state);
+    let state = open(dir.path()).unwrap();
+    let named = Some("phone-application-pending".to_string());
+    assert_eq!(state.applied_scenario(&id).unwrap(), named);
+    state
+        .get_phone_number(&id, None, PhoneNumberRequest::default())
+        .unwrap();
+    assert_eq!(state.applied_scenario(&id).unwrap(), named);
+    // The same settings saved again keep it; a change forgets it.
+    let config = state.app(&id).unwrap().config;
+    state.set_config(&id, config.clone()).unwrap();
+    assert_eq!(state.applied_scenario(&id).unwrap(), named);
+    state
+        .patch_app(&id, json!({"user": {"mobile": "13900000000"}}))
+        .unwrap();
+    assert_eq!(state.applied_scenario(&id).unwrap(), None);
+    state.apply_scenario(&id, "success").unwrap();
+    state.reset_app(&id).unwrap();
+    assert_eq!(state.applied_scenario(&id).unwrap(), None);
+    // A file without the field (an app that never had a scenario) has none.
+    assert!(stored(dir.path())["apps"][0].get("scenario").is_none());
+}
+
+#[test]
+fn a_dry_run_of_other_settings_saves_nothing_and_counts_no_call() {
+    let state = state();
+    let id = state.list_apps()[0].app_id.clone();
+    let mut config = state.app(&id).unwrap().config;
+    config.console.phone_application = alipay_sim::model::Application::Pending;
+    let fixture = state.dry_run_of(&id, &config).unwrap();
+    assert_eq!(
+        fixture.delivery.expect.cause.id(),
+        "console.phone-application-not-approved"
+    );
+    let app = state.app(&id).unwrap();
+    assert_eq!(app.calls, 0);
+    assert_eq!(app.config, alipay_sim::Call::default());
+    config.platform.busy = alipay_sim::model::Busy::Probability(2.0);
+    let error = state.dry_run_of(&id, &config).unwrap_err().to_string();
+    assert!(error.contains("platform.busy.probability"), "{error}");
+}

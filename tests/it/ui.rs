@@ -69,7 +69,7 @@ async fn every_console_setting_can_be_changed_from_the_console_page() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location, format!("/apps/{app}"));
+    assert_eq!(location, format!("/apps/{app}?notice=saved"));
     let config = serde_json::to_value(state.app(&app).unwrap().config).unwrap();
     let expected = serde_json::json!({
         "console": {"account": "personal", "phone_number_package": false, "phone_application": "rejected",
@@ -103,21 +103,266 @@ async fn every_console_setting_can_be_changed_from_the_console_page() {
     assert_eq!(by_id(&page, "outcome-reason"), refused.to_string());
 }
 
+/// The opening tag of the element with this id.
+fn tag_of(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    html[start..=end].to_string()
+}
+
 #[tokio::test]
-async fn a_bad_console_value_is_named_and_changes_nothing() {
+async fn a_bad_console_value_keeps_every_edit_marks_the_field_and_changes_nothing() {
     let (state, app) = state();
     let form = EVERY_SETTING_CHANGED.replace("mobile=1-1234432112", "mobile=%2B86138");
     let (status, page, _) =
         send(&state, "POST", &format!("/apps/{app}/console"), Some(&form)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        by_id(&page, "error").contains("user.mobile"),
-        "{}",
-        by_id(&page, "error")
-    );
     assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
+    // The field is marked, its message beside it, and the summary links to it.
+    let mobile = tag_of(&page, "f-mobile");
+    assert!(mobile.contains(r#"value="+86138""#), "{mobile}");
+    assert!(mobile.contains(r#"aria-invalid="true""#), "{mobile}");
+    assert!(
+        mobile.contains(r#"aria-describedby="f-mobile-error""#),
+        "{mobile}"
+    );
+    assert!(by_id(&page, "f-mobile-error").contains("+86138"));
+    let summary = &page[page.find(r#"id="error-summary""#).unwrap()..];
+    let summary = &summary[..summary.find("</div>").unwrap()];
+    assert!(summary.contains(r##"<a href="#f-mobile">"##), "{summary}");
+    assert!(summary.contains("<code>user.mobile</code>"), "{summary}");
+    // No other field is marked, and every other edit is shown as it was submitted.
+    assert_eq!(page.matches(r#"aria-invalid="true""#).count(), 1);
+    for kept in [
+        r#"<option value="personal" selected>"#,
+        r#"<option value="rejected" selected>"#,
+        r#"<option value="certificate" selected>"#,
+        r#"<option value="no-consent" selected>"#,
+        r#"<option value="missing-sign" selected>"#,
+        r#"<option value="probability" selected>"#,
+        r#"<option value="revoked" selected>"#,
+        r#"<option value="plugin" selected>"#,
+        r#"value="0.25""#,
+        r#"value="拒绝""#,
+        r#"value="console.no-signing""#,
+        r#"value="10.2.0""#,
+    ] {
+        assert!(page.contains(kept), "{kept} was not kept");
+    }
+    assert!(tag_of(&page, "f-rpc_trace_id").contains(" checked"));
+    assert!(!tag_of(&page, "f-gateway").contains(" checked"));
+    assert!(tag_of(&page, "f-isv_aes_key_sets").contains(r#"value="3""#));
+    // The page says the form is not saved.
+    assert!(!tag_of(&page, "unsaved").contains("hidden"));
+    assert!(by_id(&page, "unsaved-fields").contains("Bound mobile"));
+
     let (status, _, _) = send(&state, "GET", "/apps/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_bad_field_of_a_form_is_named_at_once() {
+    let (state, app) = state();
+    let form = EVERY_SETTING_CHANGED
+        .replace("mobile=1-1234432112", "mobile=abc")
+        .replace("busy_probability=0.25", "busy_probability=lots")
+        .replace("isv_aes_key_sets=3", "isv_aes_key_sets=-1")
+        .replace("environment=ide-simulator", "environment=moon");
+    let (status, page, _) =
+        send(&state, "POST", &format!("/apps/{app}/console"), Some(&form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in [
+        "mobile",
+        "busy_probability",
+        "isv_aes_key_sets",
+        "environment",
+    ] {
+        assert!(
+            tag_of(&page, &format!("f-{field}")).contains(r#"aria-invalid="true""#),
+            "{field} is not marked"
+        );
+        assert!(page.contains(&format!(r##"<a href="#f-{field}">"##)));
+    }
+    assert_eq!(page.matches(r#"aria-invalid="true""#).count(), 4);
+    // A value only the state refuses (validate) is marked too.
+    let form = EVERY_SETTING_CHANGED.replace(
+        "granted_under=console.no-signing",
+        "granted_under=console.nonsense",
+    );
+    let (status, page, _) =
+        send(&state, "POST", &format!("/apps/{app}/console"), Some(&form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(tag_of(&page, "f-granted_under").contains(r#"aria-invalid="true""#));
+    assert!(by_id(&page, "f-granted_under-error").contains("console.nonsense"));
+    assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
+}
+
+#[tokio::test]
+async fn every_form_action_url_loads_a_page() {
+    let (state, app) = state();
+    for (path, page) in [
+        ("/apps".to_string(), "/".to_string()),
+        (format!("/apps/{app}/console"), format!("/apps/{app}")),
+        (
+            format!("/apps/{app}/console/preview"),
+            format!("/apps/{app}"),
+        ),
+        (format!("/apps/{app}/scenario"), format!("/apps/{app}")),
+        (format!("/apps/{app}/reset"), format!("/apps/{app}")),
+        (format!("/apps/{app}/keys/rotate"), format!("/apps/{app}")),
+        (
+            format!("/apps/{app}/device/tap"),
+            format!("/apps/{app}/device"),
+        ),
+        (
+            format!("/apps/{app}/device/revoke"),
+            format!("/apps/{app}/device"),
+        ),
+        (
+            format!("/apps/{app}/device/send"),
+            format!("/apps/{app}/device"),
+        ),
+        (
+            format!("/apps/{app}/recording/start"),
+            format!("/apps/{app}/device"),
+        ),
+        (
+            format!("/apps/{app}/recording/stop"),
+            format!("/apps/{app}/device"),
+        ),
+    ] {
+        let (status, _, location) = send(&state, "GET", &path, None).await;
+        assert!(status.is_redirection(), "GET {path}: {status}");
+        assert_eq!(location, page, "GET {path}");
+        let (status, _, _) = send(&state, "GET", &location, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {location}");
+    }
+    // Nothing was done by those GETs.
+    assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
+    assert!(state.recording(&app).is_none());
+    // An id no app can have goes to the list of apps.
+    let (_, _, location) = send(&state, "GET", "/apps/a%0D%0Ab/console", None).await;
+    assert_eq!(location, "/");
+    // The API keeps its own answers.
+    let (status, _, _) = send(&state, "GET", &format!("/api/v1/apps/{app}/reset"), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn the_preview_answers_the_outcome_of_the_unsaved_form_and_saves_nothing() {
+    let (state, app) = state();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(tag_of(&page, "unsaved").contains("hidden"));
+    let form = EVERY_SETTING_CHANGED.replace("fault=missing-sign", "fault=");
+    let preview = |form: String| {
+        let state = state.clone();
+        let app = app.clone();
+        async move {
+            let (status, body, _) = send(
+                &state,
+                "POST",
+                &format!("/apps/{app}/console/preview"),
+                Some(&form),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let answer = preview(form.clone()).await;
+    assert_eq!(state.app(&app).unwrap().config, alipay_sim::Call::default());
+    // The panel, as the page renders it, of the form's settings once saved.
+    let outcome = answer["outcome"].as_str().unwrap();
+    send(&state, "POST", &format!("/apps/{app}/console"), Some(&form)).await;
+    let (_, saved, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    for id in ["outcome-rule", "outcome-summary", "outcome-reason"] {
+        assert_eq!(by_id(outcome, id), by_id(&saved, id), "{id}");
+    }
+    assert!(
+        saved.contains(outcome.trim()),
+        "the page renders the same panel"
+    );
+    assert_eq!(answer["unsaved"], true);
+    assert!(answer["changed"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("account")));
+    // Saved, the same form has no changes.
+    let answer = preview(form.clone()).await;
+    assert_eq!(answer["unsaved"], false);
+    assert_eq!(answer["changed"], serde_json::json!([]));
+    // A bad value: its field and message, no outcome, and nothing saved.
+    let before = state.app(&app).unwrap().config;
+    let answer = preview(form.replace("mobile=1-1234432112", "mobile=abc")).await;
+    assert_eq!(answer["outcome"], serde_json::Value::Null);
+    assert_eq!(answer["errors"][0]["field"], "mobile");
+    assert_eq!(answer["errors"][0]["target"], "f-mobile");
+    assert!(answer["summary"].as_str().unwrap().contains("#f-mobile"));
+    assert_eq!(state.app(&app).unwrap().config, before);
+}
+
+#[tokio::test]
+async fn the_scenario_picker_shows_the_applied_scenario_until_the_console_is_edited() {
+    let (state, app) = state();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(page.contains(r#"<option value="" selected>(none: fully configured"#));
+    let (_, _, location) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/scenario"),
+        Some("name=phone-application-pending"),
+    )
+    .await;
+    assert_eq!(location, format!("/apps/{app}?notice=scenario-applied"));
+    let (_, page, _) = send(&state, "GET", &location, None).await;
+    assert!(page.contains(r#"<option value="phone-application-pending" selected>"#));
+    assert!(by_id(&page, "notice").contains("phone-application-pending"));
+    // The same settings saved again keep it (the console's Save without a change); a change
+    // by hand shows that none applies.
+    let config = state.app(&app).unwrap().config;
+    state.set_config(&app, config.clone()).unwrap();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(page.contains(r#"<option value="phone-application-pending" selected>"#));
+    state
+        .patch_app(&app, serde_json::json!({"user": {"mobile": "13900000000"}}))
+        .unwrap();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}"), None).await;
+    assert!(page.contains(r#"<option value="" selected>(custom settings"#));
+    assert!(!page.contains(r#"<option value="phone-application-pending" selected>"#));
+}
+
+#[tokio::test]
+async fn actions_end_on_the_console_with_a_fixed_notice() {
+    let (state, app) = state();
+    let (_, _, location) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/keys/rotate"),
+        Some(""),
+    )
+    .await;
+    assert_eq!(location, format!("/apps/{app}?notice=keys-rotated"));
+    let (_, page, _) = send(&state, "GET", &location, None).await;
+    assert_eq!(
+        by_id(&page, "notice"),
+        "Keys rotated: give your backend the new Alipay public key and AES key."
+    );
+    let (_, _, location) = send(&state, "POST", &format!("/apps/{app}/reset"), Some("")).await;
+    let (_, page, _) = send(&state, "GET", &location, None).await;
+    assert!(by_id(&page, "notice").starts_with("Reset"));
+    // Only the fixed notices: nothing of the request is echoed.
+    let (status, page, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}?notice=%3Cb%3Ehello"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains(r#"id="notice""#) && !page.contains("hello"));
 }
 
 #[tokio::test]
