@@ -88,6 +88,10 @@ async function everyPage(page) {
   const call = new URL(page.url()).searchParams.get('call');
   await page.fill('#backend-url', `${backendUrl}/api/phone`);
   await Promise.all([page.waitForNavigation(), page.click('#send')]);
+  // The longest words the pages show: a 40006 with its Chinese subMsg and URL, on the console,
+  // the dashboard and in the journal.
+  await fetch(`${base}/api/v1/apps/${appId}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"console":{"phone_application":"pending"}}' });
+  await fetch(`${base}/api/v1/apps/${appId}/getPhoneNumber`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   // The user allowed on that app, so my.js would show no sheet there: another app shows it.
   const unauthorised = await newApp(page);
   previewPage = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
