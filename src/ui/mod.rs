@@ -286,10 +286,11 @@ impl Facts {
                         "No phone number: code 10000 with an empty mobile".into(),
                     )
                 } else {
+                    // The sub-code names the cause; its subMsg is in the plaintext shown.
                     let mut words = format!("Business error {code} {}", text(content, "msg"));
                     let sub_code = text(content, "subCode");
                     if !sub_code.is_empty() {
-                        words = format!("{words} · {sub_code} {}", text(content, "subMsg"));
+                        words = format!("{words} · {sub_code}");
                     }
                     ("business-error", words.trim_end().to_string())
                 }
