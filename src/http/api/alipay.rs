@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppIdParam;
+use super::{AppIdParam, AppPathRefusals, StorageRefusal};
 use crate::alipay::scenario::catalogue;
 use crate::alipay::scenario::Fixture;
 use crate::http::error::{ApiError, ErrorBody, ErrorCode};
@@ -47,8 +47,7 @@ pub const SCENARIO_HEADER: &str = "x-alipay-sim-scenario";
     params(AppIdParam),
     responses(
         (status = 200, description = "Keys", body = KeysView),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        AppPathRefusals,
     ),
 )]
 async fn read_keys(
@@ -66,9 +65,8 @@ async fn read_keys(
     params(AppIdParam),
     responses(
         (status = 200, description = "The new keys", body = KeysView),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        AppPathRefusals,
+        StorageRefusal,
     ),
 )]
 async fn rotate_keys(
@@ -90,10 +88,9 @@ async fn rotate_keys(
     params(AppIdParam),
     responses(
         (status = 200, description = "The keys, with the merchant's new AES key", body = KeysView),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        AppPathRefusals,
         (status = 422, description = "The app has no ISV (invalid_request)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        StorageRefusal,
     ),
 )]
 async fn isv_set_aes_key(
@@ -129,8 +126,7 @@ pub struct AuthSetting {
     params(AppIdParam),
     responses(
         (status = 200, description = "The user's settings", body = Settings),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        AppPathRefusals,
     ),
 )]
 async fn get_setting(
@@ -166,8 +162,7 @@ pub struct ConsentSheet {
     params(AppIdParam),
     responses(
         (status = 200, description = "What the sheet shows", body = ConsentSheet),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        AppPathRefusals,
     ),
 )]
 async fn consent_sheet(
@@ -194,9 +189,8 @@ async fn consent_sheet(
     params(AppIdParam),
     responses(
         (status = 200, description = "The user's settings after the revocation", body = Settings),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        AppPathRefusals,
+        StorageRefusal,
     ),
 )]
 async fn revoke_authorisation(
@@ -285,7 +279,7 @@ crate::de::object_only!(deserialize: ScenarioRequest);
         (status = 408, description = "The body did not arrive in time (body_timeout)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB (body_too_large)", body = ErrorBody),
         (status = 422, description = "Unknown field, or bad value: the message names it (invalid_request)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        StorageRefusal,
     ),
 )]
 async fn apply_scenario(

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppIdParam;
+use super::{AppIdParam, AppPathRefusals, StorageRefusal};
 use crate::alipay::fault::Fault;
 use crate::alipay::model::{PartialAction, PartialConsole, PartialQuirks, PartialUser};
 use crate::http::error::{ApiError, ErrorBody};
@@ -49,7 +49,7 @@ async fn list_apps(State(state): State<SimState>) -> Json<Vec<AppView>> {
         (status = 409, description = "App exists (app_exists)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB (body_too_large)", body = ErrorBody),
         (status = 422, description = "Unknown field, or bad value: the message names it (invalid_request)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        StorageRefusal,
     ),
 )]
 async fn create_app(
@@ -68,8 +68,7 @@ async fn create_app(
     params(AppIdParam),
     responses(
         (status = 200, description = "The app", body = AppView),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        AppPathRefusals,
     ),
 )]
 async fn read_app(
@@ -130,7 +129,7 @@ fn app_patch_fields() -> crate::schema::Fields {
         (status = 408, description = "The body did not arrive in time (body_timeout)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB (body_too_large)", body = ErrorBody),
         (status = 422, description = "Unknown field, or bad value: the message names it (invalid_request)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        StorageRefusal,
     ),
 )]
 async fn patch_app(
@@ -150,10 +149,9 @@ async fn patch_app(
     params(AppIdParam),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
+        AppPathRefusals,
         (status = 409, description = "The app is the only one, and stays: reset it instead (last_app)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        StorageRefusal,
     ),
 )]
 async fn delete_app(
@@ -172,9 +170,8 @@ async fn delete_app(
     params(AppIdParam),
     responses(
         (status = 200, description = "The app", body = AppView),
-        (status = 400, description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)", body = ErrorBody),
-        (status = 404, description = "Unknown app (app_not_found)", body = ErrorBody),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        AppPathRefusals,
+        StorageRefusal,
     ),
 )]
 async fn reset_app(

@@ -38,6 +38,31 @@ pub use alipay::SCENARIO_HEADER;
 /// (a test regenerates it and fails on any difference).
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// What every route under `/api/v1/apps/{app_id}` may answer besides its own: a path that does
+/// not decode, an unknown app. Listed in the routes' `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its documentation is used
+pub(super) enum AppPathRefusals {
+    #[response(
+        status = 400,
+        description = "An app id in the path that is not UTF-8 once percent-decoded (invalid_path)"
+    )]
+    InvalidPath(ErrorBody),
+    #[response(status = 404, description = "Unknown app (app_not_found)")]
+    AppNotFound(ErrorBody),
+}
+
+/// What a route that saves the state may answer when the data directory refuses the write.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its documentation is used
+pub(super) enum StorageRefusal {
+    #[response(
+        status = 500,
+        description = "The state could not be saved (storage_error)"
+    )]
+    StorageError(ErrorBody),
+}
+
 /// The document's root: what no route says.
 #[derive(OpenApi)]
 #[openapi(
@@ -282,7 +307,7 @@ async fn clear_journal(
     operation_id = "resetAll",
     responses(
         (status = 200, description = "The apps", body = Vec<AppView>),
-        (status = 500, description = "The state could not be saved (storage_error)", body = ErrorBody),
+        StorageRefusal,
     ),
 )]
 async fn reset_all(State(state): State<SimState>) -> Result<Json<Vec<AppView>>, ApiError> {
