@@ -230,16 +230,12 @@ pub static GRANTABLE_ERRORS: &[&Rule] = &[
     &AES_KEY_NOT_SET,
 ];
 
-/// What the console rule `id` answers, for a grant made under it.
+/// What the console rule `id` answers, for a grant made under it: what that rule decides when
+/// it applies.
 fn console_error(id: &str, c: &Context) -> Option<Decision> {
-    let rule = GRANTABLE_ERRORS.iter().find(|r| r.id == id)?;
-    Some(if std::ptr::eq(*rule, &AES_KEY_NOT_SET) {
-        Decision::Content(missing_encrypt_key(), plain_or_object(c.error_form))
-    } else if std::ptr::eq(*rule, &NO_SIGNING) {
-        Decision::Content(missing_default_signature_type(), c.error_form)
-    } else {
-        c.isv_app_id_error()
-    })
+    GRANTABLE_ERRORS.iter().find(|r| r.id == id)?;
+    let rule = CONTENT_RULES.iter().find(|r| r.rule.id == id)?;
+    Some((rule.decides)(c))
 }
 
 /// The device's documented permission failure, exactly as [E4] prints it.
@@ -756,6 +752,10 @@ mod tests {
     fn the_model_names_the_grantable_errors_as_the_rules_do() {
         let ids: Vec<&str> = GRANTABLE_ERRORS.iter().map(|r| r.id).collect();
         assert_eq!(ids, GRANTABLE_ERROR_IDS);
+        // Each is a content rule, whose decision a grant made under it keeps.
+        for id in ids {
+            assert!(CONTENT_RULES.iter().any(|r| r.rule.id == id), "{id}");
+        }
     }
 
     #[test]
