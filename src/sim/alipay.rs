@@ -223,6 +223,7 @@ pub struct VerifyRequest {
 // Request bodies refuse an array in place of their object.
 crate::de::object_only!(deserialize: NewApp, PhoneNumberRequest, Protocols, VerifyRequest);
 
+#[derive(Clone)]
 pub(crate) struct AlipayApp {
     pub(crate) stored: StoredAlipayApp,
     pub(crate) keys: Arc<AppKeys>,

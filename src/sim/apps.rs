@@ -9,7 +9,8 @@ use crate::sim::alipay::{AlipayApp, AppView};
 use crate::sim::error::StateError;
 use crate::sim::store::{StoredAlipayApp, StoredApp};
 
-/// A running app of one platform.
+/// A running app of one platform. A clone shares its keys, counter and cache.
+#[derive(Clone)]
 pub(crate) enum App {
     Alipay(AlipayApp),
 }

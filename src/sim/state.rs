@@ -180,24 +180,29 @@ impl SimState {
         let app = inner.app_mut(app_id)?.alipay_mut()?;
         let before = (app.stored.clone(), app.keys.clone(), app.cache.clone());
         change(app)?;
-        let view = app.view();
+        let changed = app.clone();
         if let Err(e) = self.save(&inner) {
             let app = inner.app_mut(app_id)?.alipay_mut()?;
             (app.stored, app.keys, app.cache) = before;
             return Err(e);
         }
-        Ok(view)
+        drop(inner);
+        // A view may make an ISV key or certificates the first time (an RSA key): not under
+        // the lock, which every other request waits for.
+        Ok(changed.view())
     }
 
     /// Every app, oldest first.
     pub fn list_apps(&self) -> Vec<AppView> {
-        let mut apps: Vec<AppView> = self.lock().apps.values().map(App::view).collect();
-        apps.sort_by(|a, b| (&a.created_at, &a.app_id).cmp(&(&b.created_at, &b.app_id)));
-        apps
+        let apps: Vec<App> = self.lock().apps.values().cloned().collect();
+        let mut views: Vec<AppView> = apps.iter().map(App::view).collect();
+        views.sort_by(|a, b| (&a.created_at, &a.app_id).cmp(&(&b.created_at, &b.app_id)));
+        views
     }
 
     pub fn app(&self, app_id: &str) -> Result<AppView, StateError> {
-        self.lock().app(app_id).map(App::view)
+        let app = self.lock().app(app_id)?.clone();
+        Ok(app.view())
     }
 
     /// Creates an app. Keys come from `seed`, else from the server's seed and the app's
@@ -407,7 +412,8 @@ impl SimState {
     /// One of the app's certificate files (certificate mode, 公钥证书), by the name the SDKs'
     /// samples give it: its PEM text.
     pub fn certificate_file(&self, app_id: &str, file: &str) -> Result<String, StateError> {
-        self.lock().alipay(app_id)?.certificate_file(file)
+        let app = self.lock().alipay(app_id)?.clone();
+        app.certificate_file(file)
     }
 
     /// The emulated front-end call. `scenario`, when given, replaces the app's configuration
