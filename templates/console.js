@@ -2,6 +2,12 @@
 (function () {
   "use strict";
 
+  // A notice is said once: the address loses its ?notice= (a reload does not repeat it).
+  if (/[?&]notice=/.test(location.search) && window.history && history.replaceState) {
+    var query = location.search.replace(/([?&])notice=[^&]*&?/, "$1").replace(/[?&]$/, "");
+    history.replaceState(null, "", location.pathname + query + location.hash);
+  }
+
   // Copy buttons: "Copied", and "Copy" again after 2 s.
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     var timer;

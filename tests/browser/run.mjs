@@ -312,6 +312,9 @@ const tests = {
     await Promise.all([page.waitForNavigation(), page.click('#save')]);
     check(await page.isHidden('#unsaved'), 'Save clears the marker');
     check((await page.textContent('#notice')).includes('Saved'), 'a notice says it is saved');
+    check(!page.url().includes('notice='), `the address keeps no notice: ${page.url()}`);
+    await page.reload();
+    check(await page.locator('#notice').count() === 0, 'a reload does not repeat the notice');
     check((await page.textContent('#outcome-summary')).includes('40006'), 'the saved outcome');
     app = await (await fetch(`${base}/api/v1/apps/${appId}`)).json();
     check(app.console.phone_application === 'pending', 'saved');
