@@ -861,3 +861,35 @@ async fn each_send_is_kept_and_an_unreachable_backend_is_shown_as_a_failure() {
     );
     assert!(entries.contains("did not answer: cannot reach"));
 }
+
+#[tokio::test]
+async fn without_javascript_the_open_sheet_can_be_closed_without_a_call() {
+    let (state, app) = state();
+    let (status, page, _) = send(
+        &state,
+        "GET",
+        &format!("/apps/{app}/device?sheet=open"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sheet = tag_of(&page, "sheet");
+    assert!(!sheet.contains("hidden"), "{sheet}");
+    let close = page
+        .split("<noscript>")
+        .nth(1)
+        .and_then(|rest| rest.split("</noscript>").next())
+        .expect("a noscript close control");
+    assert!(
+        close.contains(&format!("href=\"/apps/{app}/device\"")),
+        "{close}"
+    );
+    let calls_before = state.journal(Some(&app), usize::MAX).len();
+    let (status, _, _) = send(&state, "GET", &format!("/apps/{app}/device"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        state.journal(Some(&app), usize::MAX).len(),
+        calls_before,
+        "closing calls nothing"
+    );
+}
