@@ -104,6 +104,19 @@ async fn every_console_setting_can_be_changed_from_the_console_page() {
 }
 
 /// The opening tag of the element with this id.
+/// A tap on the device page (`consent`, `refuse`, `no-consent`): where it redirects.
+async fn tap(state: &SimState, app: &str, action: &str) -> String {
+    let (status, body, location) = send(
+        state,
+        "POST",
+        &format!("/apps/{app}/device/tap"),
+        Some(&format!("action={action}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    location
+}
+
 fn tag_of(html: &str, id: &str) -> String {
     let at = html
         .find(&format!("id=\"{id}\""))
@@ -492,14 +505,7 @@ async fn keys_can_be_downloaded_and_rotated_from_the_console_page() {
 #[tokio::test]
 async fn the_device_page_shows_a_call_and_the_journal_lists_it() {
     let (state, app) = state();
-    let (status, _, location) = send(
-        &state,
-        "POST",
-        &format!("/apps/{app}/device/tap"),
-        Some("action=no-consent"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = tap(&state, &app, "no-consent").await;
     let (_, page, _) = send(&state, "GET", &location, None).await;
     assert!(by_id(&page, "plaintext").contains("40003"));
     // Without the button the page calls my.getPhoneNumber itself: no onGetAuthorize.
@@ -602,14 +608,7 @@ async fn the_device_page_offers_every_transport_shape_and_refuses_a_split_it_can
 #[tokio::test]
 async fn the_device_page_shows_the_authorisation_revokes_it_and_each_front_ends_event() {
     let (state, app) = state();
-    let (status, _, location) = send(
-        &state,
-        "POST",
-        &format!("/apps/{app}/device/tap"),
-        Some("action=consent"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = tap(&state, &app, "consent").await;
     // The redirect lands on the call's result.
     let location = location
         .strip_suffix("#call")
@@ -786,13 +785,7 @@ async fn the_consent_sheet_is_a_modal_dialog_built_on_the_shared_script() {
 #[tokio::test]
 async fn each_send_is_kept_and_an_unreachable_backend_is_shown_as_a_failure() {
     let (state, app) = state();
-    let (_, _, location) = send(
-        &state,
-        "POST",
-        &format!("/apps/{app}/device/tap"),
-        Some("action=consent"),
-    )
-    .await;
+    let location = tap(&state, &app, "consent").await;
     let call: u64 = location
         .split("call=")
         .nth(1)
