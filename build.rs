@@ -13,6 +13,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", scenarios.display());
     embed(&scenarios, "scenario_files.rs");
     embed(&scenarios.join("suites"), "suite_files.rs");
+    embed(&scenarios.join("wechat"), "wechat_scenario_files.rs");
 }
 
 /// Writes OUT_DIR/`out` with `FILES: &[(file name, contents)]` for each `*.json` in `dir`.

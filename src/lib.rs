@@ -149,6 +149,7 @@ mod schema;
 pub mod seed;
 mod sim;
 mod ui;
+pub mod wechat;
 mod wire;
 
 // A simulator in your tests.

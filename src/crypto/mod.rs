@@ -54,3 +54,10 @@ pub enum CryptoError {
     #[error("signing failed: {0}")]
     Sign(String),
 }
+
+/// Lowercase hex HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use aws_lc_rs::hmac;
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message);
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -23,8 +23,10 @@ crate::wire::wire_enum! {
         RejectSignature,
         RejectDecrypt,
         RejectParse,
+        RejectForeign,
         Unsigned,
         FrontEnd,
+        PlatformRefused,
     }
 }
 
@@ -41,8 +43,10 @@ impl Verdict {
             Verdict::RejectSignature => "the signature does not verify: the backend must refuse",
             Verdict::RejectDecrypt => "the signature verifies but the content does not decrypt: the backend must refuse",
             Verdict::RejectParse => "not an envelope: the backend must refuse",
+            Verdict::RejectForeign => "authentic, but made for another app (WeChat's watermark.appid): the backend must refuse",
             Verdict::Unsigned => "no sign: nothing proves it came from Alipay; the backend must refuse",
             Verdict::FrontEnd => "no envelope reached the backend",
+            Verdict::PlatformRefused => "the platform's server answered an error code (WeChat's errcode): nothing to read; act on the code",
         }
     }
 }

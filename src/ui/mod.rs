@@ -273,6 +273,8 @@ impl Facts {
             Verdict::RejectParse => "not an envelope: refuse",
             Verdict::Unsigned => "unsigned: a strict backend refuses",
             Verdict::FrontEnd => "no envelope",
+            Verdict::RejectForeign => "made for another app: refuse",
+            Verdict::PlatformRefused => "the platform refused",
         };
         let (gets_kind, gets) = match (verdict, plaintext) {
             (Verdict::Accept, Some(content)) => {

@@ -28,7 +28,7 @@ const LAYERS: [(&str, &[&str]); 5] = [
             "certs", "crypto/", "de", "keys", "oracle/", "schema", "seed", "wire",
         ],
     ),
-    ("engine", &["alipay/"]),
+    ("engine", &["alipay/", "wechat/"]),
     ("shell", &["sim/"]),
     ("adapters", &["http/", "ui/", "playback/"]),
     ("entries", &["fixture"]),

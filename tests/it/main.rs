@@ -26,3 +26,5 @@ mod server;
 mod state;
 mod ui;
 mod vectors;
+mod wechat_scenarios;
+mod wechat_vectors;

@@ -97,7 +97,9 @@ impl RefusalClass {
                 Some(RefusalClass::Forged)
             }
             Verdict::RejectParse => Some(RefusalClass::Unparseable),
-            Verdict::FrontEnd => None,
+            // A payload made for another app is authentic but not this app's to accept.
+            Verdict::RejectForeign => Some(RefusalClass::Forged),
+            Verdict::FrontEnd | Verdict::PlatformRefused => None,
         }
     }
 
