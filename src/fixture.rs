@@ -11,8 +11,11 @@ use tokio::sync::oneshot;
 use crate::alipay::scenario::Fixture;
 use crate::http::server::{serve, ServerOptions};
 use crate::sim::state::{
-    AppView, JournalEntry, KeysView, NewApp, PhoneNumberRequest, SimState, StateConfig, StateError,
+    AppView, Clock, JournalEntry, KeysView, NewApp, NewWechatApp, PhoneNumberRequest, SimState,
+    StateConfig, StateError, WechatAppView, WechatJournalEntry,
 };
+use crate::wechat::front_end::TapResult;
+use crate::wechat::model::Tap;
 
 /// A simulator server for tests, on its own thread and a free port of 127.0.0.1, in memory only.
 /// It stops when the value is dropped.
@@ -214,5 +217,85 @@ impl AppHandle {
     /// This app's calls, newest first.
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.state.journal(Some(&self.app_id), usize::MAX)
+    }
+}
+
+impl Simulator {
+    /// A new WeChat app of its own: its appid and secret are what the backend under test is
+    /// configured with, and the simulator's base URL ([`Simulator::uri`]) replaces
+    /// `https://api.weixin.qq.com`.
+    pub fn create_wechat_app(&self) -> WechatAppHandle {
+        self.try_create_wechat_app(NewWechatApp::default())
+            .expect("creating a WeChat app with default settings")
+    }
+
+    /// A new WeChat app with the given settings.
+    pub fn try_create_wechat_app(&self, new: NewWechatApp) -> Result<WechatAppHandle, StateError> {
+        let view = self.state.create_wechat_app(new)?;
+        Ok(WechatAppHandle {
+            state: self.state.clone(),
+            app_id: view.app_id,
+        })
+    }
+
+    /// Moves the simulator's clock forward, so codes and tokens expire at once (as
+    /// `POST /api/v1/clock/advance` does). Panics on 0 or more than ten years.
+    pub fn advance_clock(&self, seconds: u64) -> Clock {
+        self.state
+            .advance_clock(seconds)
+            .expect("1 second to ten years")
+    }
+}
+
+/// One WeChat app of a [`Simulator`]: the page's calls, and what the platform remembers.
+#[derive(Clone)]
+pub struct WechatAppHandle {
+    state: SimState,
+    app_id: String,
+}
+
+impl WechatAppHandle {
+    /// The app as the API shows it: appid, secret, openid, current session key, console.
+    pub fn view(&self) -> WechatAppView {
+        self.state
+            .wechat_app(&self.app_id)
+            .expect("the app exists while its handle does")
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.app_id
+    }
+
+    pub fn secret(&self) -> String {
+        self.view().secret
+    }
+
+    /// `wx.login()`: the login code the page sends its backend.
+    pub fn login(&self) -> String {
+        let result = self
+            .state
+            .wechat_login(&self.app_id)
+            .expect("the app exists while its handle does");
+        result["code"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A tap on the phone button: `detail` is what the page's handler receives.
+    pub fn tap(&self, tap: Tap) -> Result<TapResult, StateError> {
+        self.state.wechat_tap(&self.app_id, tap)
+    }
+
+    /// Sets the console, user and switches to a WeChat catalogue scenario's.
+    pub fn apply_scenario(&self, name: &str) -> Result<WechatAppView, StateError> {
+        self.state.apply_wechat_scenario(&self.app_id, name)
+    }
+
+    /// Changes `name`, `console`, `user` or `switches` by a JSON merge patch.
+    pub fn patch(&self, patch: Value) -> Result<WechatAppView, StateError> {
+        self.state.patch_wechat_app(&self.app_id, patch)
+    }
+
+    /// This app's WeChat calls, the page's and the backend's, newest first.
+    pub fn journal(&self) -> Vec<WechatJournalEntry> {
+        self.state.wechat_journal(Some(&self.app_id), usize::MAX)
     }
 }

@@ -153,7 +153,7 @@ pub mod wechat;
 mod wire;
 
 // A simulator in your tests.
-pub use fixture::{AppHandle, Simulator, SimulatorBuilder};
+pub use fixture::{AppHandle, Simulator, SimulatorBuilder, WechatAppHandle};
 
 // One call, the catalogue, and the keys they are made with.
 pub use alipay::error::Error;

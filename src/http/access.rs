@@ -148,12 +148,20 @@ impl Access {
 
 /// `POST /api/v1/apps/{app_id}/getPhoneNumber`: the call a mini program's page makes, and
 /// `GET /api/v1/apps/{app_id}/consent-sheet`: what its consent sheet shows (no key in it).
+/// And a WeChat page's calls, `POST /api/v1/wechat/apps/{app_id}/wx.login`, `.../wx.checkSession`
+/// and `.../tap` (what `/sdk/wx.js` previews use).
 fn is_front_end_call(path: &str) -> bool {
-    path.strip_prefix("/api/v1/apps/")
-        .and_then(|rest| {
-            rest.strip_suffix("/getPhoneNumber")
-                .or_else(|| rest.strip_suffix("/consent-sheet"))
-        })
+    let alipay = path.strip_prefix("/api/v1/apps/").and_then(|rest| {
+        rest.strip_suffix("/getPhoneNumber")
+            .or_else(|| rest.strip_suffix("/consent-sheet"))
+    });
+    let wechat = path.strip_prefix("/api/v1/wechat/apps/").and_then(|rest| {
+        rest.strip_suffix("/wx.login")
+            .or_else(|| rest.strip_suffix("/wx.checkSession"))
+            .or_else(|| rest.strip_suffix("/tap"))
+    });
+    alipay
+        .or(wechat)
         .is_some_and(|app_id| !app_id.is_empty() && !app_id.contains('/'))
 }
 

@@ -49,6 +49,7 @@ error_codes! {
     BodyTimeout = "body_timeout",
     AppExists = "app_exists",
     LastApp = "last_app",
+    WrongPlatform = "wrong_platform",
     BodyTooLarge = "body_too_large",
     BadBody = "bad_body",
     FaultNotApplicable = "fault_not_applicable",
@@ -111,6 +112,7 @@ pub(crate) fn status_of(error: &StateError) -> (StatusCode, ErrorCode) {
         StateError::AppNotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::AppNotFound),
         StateError::AppExists(_) => (StatusCode::CONFLICT, ErrorCode::AppExists),
         StateError::LastApp(_) => (StatusCode::CONFLICT, ErrorCode::LastApp),
+        StateError::WrongPlatform { .. } => (StatusCode::CONFLICT, ErrorCode::WrongPlatform),
         StateError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidRequest),
         StateError::NoCertificate(_) => (StatusCode::NOT_FOUND, ErrorCode::CertificateNotFound),
         StateError::Engine(Error::UnknownScenario(_)) => {

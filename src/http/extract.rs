@@ -101,4 +101,14 @@ impl EmptyBody for PhoneNumberRequest {
     }
 }
 impl EmptyBody for Value {}
+impl EmptyBody for crate::sim::state::NewWechatApp {
+    fn empty() -> Option<Self> {
+        Some(Default::default())
+    }
+}
+impl EmptyBody for crate::wechat::model::Tap {
+    fn empty() -> Option<Self> {
+        Some(Default::default())
+    }
+}
 impl EmptyBody for VerifyRequest {}

@@ -355,14 +355,7 @@ impl AlipayApp {
         let app_id = new.app_id.unwrap_or_else(|| app_id_for_seed(key_seed));
         let name = new.name.map(|name| name.trim().to_string());
         if let Some(name) = &name {
-            if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-                return Err(StateError::Invalid {
-                    field: "name".into(),
-                    message: format!(
-                        "{name:?} is not a name: 1 to 64 characters, no control characters"
-                    ),
-                });
-            }
+            crate::sim::error::check_name(name)?;
         }
         let config = Call {
             console: new.console.unwrap_or_default(),

@@ -8,24 +8,28 @@ use serde_json::Value;
 use crate::sim::alipay::{AlipayApp, AppView};
 use crate::sim::error::StateError;
 use crate::sim::store::{StoredAlipayApp, StoredApp};
+use crate::sim::wechat::WechatApp;
 
 /// A running app of one platform. A clone shares its keys, counter and cache.
 #[derive(Clone)]
 pub(crate) enum App {
     Alipay(AlipayApp),
+    Wechat(WechatApp),
 }
 
 impl App {
     pub(crate) fn app_id(&self) -> &str {
         match self {
             App::Alipay(app) => &app.stored.app_id,
+            App::Wechat(app) => &app.stored.app_id,
         }
     }
 
-    /// The app as the API shows it.
-    pub(crate) fn view(&self) -> AppView {
+    /// The Alipay app as the API shows it; `None` for another platform's.
+    pub(crate) fn alipay_view(&self) -> Option<AppView> {
         match self {
-            App::Alipay(app) => app.view(),
+            App::Alipay(app) => Some(app.view()),
+            App::Wechat(_) => None,
         }
     }
 
@@ -33,19 +37,52 @@ impl App {
     pub(crate) fn stored(&self) -> StoredApp {
         match self {
             App::Alipay(app) => StoredApp::Alipay(app.stored.clone()),
+            App::Wechat(app) => StoredApp::Wechat(app.stored.clone()),
         }
     }
 
-    /// The Alipay app, for the Alipay flows. Today every app is one.
+    pub(crate) fn platform(&self) -> &'static str {
+        match self {
+            App::Alipay(_) => "alipay",
+            App::Wechat(_) => "wechat",
+        }
+    }
+
+    fn wrong_platform(&self, wanted: &'static str) -> StateError {
+        StateError::WrongPlatform {
+            app_id: self.app_id().to_string(),
+            platform: self.platform(),
+            wanted,
+        }
+    }
+
+    /// The Alipay app, for the Alipay flows.
     pub(crate) fn alipay(&self) -> Result<&AlipayApp, StateError> {
         match self {
             App::Alipay(app) => Ok(app),
+            App::Wechat(_) => Err(self.wrong_platform("alipay")),
         }
     }
 
     pub(crate) fn alipay_mut(&mut self) -> Result<&mut AlipayApp, StateError> {
         match self {
             App::Alipay(app) => Ok(app),
+            App::Wechat(_) => Err(self.wrong_platform("alipay")),
+        }
+    }
+
+    /// The WeChat app, for the WeChat flows.
+    pub(crate) fn wechat(&self) -> Result<&WechatApp, StateError> {
+        match self {
+            App::Wechat(app) => Ok(app),
+            App::Alipay(_) => Err(self.wrong_platform("wechat")),
+        }
+    }
+
+    pub(crate) fn wechat_mut(&mut self) -> Result<&mut WechatApp, StateError> {
+        match self {
+            App::Wechat(app) => Ok(app),
+            App::Alipay(_) => Err(self.wrong_platform("wechat")),
         }
     }
 }
@@ -76,6 +113,9 @@ pub(crate) fn load_apps(
             StoredApp::Alipay(app) => {
                 App::Alipay(load_alipay_app(app).map_err(|problem| format!("{entry}: {problem}"))?)
             }
+            StoredApp::Wechat(app) => App::Wechat(
+                WechatApp::from_stored(app).map_err(|problem| format!("{entry}: {problem}"))?,
+            ),
         };
         apps.insert(app.app_id().to_string(), app);
     }

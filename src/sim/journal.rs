@@ -65,6 +65,8 @@ pub(crate) enum Event {
         action: ActionKind,
         exchanges: VecDeque<Exchange>,
     },
+    /// A WeChat call: a page's or a backend's (the entry as it is shown, less id and time).
+    Wechat(Box<crate::sim::wechat::WechatJournalEntry>),
 }
 
 impl Event {
@@ -90,6 +92,7 @@ impl Event {
                     .sum();
                 512 + envelope + exchanges
             }
+            Event::Wechat(entry) => entry.size(),
         }
     }
 }
@@ -125,7 +128,7 @@ impl Journal {
         self.entries
             .iter()
             .find(|r| r.id == id)
-            .map(Recorded::entry)
+            .and_then(Recorded::entry)
     }
 
     /// Entries, newest first, optionally of one app, at most `limit`.
@@ -134,8 +137,30 @@ impl Journal {
             .iter()
             .rev()
             .filter(|r| app_id.is_none_or(|id| r.app_id == id))
+            .filter_map(Recorded::entry)
             .take(limit)
-            .map(Recorded::entry)
+            .collect()
+    }
+
+    /// WeChat entries, newest first, optionally of one app, at most `limit`.
+    pub(crate) fn wechat_entries(
+        &self,
+        app_id: Option<&str>,
+        limit: usize,
+    ) -> Vec<crate::sim::wechat::WechatJournalEntry> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|r| app_id.is_none_or(|id| r.app_id == id))
+            .filter_map(|r| match &r.event {
+                Event::Wechat(entry) => Some(crate::sim::wechat::WechatJournalEntry {
+                    id: r.id,
+                    time: rfc3339(r.time.into()),
+                    ..(**entry).clone()
+                }),
+                Event::AlipayPhone { .. } => None,
+            })
+            .take(limit)
             .collect()
     }
 
@@ -150,6 +175,7 @@ impl Journal {
                         exchanges.pop_front();
                     }
                 }
+                Event::Wechat(_) => {}
             }
             self.bytes -= record.size;
             record.size = record.event.size();
@@ -189,7 +215,8 @@ struct Recorded {
 }
 
 impl Recorded {
-    fn entry(&self) -> JournalEntry {
+    /// The entry of an Alipay call; WeChat calls have their own shape.
+    fn entry(&self) -> Option<JournalEntry> {
         match &self.event {
             Event::AlipayPhone {
                 fixture,
@@ -197,7 +224,7 @@ impl Recorded {
                 exchanges,
             } => {
                 let delivery = &fixture.delivery;
-                JournalEntry {
+                Some(JournalEntry {
                     id: self.id,
                     time: rfc3339(self.time.into()),
                     app_id: self.app_id.clone(),
@@ -210,8 +237,9 @@ impl Recorded {
                     plaintext: delivery.expect.plaintext.clone(),
                     backend: exchanges.back().cloned(),
                     exchanges: exchanges.iter().cloned().collect(),
-                }
+                })
             }
+            Event::Wechat(_) => None,
         }
     }
 }

@@ -16,3 +16,4 @@ pub mod journal;
 pub mod recording;
 pub mod state;
 pub mod store;
+pub mod wechat;

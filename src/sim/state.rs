@@ -22,6 +22,7 @@ use crate::oracle::{self, Conclusion};
 use crate::seed::derive_seed;
 use crate::sim::alipay::AlipayApp;
 use crate::sim::apps::{load_apps, merge_patch, validate_app_id, App};
+use crate::sim::error::check_name;
 use crate::sim::journal::{rfc3339, Event, Journal};
 use crate::sim::recording::{RecordedCall, Recording};
 use crate::sim::store::{BackendTarget, Store, StoreError, StoredState, FORMAT_VERSION};
@@ -34,6 +35,13 @@ pub use crate::sim::alipay::{
 pub use crate::sim::error::StateError;
 pub use crate::sim::exchange::Exchange;
 pub use crate::sim::journal::{JournalEntry, EXCHANGES_PER_CALL, JOURNAL_BYTES, JOURNAL_CAPACITY};
+pub use crate::sim::wechat::{NewWechatApp, WechatAppView, WechatJournalEntry};
+
+use crate::oracle::{Expect, Verdict};
+use crate::sim::wechat::{StoredWechatApp, WechatApp};
+use crate::wechat::front_end::TapResult;
+use crate::wechat::model::Tap;
+use crate::wechat::platform::{anonymous_error, Answer, AppRef, Platform};
 
 /// How many of the next apps' keys are made ahead, in the background: once the state is open,
 /// and once apps are being created (a test suite that gives each test an app).
@@ -86,6 +94,8 @@ struct Shared {
     recordings: Mutex<HashMap<String, Recording>>,
     config: StateConfig,
     store: Option<Store>,
+    /// Seconds the simulator's clock is ahead of the system's (`POST /api/v1/clock/advance`).
+    clock_offset: std::sync::atomic::AtomicU64,
 }
 
 /// A lock whose holder panicked still guards consistent data: every change is made whole
@@ -112,6 +122,7 @@ impl SimState {
                 recordings: Mutex::default(),
                 config,
                 store,
+                clock_offset: Default::default(),
             }),
         };
         match loaded {
@@ -195,13 +206,13 @@ impl SimState {
     /// Every app, oldest first.
     pub fn list_apps(&self) -> Vec<AppView> {
         let apps: Vec<App> = self.lock().apps.values().cloned().collect();
-        let mut views: Vec<AppView> = apps.iter().map(App::view).collect();
+        let mut views: Vec<AppView> = apps.iter().filter_map(App::alipay_view).collect();
         views.sort_by(|a, b| (&a.created_at, &a.app_id).cmp(&(&b.created_at, &b.app_id)));
         views
     }
 
     pub fn app(&self, app_id: &str) -> Result<AppView, StateError> {
-        let app = self.lock().app(app_id)?.clone();
+        let app = self.lock().alipay(app_id)?.clone();
         Ok(app.view())
     }
 
@@ -210,7 +221,7 @@ impl SimState {
     pub fn create_app(&self, new: NewApp) -> Result<AppView, StateError> {
         let number = self.lock().apps_created;
         let app = self.build_app(new, number)?;
-        let view = app.view();
+        let view = app.alipay_view().expect("build_app makes an Alipay app");
         let app_id = view.app_id.clone();
 
         let mut inner = self.lock();
@@ -291,7 +302,9 @@ impl SimState {
     /// Deletes an app; the last one stays (reset it instead), so a state always has an app.
     pub fn delete_app(&self, app_id: &str) -> Result<(), StateError> {
         let mut inner = self.lock();
-        if inner.apps.len() == 1 && inner.apps.contains_key(app_id) {
+        // The last Alipay app stays: the fixture, the banner and the UI start from one.
+        let alipay_apps = inner.apps.values().filter(|a| a.alipay().is_ok()).count();
+        if alipay_apps == 1 && inner.alipay(app_id).is_ok() {
             return Err(StateError::LastApp(app_id.to_string()));
         }
         let app = inner
@@ -749,5 +762,355 @@ mod tests {
             app.stored.alipay_private_key_pkcs8_pem,
             seed_0.alipay_private_key_pkcs8_pem
         );
+    }
+}
+
+/// The simulator's clock: the system's, moved forward by `offset` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Clock {
+    /// Unix seconds, as the WeChat endpoints see them.
+    pub now: u64,
+    /// How far ahead of the system clock it is.
+    pub offset: u64,
+}
+
+/// How many seconds the clock may be moved in one call (ten years): beyond that, times
+/// overflow nothing but mean nothing either.
+pub const CLOCK_ADVANCE_LIMIT: u64 = 10 * 365 * 86_400;
+
+// WeChat apps: their console, the page's calls and the endpoints' answers.
+impl SimState {
+    pub fn clock(&self) -> Clock {
+        let offset = self.shared.clock_offset.load(Ordering::Relaxed);
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Clock {
+            now: system + offset,
+            offset,
+        }
+    }
+
+    /// Moves the clock forward, so that codes and tokens expire without waiting.
+    pub fn advance_clock(&self, seconds: u64) -> Result<Clock, StateError> {
+        if seconds == 0 || seconds > CLOCK_ADVANCE_LIMIT {
+            return Err(StateError::Invalid {
+                field: "seconds".into(),
+                message: format!("{seconds} is not 1 to {CLOCK_ADVANCE_LIMIT} (ten years)"),
+            });
+        }
+        self.shared
+            .clock_offset
+            .fetch_add(seconds, Ordering::Relaxed);
+        Ok(self.clock())
+    }
+
+    /// Creates a WeChat app. Its seed comes from `new.seed`, else from the server's seed and
+    /// the app's number, else from the OS.
+    pub fn create_wechat_app(&self, new: NewWechatApp) -> Result<WechatAppView, StateError> {
+        if let Some(name) = &new.name {
+            check_name(name)?;
+        }
+        let mut inner = self.lock();
+        let number = inner.apps_created;
+        let seed = new
+            .seed
+            .or_else(|| {
+                let seed = self.shared.config.seed?;
+                Some(derive_seed(seed, "wechat-app", number))
+            })
+            .unwrap_or_else(rand::random);
+        let app = WechatApp::build(new, seed, now());
+        let app_id = app.stored.app_id.clone();
+        if inner.apps.contains_key(&app_id) {
+            return Err(StateError::AppExists(app_id));
+        }
+        let view = app.view();
+        inner.apps.insert(app_id.clone(), App::Wechat(app));
+        inner.apps_created += 1;
+        if let Err(e) = self.save(&inner) {
+            inner.apps.remove(&app_id);
+            inner.apps_created -= 1;
+            return Err(e);
+        }
+        Ok(view)
+    }
+
+    /// Every WeChat app, oldest first.
+    pub fn list_wechat_apps(&self) -> Vec<WechatAppView> {
+        let inner = self.lock();
+        let mut views: Vec<WechatAppView> = inner
+            .apps
+            .values()
+            .filter_map(|app| app.wechat().ok().map(WechatApp::view))
+            .collect();
+        views.sort_by(|a, b| (&a.created_at, &a.app_id).cmp(&(&b.created_at, &b.app_id)));
+        views
+    }
+
+    pub fn wechat_app(&self, app_id: &str) -> Result<WechatAppView, StateError> {
+        Ok(self.lock().app(app_id)?.wechat()?.view())
+    }
+
+    /// Runs `change` on the WeChat app's stored settings and saves; a failed save undoes it.
+    fn change_wechat_app(
+        &self,
+        app_id: &str,
+        change: impl FnOnce(&mut StoredWechatApp) -> Result<(), StateError>,
+    ) -> Result<WechatAppView, StateError> {
+        let mut inner = self.lock();
+        let app = inner.app_mut(app_id)?.wechat_mut()?;
+        let before = app.stored.clone();
+        change(&mut app.stored)?;
+        let view = app.view();
+        if let Err(e) = self.save(&inner) {
+            inner.app_mut(app_id)?.wechat_mut()?.stored = before;
+            return Err(e);
+        }
+        Ok(view)
+    }
+
+    /// Changes a WeChat app's `name`, `console`, `user` or `switches` by a JSON merge patch.
+    pub fn patch_wechat_app(
+        &self,
+        app_id: &str,
+        patch: Value,
+    ) -> Result<WechatAppView, StateError> {
+        let Value::Object(fields) = &patch else {
+            return Err(StateError::Invalid {
+                field: "body".into(),
+                message: "a patch is a JSON object of name, console, user, switches".into(),
+            });
+        };
+        if let Some(unknown) = fields
+            .keys()
+            .find(|k| !["name", "console", "user", "switches"].contains(&k.as_str()))
+        {
+            return Err(StateError::Invalid {
+                field: unknown.clone(),
+                message: "not a setting of a WeChat app (name, console, user, switches)".into(),
+            });
+        }
+        self.change_wechat_app(app_id, |stored| {
+            let mut current = serde_json::json!({
+                "name": stored.name, "console": stored.console,
+                "user": stored.user, "switches": stored.switches,
+            });
+            merge_patch(&mut current, &patch);
+            let field = |name: &str, e: serde_json::Error| StateError::Invalid {
+                field: name.into(),
+                message: e.to_string(),
+            };
+            let name: Option<String> =
+                serde_json::from_value(current["name"].take()).map_err(|e| field("name", e))?;
+            if let Some(name) = &name {
+                check_name(name)?;
+            }
+            stored.console = serde_json::from_value(current["console"].take())
+                .map_err(|e| field("console", e))?;
+            stored.user =
+                serde_json::from_value(current["user"].take()).map_err(|e| field("user", e))?;
+            stored.switches = serde_json::from_value(current["switches"].take())
+                .map_err(|e| field("switches", e))?;
+            stored.name = name;
+            stored.scenario = None;
+            Ok(())
+        })
+    }
+
+    /// Sets the app's console, user and switches to a WeChat catalogue scenario's.
+    pub fn apply_wechat_scenario(
+        &self,
+        app_id: &str,
+        name: &str,
+    ) -> Result<WechatAppView, StateError> {
+        let scenario =
+            crate::wechat::scenario::scenario(name).ok_or_else(|| StateError::Invalid {
+                field: "name".into(),
+                message: format!(
+                    "{name:?} is not a WeChat scenario (GET /api/v1/wechat/scenarios lists them)"
+                ),
+            })?;
+        self.change_wechat_app(app_id, |stored| {
+            stored.console = scenario.console.clone();
+            stored.user = scenario.user.clone();
+            stored.switches = scenario.switches.clone();
+            stored.scenario = Some(scenario.name.clone());
+            Ok(())
+        })
+    }
+
+    /// Runs a page's call on the app and journals it.
+    fn wechat_page_call<R>(
+        &self,
+        app_id: &str,
+        call: &str,
+        run: impl FnOnce(&mut Platform, AppRef, u64) -> (R, Value, Value, Expect),
+    ) -> Result<R, StateError> {
+        let now = self.clock().now;
+        let mut inner = self.lock();
+        let app = inner.app_mut(app_id)?.wechat_mut()?;
+        let (platform, app_ref) = app.parts();
+        let (result, request, answer, expect) = run(platform, app_ref, now);
+        let session = platform.session.as_ref().map(|s| s.generation);
+        let entry = WechatJournalEntry::new(app_id, call, session, now, request, answer, expect);
+        drop(inner);
+        lock(&self.shared.journal).push(app_id, Event::Wechat(Box::new(entry)));
+        Ok(result)
+    }
+
+    /// `wx.login()` on the app's page.
+    pub fn wechat_login(&self, app_id: &str) -> Result<Value, StateError> {
+        self.wechat_page_call(app_id, "wx.login", |platform, app, now| {
+            let result = crate::wechat::front_end::wx_login(platform, app, now);
+            let expect = page_expect(&crate::wechat::rules::LOGIN_OK, Verdict::Accept);
+            (result.clone(), Value::Null, result, expect)
+        })
+    }
+
+    /// `wx.checkSession()` on the app's page.
+    pub fn wechat_check_session(&self, app_id: &str) -> Result<Value, StateError> {
+        self.wechat_page_call(app_id, "wx.checkSession", |platform, app, now| {
+            let (result, rule) = crate::wechat::front_end::wx_check_session(platform, app, now);
+            let verdict = if rule.id.ends_with("-ok") {
+                Verdict::Accept
+            } else {
+                Verdict::FrontEnd
+            };
+            (
+                result.clone(),
+                Value::Null,
+                result,
+                page_expect(rule, verdict),
+            )
+        })
+    }
+
+    /// A tap on the app's phone button.
+    pub fn wechat_tap(&self, app_id: &str, tap: Tap) -> Result<TapResult, StateError> {
+        crate::wechat::model::version(&tap.base_library).ok_or_else(|| StateError::Invalid {
+            field: "base_library".into(),
+            message: format!("{:?} is not a version such as 3.4.0", tap.base_library),
+        })?;
+        self.wechat_page_call(app_id, "tap", |platform, app, now| {
+            let result = crate::wechat::front_end::tap(platform, app, &tap, now);
+            let request = serde_json::to_value(&tap).expect("serialises");
+            let (answer, expect) = (result.detail.clone(), result.expect.clone());
+            (result, request, answer, expect)
+        })
+    }
+
+    /// A backend's call to an endpoint that names its app by `appid` (jscode2session, the
+    /// token endpoints). Unknown or missing appids get WeChat's answer, from no app.
+    pub fn wechat_endpoint_by_appid(
+        &self,
+        appid: Option<&str>,
+        call: &str,
+        request: Value,
+        run: impl FnOnce(&mut Platform, AppRef, u64) -> Answer,
+    ) -> Answer {
+        let now = self.clock().now;
+        let Some(appid) = appid.filter(|a| !a.is_empty()) else {
+            return anonymous_error(
+                41002,
+                "appid missing",
+                &crate::wechat::rules::PARAMETER_MISSING,
+                now,
+            );
+        };
+        self.wechat_endpoint(appid, call, request, now, run)
+            .unwrap_or_else(|| {
+                anonymous_error(
+                    40013,
+                    "invalid appid",
+                    &crate::wechat::rules::INVALID_APPID,
+                    now,
+                )
+            })
+    }
+
+    /// A backend's call to an endpoint that names its app by access token (getuserphonenumber,
+    /// checksession). A token no app issued is 40001.
+    pub fn wechat_endpoint_by_token(
+        &self,
+        token: Option<&str>,
+        call: &str,
+        request: Value,
+        run: impl FnOnce(&mut Platform, AppRef, u64) -> Answer,
+    ) -> Answer {
+        let now = self.clock().now;
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return anonymous_error(
+                41001,
+                "access_token missing",
+                &crate::wechat::rules::PARAMETER_MISSING,
+                now,
+            );
+        };
+        let owner = self.lock().apps.values().find_map(|app| {
+            app.wechat()
+                .ok()
+                .filter(|app| app.platform.knows_token(token))
+                .map(|app| app.stored.app_id.clone())
+        });
+        owner
+            .and_then(|appid| self.wechat_endpoint(&appid, call, request, now, run))
+            .unwrap_or_else(|| {
+                anonymous_error(
+                    40001,
+                    "invalid credential, access_token is invalid or not latest",
+                    &crate::wechat::rules::TOKEN_INVALID,
+                    now,
+                )
+            })
+    }
+
+    fn wechat_endpoint(
+        &self,
+        appid: &str,
+        call: &str,
+        request: Value,
+        now: u64,
+        run: impl FnOnce(&mut Platform, AppRef, u64) -> Answer,
+    ) -> Option<Answer> {
+        let mut inner = self.lock();
+        let app = inner.apps.get_mut(appid)?.wechat_mut().ok()?;
+        let (platform, app_ref) = app.parts();
+        let answer = run(platform, app_ref, now);
+        // The device session a call belongs to: the code's key, else the current one.
+        let code = request["js_code"].as_str().unwrap_or_default();
+        let session = platform
+            .login_codes
+            .get(code)
+            .and_then(|c| c.session_generation)
+            .or(platform.session.as_ref().map(|s| s.generation));
+        drop(inner);
+        let expect = crate::wechat::scenario::conclusion_of(&answer);
+        let entry = WechatJournalEntry::new(
+            appid,
+            call,
+            session,
+            now,
+            request,
+            answer.body.clone(),
+            expect,
+        );
+        lock(&self.shared.journal).push(appid, Event::Wechat(Box::new(entry)));
+        Some(answer)
+    }
+
+    /// The WeChat calls of the journal, newest first.
+    pub fn wechat_journal(&self, app_id: Option<&str>, limit: usize) -> Vec<WechatJournalEntry> {
+        lock(&self.shared.journal).wechat_entries(app_id, limit)
+    }
+}
+
+fn page_expect(rule: &'static crate::oracle::Rule, verdict: Verdict) -> Expect {
+    Expect {
+        verdict,
+        plaintext: None,
+        cause: crate::oracle::Cause::Rule(rule),
+        reason: rule.summary.to_string(),
+        doc_policy: None,
     }
 }

@@ -53,15 +53,17 @@ struct Header {
 #[serde(tag = "platform", rename_all = "kebab-case")]
 pub enum StoredApp {
     Alipay(StoredAlipayApp),
+    Wechat(crate::sim::wechat::StoredWechatApp),
 }
 
 /// The platform tags, in the file's spelling.
-const PLATFORMS: &[&str] = &["alipay"];
+const PLATFORMS: &[&str] = &["alipay", "wechat"];
 
 impl StoredApp {
     pub fn app_id(&self) -> &str {
         match self {
             StoredApp::Alipay(app) => &app.app_id,
+            StoredApp::Wechat(app) => &app.app_id,
         }
     }
 
@@ -100,6 +102,9 @@ impl StoredApp {
         match platform.as_str() {
             "alipay" => serde_path_to_error::deserialize(Value::Object(fields))
                 .map(StoredApp::Alipay)
+                .map_err(at),
+            "wechat" => serde_path_to_error::deserialize(Value::Object(fields))
+                .map(StoredApp::Wechat)
                 .map_err(at),
             other => Err(format!(
                 "apps[{n}].platform: {other:?} is not a platform this alipay-sim knows; it knows {PLATFORMS:?}"

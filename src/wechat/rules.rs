@@ -48,6 +48,7 @@ rules! {
     API_UNAUTHORIZED = "wechat.api-unauthorized", "48001 api unauthorized: the phone permission is revoked", "docs/wechat-getphonenumber.md §3.5, §5";
     DATA_FORMAT = "wechat.data-format", "47001 data format error: the body is not the JSON the endpoint takes (chosen by analogy)", "docs/wechat-getphonenumber.md §3.5";
     REQUIRE_POST = "wechat.require-post", "43002 require POST method", "docs/wechat-getphonenumber.md §3.3";
+    REQUIRE_GET = "wechat.require-get", "43001 require GET method: a GET endpoint called otherwise (chosen, the twin of 43002)", "docs/wechat-getphonenumber.md §10";
     CHECKSESSION_OK = "wechat.checksession-ok", "/wxa/checksession: the signature is made with the user's current key", "docs/wechat-getphonenumber.md §3.6";
     INVALID_SIGNATURE = "wechat.invalid-signature", "87009 invalid signature: wrong, rotated or expired key (not distinguished)", "docs/wechat-getphonenumber.md §3.6";
     INVALID_URL = "wechat.invalid-url", "an unknown path under /sns, /cgi-bin or /wxa: 40066 invalid url (chosen)", "docs/wechat-getphonenumber.md §10";

@@ -26,5 +26,6 @@ mod server;
 mod state;
 mod ui;
 mod vectors;
+mod wechat_flows;
 mod wechat_scenarios;
 mod wechat_vectors;

@@ -30,6 +30,7 @@ use crate::sim::state::{AppView, JournalEntry, SimState};
 
 mod alipay;
 mod apps;
+pub(crate) mod wechat;
 
 pub use crate::http::error::BODY_LIMIT;
 pub use alipay::SCENARIO_HEADER;
@@ -91,6 +92,7 @@ fn api() -> OpenApiRouter<SimState> {
         .routes(routes!(openapi))
         .merge(apps::routes())
         .merge(alipay::routes())
+        .merge(wechat::routes())
         .routes(routes!(read_journal, clear_journal))
         .routes(routes!(reset_all))
 }
