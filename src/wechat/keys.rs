@@ -67,7 +67,7 @@ impl WechatKeys {
             self.seed,
             &format!("wechat/token/{kind}/{n}"),
             TOKEN_CHARS,
-            132,
+            133,
         );
         format!("{:02}_{body}", 80 + n % 20)
     }
