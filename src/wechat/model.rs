@@ -18,7 +18,7 @@ crate::wire::wire_enum! {
 /// The mini program's state in the WeChat console (mp.weixin.qq.com), §5.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
-#[schema(default)]
+#[schema(default, as = WechatConsole)]
 pub struct Console {
     #[schema(required)]
     pub subject: Subject,
@@ -63,7 +63,7 @@ impl Default for Console {
 /// The WeChat user of the app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
-#[schema(default)]
+#[schema(default, as = WechatUser)]
 pub struct User {
     /// The bound number without country code; default the first virtual test number (§2.5).
     #[schema(required)]
@@ -89,7 +89,7 @@ impl Default for User {
 /// chosen default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
-#[schema(default)]
+#[schema(default, as = WechatSwitches)]
 pub struct Switches {
     /// `wx.login` rotates the session key when the current one is at least this old, in
     /// seconds; `null` = never. Default 0: every `wx.login` rotates, so the callback bug
@@ -165,7 +165,7 @@ crate::wire::wire_enum! {
 /// One tap on the phone button, and what surrounds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
-#[schema(default)]
+#[schema(default, as = WechatTap)]
 pub struct Tap {
     #[schema(required)]
     pub button: Button,

@@ -45,12 +45,18 @@ async fn every_documented_route_is_answered_by_its_handler() {
             serde_json::json!({"console": {"signing_key_mode": "certificate"}}),
         )
         .unwrap();
+    let wechat = state.create_wechat_app(Default::default()).unwrap().app_id;
     // Deleting comes last, so that every other route still finds the app.
     let mut routes: Vec<_> = documented().into_iter().collect();
     routes.sort_by_key(|(method, _)| method == "DELETE");
     for (method, path) in routes {
+        let app_id = if path.starts_with("/api/v1/wechat/") {
+            &wechat
+        } else {
+            &app_id
+        };
         let uri = path
-            .replace("{app_id}", &app_id)
+            .replace("{app_id}", app_id)
             .replace("{file}", "alipayRootCert.crt");
         if method == "DELETE" && path.contains("{app_id}") {
             state.create_app(Default::default()).unwrap(); // the last app stays
@@ -63,10 +69,15 @@ async fn every_documented_route_is_answered_by_its_handler() {
         let body = match path.as_str() {
             "/api/v1/apps/{app_id}/scenario" => r#"{"name": "success"}"#,
             "/api/v1/verify" => r#"{"envelope": "{}", "app_id": "APP"}"#,
+            "/api/v1/wechat/apps/{app_id}/scenario" => r#"{"name": "code-ok"}"#,
+            "/api/v1/wechat/verify" => {
+                r#"{"appid": "APP", "session_key": "qDAlT7rY5bVVTQpJTfRVow==", "iv": "+nhktnss2Uaek8dwSn9gIQ==", "encryptedData": "AAAAAAAAAAAAAAAAAAAAAA=="}"#
+            }
+            "/api/v1/clock/advance" => r#"{"seconds": 1}"#,
             _ if method == "PATCH" => "{}",
             _ => "",
         }
-        .replace("APP", &app_id);
+        .replace("APP", app_id);
         let request = Request::builder()
             .method(method.as_str())
             .uri(&uri)

@@ -141,13 +141,13 @@ fn format_2_names_each_app_platform_and_refuses_what_it_does_not_know() {
     let cases = [
         (
             "/apps/0/platform",
-            json!("wechat"),
-            "apps[0].platform: \"wechat\" is not a platform",
+            json!("douyin"),
+            "apps[0].platform: \"douyin\" is not a platform",
         ),
         (
             "/apps/0/platform",
             json!(7),
-            "apps[0].platform: expected one of [\"alipay\"]",
+            "apps[0].platform: expected one of [\"alipay\", \"wechat\"]",
         ),
         (
             "/format_version",

@@ -77,3 +77,26 @@ fn every_scenario_gives_exactly_its_pinned_run() {
         "runs differ from tests/golden/wechat for {changed:?}: if meant, rerun with UPDATE_GOLDEN=1 and say which changed and why"
     );
 }
+
+#[test]
+fn the_catalogue_reaches_every_verdict_a_wechat_backend_can() {
+    use alipay_sim::Verdict::*;
+    let keys = WechatKeys::for_seed(0);
+    let reached: BTreeSet<String> = catalogue()
+        .iter()
+        .map(|s| s.run(&keys).expect.verdict.to_string())
+        .collect();
+    for verdict in [
+        Accept,
+        RejectDecrypt,
+        RejectParse,
+        RejectForeign,
+        FrontEnd,
+        PlatformRefused,
+    ] {
+        assert!(
+            reached.contains(verdict.as_str()),
+            "no scenario reaches {verdict}"
+        );
+    }
+}
