@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the three official SDKs the interop checkers run on: npm alipay-sdk (node/), PyPI
-# alipay-sdk-python (python/.venv) and Maven alipay-sdk-java (java/target), plus npm alipay-sdk
-# for the reference backend (../backend). Idempotent and quick when already done: each step is
+# Installs what the interop checkers run on: the official Alipay SDKs, npm alipay-sdk (node/),
+# PyPI alipay-sdk-python (python/.venv) and Maven alipay-sdk-java (java/target), the Go library
+# (go/bin), npm alipay-sdk for the reference backend (../backend), and the WeChat backend
+# libraries (wechat/: wechatpy, wechat-oauth and node-easywechat, WxJava, silenceper/wechat). Idempotent and quick when already done: each step is
 # skipped while a stamp holding the hash of its lock/requirements/build files still matches.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -80,4 +81,66 @@ if [[ ! -x "$go_bin" || ! -f "$go_stamp" || "$(cat "$go_stamp")" != "$want" ]]; 
   fi
   (cd "$go_dir" && go build -buildvcs=false -o "$go_bin" .)
   echo "$want" >"$go_stamp"
+fi
+
+# WeChat (tests/interop/wechat, see its README): the same four steps for the WeChat backend
+# libraries, each stamped with the hash of its inputs and installed into ignored folders.
+wx="$here/wechat"
+
+# Node: npm wechat-oauth 1.5.0 + node-easywechat 3.6.2 (node-socialite held at 1.4.1 by `overrides`).
+wx_node_stamp="$wx/node/node_modules/.interop-stamp"
+want="$(hash_of "$wx/node/package-lock.json")"
+if [[ ! -f "$wx_node_stamp" || "$(cat "$wx_node_stamp")" != "$want" ]]; then
+  (cd "$wx/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" >"$wx_node_stamp"
+fi
+
+# Python: PyPI wechatpy 1.8.18 + cryptography in a private venv.
+wx_venv="$wx/python/.venv"
+if [[ ! -x "$wx_venv/bin/python" ]]; then
+  rm -rf "$wx_venv"
+  if ! python3 -m venv "$wx_venv"; then
+    rm -rf "$wx_venv"
+    echo "setup.sh: 'python3 -m venv' failed; on Debian/Ubuntu install the python3-venv package (apt-get install python3-venv)" >&2
+    exit 1
+  fi
+fi
+wx_py_stamp="$wx_venv/.interop-stamp"
+want="$(hash_of "$wx/python/requirements.txt")"
+if [[ ! -f "$wx_py_stamp" || "$(cat "$wx_py_stamp")" != "$want" ]]; then
+  "$wx_venv/bin/python" -m pip install -q --disable-pip-version-check -r "$wx/python/requirements.txt"
+  echo "$want" >"$wx_py_stamp"
+fi
+
+# Java: WxJava weixin-java-miniapp 4.7.9.B, compiled with Check.java into wechat/java/target.
+wx_java="$wx/java"
+wx_java_stamp="$wx_java/target/.interop-stamp"
+want="$(cat "$wx_java/pom.xml" "$wx_java/Check.java" | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$wx_java_stamp" || "$(cat "$wx_java_stamp")" != "$want" ]]; then
+  for tool in java mvn; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "setup.sh: '$tool' not found; the WeChat Java checker needs a JDK (17 or newer) and Maven" >&2
+      exit 1
+    fi
+  done
+  rm -rf "$wx_java/target"
+  if ! log="$(cd "$wx_java" && mvn -q -B -Dstyle.color=never compile dependency:copy-dependencies 2>&1)"; then
+    echo "$log" >&2
+    echo "setup.sh: the Maven build of tests/interop/wechat/java failed" >&2
+    exit 1
+  fi
+  echo "$want" >"$wx_java_stamp"
+fi
+
+# Go: github.com/silenceper/wechat/v2 v2.1.10 (wechat/go/go.mod + go.sum), built into wechat/go/bin.
+wx_go="$wx/go"
+wx_go_stamp="$wx_go/bin/.interop-stamp"
+want="$(cd "$wx_go" && sha256sum go.mod go.sum check.go | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$wx_go/bin/check" || ! -f "$wx_go_stamp" || "$(cat "$wx_go_stamp")" != "$want" ]]; then
+  if ! command -v go >/dev/null; then
+    echo "setup.sh: the WeChat Go checker needs the go command (Go >= 1.22)" >&2
+    exit 1
+  fi
+  (cd "$wx_go" && go build -buildvcs=false -o bin/check .)
+  echo "$want" >"$wx_go_stamp"
 fi

@@ -27,5 +27,6 @@ mod state;
 mod ui;
 mod vectors;
 mod wechat_flows;
+mod wechat_interop;
 mod wechat_scenarios;
 mod wechat_vectors;
