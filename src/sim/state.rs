@@ -884,17 +884,18 @@ impl SimState {
         };
         if let Some(unknown) = fields
             .keys()
-            .find(|k| !["name", "console", "user", "switches"].contains(&k.as_str()))
+            .find(|k| !["name", "console", "user", "switches", "fault"].contains(&k.as_str()))
         {
             return Err(StateError::Invalid {
                 field: unknown.clone(),
-                message: "not a setting of a WeChat app (name, console, user, switches)".into(),
+                message: "not a setting of a WeChat app (name, console, user, switches, fault)"
+                    .into(),
             });
         }
         self.change_wechat_app(app_id, |stored| {
             let mut current = serde_json::json!({
                 "name": stored.name, "console": stored.console,
-                "user": stored.user, "switches": stored.switches,
+                "user": stored.user, "switches": stored.switches, "fault": stored.fault,
             });
             merge_patch(&mut current, &patch);
             let field = |name: &str, e: serde_json::Error| StateError::Invalid {
@@ -912,6 +913,8 @@ impl SimState {
                 serde_json::from_value(current["user"].take()).map_err(|e| field("user", e))?;
             stored.switches = serde_json::from_value(current["switches"].take())
                 .map_err(|e| field("switches", e))?;
+            stored.fault =
+                serde_json::from_value(current["fault"].take()).map_err(|e| field("fault", e))?;
             stored.name = name;
             stored.scenario = None;
             Ok(())
@@ -936,6 +939,11 @@ impl SimState {
             stored.user = scenario.user.clone();
             stored.switches = scenario.switches.clone();
             stored.scenario = Some(scenario.name.clone());
+            // A fault on the way to the backend, as the scenario's decrypt step makes it.
+            stored.fault = scenario.steps.iter().find_map(|step| match step {
+                crate::wechat::scenario::Step::Decrypt { fault, .. } => *fault,
+                _ => None,
+            });
             Ok(())
         })
     }
@@ -992,8 +1000,31 @@ impl SimState {
             field: "base_library".into(),
             message: format!("{:?} is not a version such as 3.4.0", tap.base_library),
         })?;
+        let fault = self.lock().app(app_id)?.wechat()?.stored.fault;
         self.wechat_page_call(app_id, "tap", |platform, app, now| {
-            let result = crate::wechat::front_end::tap(platform, app, &tap, now);
+            let mut result = crate::wechat::front_end::tap(platform, app, &tap, now);
+            if let (Some(fault), Some(key), Some(held)) = (
+                fault,
+                result.encrypted_with.clone(),
+                result.held_key.clone(),
+            ) {
+                if let (Some(data), Some(iv)) = (
+                    result.detail["encryptedData"].as_str(),
+                    result.detail["iv"].as_str(),
+                ) {
+                    let (data, iv) = crate::wechat::scenario::apply_fault(
+                        Some(fault),
+                        app.keys,
+                        &key,
+                        data.to_string(),
+                        iv.to_string(),
+                    );
+                    result.expect =
+                        crate::wechat::judge::judge_legacy(&app.keys.appid, &held, &iv, &data);
+                    result.detail["encryptedData"] = data.into();
+                    result.detail["iv"] = iv.into();
+                }
+            }
             let request = serde_json::to_value(&tap).expect("serialises");
             let (answer, expect) = (result.detail.clone(), result.expect.clone());
             (result, request, answer, expect)

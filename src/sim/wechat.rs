@@ -10,6 +10,7 @@ use crate::oracle::{Cause, Expect, Verdict};
 use crate::wechat::keys::WechatKeys;
 use crate::wechat::model::{Console, Switches, User};
 use crate::wechat::platform::{AppRef, Platform};
+use crate::wechat::scenario::PayloadFault;
 
 /// A new WeChat app; everything is optional.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -24,6 +25,9 @@ pub struct NewWechatApp {
     pub console: Option<Console>,
     pub user: Option<User>,
     pub switches: Option<Switches>,
+    /// A change to every tap's legacy payload on its way (`plus-to-space`,
+    /// `nonstandard-padding`, `watermark-other-app`).
+    pub fault: Option<PayloadFault>,
 }
 
 /// A WeChat app as the state file keeps it.
@@ -45,6 +49,9 @@ pub struct StoredWechatApp {
     /// The catalogue scenario last applied, while nothing was changed since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// A change to every tap's legacy payload on its way to the backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<PayloadFault>,
 }
 
 /// A running WeChat app.
@@ -68,6 +75,7 @@ impl WechatApp {
                 user: new.user.unwrap_or_default(),
                 switches: new.switches.unwrap_or_default(),
                 scenario: None,
+                fault: new.fault,
             },
             keys,
             platform: Platform::default(),
@@ -125,6 +133,7 @@ impl WechatApp {
             user: self.stored.user.clone(),
             switches: self.stored.switches.clone(),
             scenario: self.stored.scenario.clone(),
+            fault: self.stored.fault,
         }
     }
 }
@@ -161,6 +170,8 @@ pub struct WechatAppView {
     pub switches: Switches,
     #[schema(required)]
     pub scenario: Option<String>,
+    #[schema(required)]
+    pub fault: Option<PayloadFault>,
 }
 
 /// One WeChat call the simulator answered: a page's call (`wx.login`, the button) or a

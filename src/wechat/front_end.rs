@@ -27,6 +27,9 @@ pub struct TapResult {
     /// The session key the payload was encrypted with (the journal says which key it was).
     #[serde(skip)]
     pub encrypted_with: Option<String>,
+    /// The session key a backend holds: that of the last `wx.login` code.
+    #[serde(skip)]
+    pub held_key: Option<String>,
 }
 
 fn front_end_only(rule: &'static Rule, reason: &str) -> Expect {
@@ -56,6 +59,7 @@ fn failure(
         expect: front_end_only(rule, reason),
         login_code_after: None,
         encrypted_with: None,
+        held_key: None,
     }
 }
 
@@ -93,6 +97,7 @@ pub fn tap(platform: &mut Platform, app: AppRef, tap: &Tap, now: u64) -> TapResu
             expect: front_end_only(&REALTIME_UNSUPPORTED, "no event: check wx.canIUse('button.open-type.getRealtimePhoneNumber') and hide the button"),
             login_code_after: None,
             encrypted_with: None,
+            held_key: None,
         };
     }
     let console = app.console;
@@ -219,5 +224,6 @@ pub fn tap(platform: &mut Platform, app: AppRef, tap: &Tap, now: u64) -> TapResu
         expect,
         login_code_after,
         encrypted_with: Some(session_key),
+        held_key: Some(app.keys.session_key(held)),
     }
 }

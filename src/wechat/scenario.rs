@@ -70,7 +70,7 @@ crate::wire::wire_enum! {
 crate::wire::wire_enum! {
     "kebab-case",
     /// A deliberate change to the legacy payload on its way to the backend.
-    pub enum Fault {
+    pub enum PayloadFault {
         /// `+` arrives as a space (form encoding without encodeURIComponent, §7.2).
         PlusToSpace,
         /// The plaintext padded with 30 bytes of 0x1e (never made by WeChat, §4).
@@ -124,7 +124,7 @@ pub enum Step {
         #[serde(default)]
         key: KeyRef,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        fault: Option<Fault>,
+        fault: Option<PayloadFault>,
     },
     /// Time passes.
     Advance { seconds: u64 },
@@ -480,7 +480,7 @@ fn run_step(
 
 /// The payload as `fault` changes it on the way; `key` is the one that encrypted it.
 pub fn apply_fault(
-    fault: Option<Fault>,
+    fault: Option<PayloadFault>,
     keys: &WechatKeys,
     key: &str,
     data: String,
@@ -495,9 +495,11 @@ pub fn apply_fault(
     };
     match fault {
         None => (data, iv),
-        Some(Fault::PlusToSpace) => (data.replace('+', " "), iv.replace('+', " ")),
-        Some(Fault::NonstandardPadding) => (reencrypt(&|_| {}, Padding::Custom(30)), iv.clone()),
-        Some(Fault::WatermarkOtherApp) => {
+        Some(PayloadFault::PlusToSpace) => (data.replace('+', " "), iv.replace('+', " ")),
+        Some(PayloadFault::NonstandardPadding) => {
+            (reencrypt(&|_| {}, Padding::Custom(30)), iv.clone())
+        }
+        Some(PayloadFault::WatermarkOtherApp) => {
             let other = WechatKeys::for_seed(keys.seed.wrapping_add(1)).appid;
             (
                 reencrypt(

@@ -64,7 +64,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
         if path.ends_with("/isv/aes-set") {
             // Only an ISV's merchant has its AES key set by the ISV.
             let patch = serde_json::json!({"console": {"isv": {"isv_app_id": "2021004100000001"}}});
-            state.patch_app(&app_id, patch).unwrap();
+            state.patch_app(app_id, patch).unwrap();
         }
         let body = match path.as_str() {
             "/api/v1/apps/{app_id}/scenario" => r#"{"name": "success"}"#,

@@ -237,7 +237,7 @@ fn every_endpoint_answers_bad_input_with_wechats_errcode_never_the_admin_shape()
     let app = sim.create_wechat_app();
     let appid = app.appid().to_string();
     let client = Client::new();
-    let big = "x".repeat(200 * 1024);
+    let big = "x".repeat(70_000); // over the 64 KiB limit, within what a socket buffers
     let cases: Vec<(&str, String, Option<String>, i64)> = vec![
         ("GET", "/sns/jscode2session".into(), None, 41002),
         ("GET", "/sns/jscode2session?appid=wx0000000000000000".into(), None, 40013),
@@ -439,4 +439,62 @@ fn clock_advance_refuses_zero_and_absurd_values_by_name() {
         .json()
         .unwrap();
     assert_eq!(moved["offset"], before.offset + 60);
+}
+
+#[test]
+fn a_scenario_with_a_payload_fault_changes_what_the_served_apps_taps_hand_the_page() {
+    let sim = Simulator::start_blocking();
+    let app = sim.create_wechat_app();
+    app.login();
+    for (scenario, verdict, rule) in [
+        (
+            "watermark-other-app",
+            alipay_sim::Verdict::RejectForeign,
+            "wechat.watermark-other-app",
+        ),
+        (
+            "plus-to-space",
+            alipay_sim::Verdict::RejectParse,
+            "wechat.not-base64",
+        ),
+        (
+            "nonstandard-padding",
+            alipay_sim::Verdict::RejectDecrypt,
+            "wechat.nonstandard-padding",
+        ),
+        ("legacy-ok", alipay_sim::Verdict::Accept, "wechat.decrypted"),
+    ] {
+        let view = app.apply_scenario(scenario).unwrap();
+        assert_eq!(view.scenario.as_deref(), Some(scenario));
+        let tapped = app.tap(Tap::default()).unwrap();
+        assert_eq!(
+            (tapped.expect.verdict, tapped.expect.cause.id()),
+            (verdict, rule),
+            "{scenario}"
+        );
+        let data = tapped.detail["encryptedData"].as_str().unwrap();
+        assert_eq!(
+            data.contains(' '),
+            scenario == "plus-to-space",
+            "{scenario}: {data}"
+        );
+        assert_eq!(
+            app.journal()[0].verdict,
+            verdict,
+            "{scenario}: the journal says it too"
+        );
+    }
+    // A patch can set and clear the fault by hand.
+    let view = app.patch(json!({"fault": "plus-to-space"})).unwrap();
+    assert_eq!(view.scenario, None);
+    assert!(app
+        .patch(json!({"fault": "flip-a-byte"}))
+        .unwrap_err()
+        .to_string()
+        .contains("fault"));
+    app.patch(json!({"fault": null})).unwrap();
+    assert_eq!(
+        app.tap(Tap::default()).unwrap().expect.verdict,
+        alipay_sim::Verdict::Accept
+    );
 }

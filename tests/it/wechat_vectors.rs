@@ -78,7 +78,7 @@ fn the_plus_to_space_fault_is_the_vectors() {
         .unwrap();
     let keys = alipay_sim::wechat::keys::WechatKeys::for_seed(0);
     let (data, _) = alipay_sim::wechat::scenario::apply_fault(
-        Some(alipay_sim::wechat::scenario::Fault::PlusToSpace),
+        Some(alipay_sim::wechat::scenario::PayloadFault::PlusToSpace),
         &keys,
         text(of, "session_key"),
         text(of, "encryptedData").into(),
