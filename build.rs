@@ -14,6 +14,7 @@ fn main() {
     embed(&scenarios, "scenario_files.rs");
     embed(&scenarios.join("suites"), "suite_files.rs");
     embed(&scenarios.join("wechat"), "wechat_scenario_files.rs");
+    embed(&scenarios.join("wechat/suites"), "wechat_suite_files.rs");
 }
 
 /// Writes OUT_DIR/`out` with `FILES: &[(file name, contents)]` for each `*.json` in `dir`.

@@ -16,10 +16,31 @@ pub struct KeysArgs {
     /// Print JSON instead of labelled text.
     #[arg(long)]
     json: bool,
+    /// `wechat`: the WeChat app's appid and secret for the seed (what `play` serves WeChat
+    /// suites with), instead of the Alipay keys.
+    #[arg(long, value_parser = ["alipay", "wechat"], default_value = "alipay")]
+    platform: String,
 }
 
 pub fn run(args: KeysArgs, out: &mut impl Write) -> Result<()> {
-    let KeysArgs { seed, json } = args;
+    let KeysArgs {
+        seed,
+        json,
+        platform,
+    } = args;
+    if platform == "wechat" {
+        let keys = alipay_sim::wechat::keys::WechatKeys::for_seed(seed);
+        if json {
+            let published = serde_json::json!({"appid": keys.appid, "secret": keys.secret, "openid": keys.openid()});
+            writeln!(out, "{}", serde_json::to_string_pretty(&published)?)?;
+        } else {
+            writeln!(out, "# A throwaway WeChat app for seed {seed}. Never use real credentials with alipay-sim.")?;
+            writeln!(out, "appid: {}", keys.appid)?;
+            writeln!(out, "secret: {}", keys.secret)?;
+            writeln!(out, "openid (its user): {}", keys.openid())?;
+        }
+        return Ok(());
+    }
 
     let keys = AppKeys::for_seed(seed)?.published();
     if json {

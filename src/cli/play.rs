@@ -35,6 +35,16 @@ pub struct PlayArgs {
     /// or split-form.
     #[arg(long, value_name = "SHAPE", value_parser = parse_body_shape)]
     body: Option<alipay_sim::state::BodyShape>,
+    /// Where WeChat suites serve WeChat's endpoints while they play: point the backend's WeChat
+    /// base URL (instead of https://api.weixin.qq.com) at http://ADDR, with the appid and
+    /// secret of `alipay-sim keys --platform wechat --seed N`.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8087",
+        env = "ALIPAY_SIM_WECHAT_ADDR"
+    )]
+    wechat_addr: std::net::SocketAddr,
 }
 
 fn parse_body_shape(text: &str) -> Result<alipay_sim::state::BodyShape, String> {
@@ -59,7 +69,12 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
 
     let keys = AppKeys::for_seed(args.seed)?;
     let mut suites = Vec::new();
+    let mut wechat_suites = Vec::new();
     for argument in &args.suites {
+        if let Some(loaded) = alipay_sim::playback::wechat::LoadedWechatSuite::load(argument)? {
+            wechat_suites.push(loaded);
+            continue;
+        }
         let mut loaded = LoadedSuite::load(argument)?;
         if let Some(body) = args.body {
             loaded.suite.backend.body = body;
@@ -67,7 +82,7 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
         suites.push(loaded.prepare(keys.clone())?);
     }
     let options = PlayOptions {
-        backend_url: args.backend,
+        backend_url: args.backend.clone(),
         fail_fast: args.fail_fast,
         seed: Some(args.seed),
     };
@@ -94,11 +109,22 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
             }
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Several threads: WeChat suites serve the endpoints their backend calls while they play.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(play::play(&suites, &options, &mut progress))?;
+    let mut report = runtime.block_on(play::play(&suites, &options, &mut progress))?;
+    if !wechat_suites.is_empty() {
+        let render = |suite: &str, step: &play::StepReport| {
+            if !json {
+                print!("{}", play::render_step(suite, step));
+                let _ = std::io::stdout().flush();
+            }
+        };
+        runtime.block_on(play_wechat(&wechat_suites, &args, &mut report, &render))?;
+    }
     if let Some(path) = &args.junit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -117,4 +143,85 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Plays the WeChat suites against the backend, serving WeChat's endpoints at `--wechat-addr`
+/// for the app of `--seed`, and adds their results to `report`.
+async fn play_wechat(
+    suites: &[alipay_sim::playback::wechat::LoadedWechatSuite],
+    args: &PlayArgs,
+    report: &mut alipay_sim::playback::play::Report,
+    render: &dyn Fn(&str, &alipay_sim::playback::play::StepReport),
+) -> Result<()> {
+    use alipay_sim::playback::play::StepStatus;
+    use alipay_sim::state::{NewWechatApp, SimState, StateConfig};
+
+    let state = SimState::open(StateConfig {
+        seed: Some(args.seed),
+        data_dir: None,
+    })?;
+    let app = state.create_wechat_app(NewWechatApp {
+        seed: Some(args.seed),
+        name: Some("play".into()),
+        ..Default::default()
+    })?;
+    let listener = tokio::net::TcpListener::bind(args.wechat_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "WeChat suites serve WeChat's endpoints at --wechat-addr {}: cannot listen there",
+                args.wechat_addr
+            )
+        })?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
+    let server = tokio::spawn(alipay_sim::server::serve(
+        listener,
+        served,
+        Default::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    eprintln!(
+        "WeChat endpoints at http://{} for appid {} (alipay-sim keys --platform wechat --seed {})",
+        args.wechat_addr, app.appid, args.seed
+    );
+    let started = std::time::Instant::now();
+    for loaded in suites {
+        let url = args
+            .backend
+            .clone()
+            .or_else(|| loaded.suite.backend.url.clone())
+            .with_context(|| {
+                format!(
+                    "{}: no backend URL: give --backend URL or set backend.url in the suite",
+                    loaded.file
+                )
+            })?;
+        let suite = alipay_sim::playback::wechat::play_suite(
+            loaded,
+            &url,
+            &state,
+            &app.app_id,
+            &mut |step| render(&loaded.suite.name, step),
+        )
+        .await
+        .with_context(|| format!("{}: is the backend running? ", loaded.file))?;
+        for step in &suite.steps {
+            match step.status {
+                StepStatus::Passed => report.passed += 1,
+                StepStatus::Failed => report.failed += 1,
+                StepStatus::Skipped => report.skipped += 1,
+            }
+        }
+        report.suites.push(suite);
+        if args.fail_fast && report.failed > 0 {
+            break;
+        }
+    }
+    report.elapsed_ms += started.elapsed().as_millis() as u64;
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(())
 }

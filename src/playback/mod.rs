@@ -5,6 +5,7 @@
 mod report;
 mod run;
 pub mod suite;
+pub mod wechat;
 
 /// Playing prepared suites against a backend (`run.rs`), and what a run reports with its text,
 /// JSON and JUnit renderings (`report.rs`).

@@ -1145,3 +1145,19 @@ fn page_expect(rule: &'static crate::oracle::Rule, verdict: Verdict) -> Expect {
         doc_policy: None,
     }
 }
+
+impl SimState {
+    /// A new device session on the app: WeChat forgets its codes, session key and per-minute
+    /// counts, and keeps the tokens it issued (a backend's cached token stays valid). Playback
+    /// starts each step so, as a new user would.
+    pub fn wechat_new_device(&self, app_id: &str) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let app = inner.app_mut(app_id)?.wechat_mut()?;
+        let old = std::mem::take(&mut app.platform);
+        app.platform.tokens = old.tokens;
+        app.platform.stable_tokens = old.stable_tokens;
+        app.platform.forced_refreshes = old.forced_refreshes;
+        app.platform.drawn = old.drawn;
+        Ok(())
+    }
+}

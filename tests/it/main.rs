@@ -28,5 +28,6 @@ mod ui;
 mod vectors;
 mod wechat_flows;
 mod wechat_interop;
+mod wechat_play;
 mod wechat_scenarios;
 mod wechat_vectors;

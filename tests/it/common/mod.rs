@@ -238,7 +238,7 @@ impl Server {
 }
 
 /// Starts a server that prints `PREFIX<url>` as its first line, and gives the URL.
-fn start_listening(mut command: Command, prefix: &str) -> (Child, String) {
+pub fn start_listening(mut command: Command, prefix: &str) -> (Child, String) {
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()
