@@ -12,8 +12,20 @@ use alipay_sim::{SignType, Verdict};
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// Alipay public key: the console's one-line base64, or a PEM `BEGIN PUBLIC KEY` block.
-    #[arg(long, env = "ALIPAY_SIM_ALIPAY_PUBLIC_KEY", allow_hyphen_values = true)]
-    alipay_public_key: String,
+    #[arg(
+        long,
+        env = "ALIPAY_SIM_ALIPAY_PUBLIC_KEY",
+        allow_hyphen_values = true,
+        required_unless_present = "session_key"
+    )]
+    alipay_public_key: Option<String>,
+    /// WeChat instead: the session key jscode2session gave the backend. Stdin is then the
+    /// legacy payload as the page got it (e.detail) or posts it: JSON with encryptedData and iv.
+    #[arg(long, requires = "appid", conflicts_with = "alipay_public_key")]
+    session_key: Option<String>,
+    /// WeChat: the backend's own appid, which the payload's watermark must name.
+    #[arg(long, requires = "session_key")]
+    appid: Option<String>,
     /// AES key, base64 (needed for encrypted content).
     #[arg(long, env = "ALIPAY_SIM_AES_KEY")]
     aes_key: Option<String>,
@@ -39,7 +51,13 @@ pub fn run(args: VerifyArgs, out: &mut impl Write) -> Result<ExitCode> {
         aes_key,
         sign_type,
         json,
+        session_key,
+        appid,
     } = args;
+    if let (Some(session_key), Some(appid)) = (session_key, appid) {
+        return verify_wechat(&session_key, &appid, json, out);
+    }
+    let alipay_public_key = alipay_public_key.context("--alipay-public-key is needed")?;
     let keys = BackendKeys {
         alipay_public_key: parse_alipay_public_key(&alipay_public_key)
             .context("--alipay-public-key")?,
@@ -110,4 +128,42 @@ fn find_envelope(input: String) -> Result<(Option<&'static str>, String)> {
         }
     }
     Ok((None, input))
+}
+
+/// A WeChat legacy payload on stdin, judged as a strict backend holding `session_key` does.
+fn verify_wechat(
+    session_key: &str,
+    appid: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the payload from stdin (it must be UTF-8 text)")?;
+    let value: serde_json::Value = serde_json::from_str(&input)
+        .context("stdin is not JSON: pipe in e.detail, or the body the page posts ({\"encryptedData\", \"iv\"})")?;
+    // e.detail itself, or a tap's whole answer ({"detail": {...}}).
+    let detail = if value.get("encryptedData").is_some() {
+        &value
+    } else {
+        &value["detail"]
+    };
+    let (Some(data), Some(iv)) = (detail["encryptedData"].as_str(), detail["iv"].as_str()) else {
+        bail!("no encryptedData and iv in what was piped in: nothing to verify (a failure or the code flow has none)");
+    };
+    let expect = alipay_sim::wechat::judge::judge_legacy(appid, session_key, iv, data);
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&expect)?)?;
+    } else {
+        writeln!(out, "{}: {}", expect.verdict, expect.reason)?;
+        if let Some(plaintext) = &expect.plaintext {
+            writeln!(out, "plaintext: {plaintext}")?;
+        }
+    }
+    Ok(if expect.verdict == Verdict::Accept {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -67,6 +67,11 @@ impl<S: Send + Sync, T: DeserializeOwned + EmptyBody> FromRequest<S> for Body<T>
     }
 }
 
+/// A body already read as JSON, as [`Body`] reads it: a 422 naming the field on a bad value.
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| invalid_field(e.path(), e.inner()))
+}
+
 /// A 422 naming the field by its path, e.g. `console.gatway: unknown field ...`, or the
 /// request body when the body itself is wrong.
 fn invalid_field(path: &serde_path_to_error::Path, error: impl std::fmt::Display) -> ApiError {

@@ -170,3 +170,65 @@ fn the_oracle_concludes_what_each_vector_expects() {
         }
     }
 }
+
+/// `alipay-sim verify --session-key K --appid A` and `POST /api/v1/verify` judge each vector as
+/// the oracle does: the CLI exits 0 on accept only.
+#[test]
+fn verify_and_the_api_judge_wechat_payloads() {
+    use std::io::Write;
+    let sim = alipay_sim::Simulator::start_blocking();
+    for v in vectors()["vectors"].as_array().unwrap() {
+        let held = v["session_key_backend_holds"]
+            .as_str()
+            .unwrap_or_else(|| text(v, "session_key"));
+        let expect = judge_legacy(
+            text(v, "appid"),
+            held,
+            text(v, "iv"),
+            text(v, "encryptedData"),
+        );
+        let mut child = std::process::Command::new(crate::common::BIN)
+            .args([
+                "verify",
+                "--json",
+                "--session-key",
+                held,
+                "--appid",
+                text(v, "appid"),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let detail = serde_json::json!({"encryptedData": v["encryptedData"], "iv": v["iv"]});
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(detail.to_string().as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(printed["verdict"], expect.verdict.as_str(), "{}", v["name"]);
+        assert_eq!(
+            output.status.success(),
+            expect.verdict == Verdict::Accept,
+            "{}",
+            v["name"]
+        );
+
+        let answer: Value = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/verify", sim.uri()))
+            .json(&serde_json::json!({"appid": v["appid"], "session_key": held, "iv": v["iv"], "encryptedData": v["encryptedData"]}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(
+            answer["verdict"],
+            expect.verdict.as_str(),
+            "{}: {answer}",
+            v["name"]
+        );
+    }
+}

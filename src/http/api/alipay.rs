@@ -446,11 +446,15 @@ async fn list_scenarios() -> Json<Vec<ScenarioEntry>> {
 }
 
 /// What a strict backend concludes from an envelope, with an app's keys or explicit ones
+///
+/// A WeChat legacy payload is judged too: a body with `encryptedData`, `iv`, `session_key` and
+/// `appid` (as `POST /api/v1/wechat/verify` takes it) gets `accept`, `reject-decrypt`,
+/// `reject-parse` or `reject-foreign`.
 #[utoipa::path(
     post,
     path = "/api/v1/verify",
     operation_id = "verify",
-    request_body = VerifyRequest,
+    request_body(content = VerifyRequest, description = "An Alipay envelope and keys, or a WeChat payload {appid, session_key, iv, encryptedData}"),
     responses(
         (status = 200, description = "Conclusion", body = Conclusion),
         (status = 400, description = "Malformed JSON or no body (malformed_json, bad_body)", body = ErrorBody),
@@ -462,8 +466,31 @@ async fn list_scenarios() -> Json<Vec<ScenarioEntry>> {
 )]
 async fn verify(
     State(state): State<SimState>,
-    Body(request): Body<VerifyRequest>,
+    Body(body): Body<serde_json::Value>,
 ) -> Result<Json<Conclusion>, ApiError> {
+    let invalid = |e: serde_json::Error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidRequest,
+            e.to_string(),
+        )
+    };
+    if body.get("encryptedData").is_some() {
+        let request: super::wechat::WechatVerifyRequest =
+            serde_json::from_value(body).map_err(invalid)?;
+        let expect = crate::wechat::judge::judge_legacy(
+            &request.appid,
+            &request.session_key,
+            &request.iv,
+            &request.encrypted_data,
+        );
+        return Ok(Json(Conclusion {
+            verdict: expect.verdict,
+            plaintext: expect.plaintext,
+            reason: expect.reason,
+        }));
+    }
+    let request: VerifyRequest = crate::http::extract::from_value(body)?;
     Ok(Json(state.verify(request)?))
 }
 
