@@ -22,6 +22,7 @@ mod properties;
 mod readme;
 mod readme_example_library;
 mod readme_example_simulator;
+mod readme_example_wechat;
 mod server;
 mod state;
 mod ui;

@@ -66,9 +66,53 @@ fn the_curl_session_works_as_written() {
 }
 
 #[test]
+fn the_wechat_curl_session_works_as_written() {
+    let marker = "<!-- wechat-curl-session: tests/it/readme.rs runs this block against a server -->\n```sh\n";
+    let start = README
+        .find(marker)
+        .expect("the README marks its WeChat curl session")
+        + marker.len();
+    let session = &README[start..start + README[start..].find("```").unwrap()];
+    let server = common::Server::ephemeral();
+    let script = session.replacen(
+        "BASE=http://127.0.0.1:8086",
+        &format!("BASE={}", server.url),
+        1,
+    );
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The session key, then 40163 for the code used again, the tap, the number, 42001.
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    for expected in [
+        "\"openid\": \"o",
+        "\"errMsg\": \"getPhoneNumber:ok\",",
+        "\"verdict\": \"accept\"",
+        "\"12066600001\"",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(expected)),
+            "no {expected} in:\n{stdout}"
+        );
+    }
+    assert!(
+        lines.contains(&"40163") && lines.contains(&"42001"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn the_rust_examples_are_tests_of_this_suite() {
     let files = [
         include_str!("readme_example_simulator.rs"),
+        include_str!("readme_example_wechat.rs"),
         include_str!("readme_example_library.rs"),
     ];
     let examples = blocks("rust");
