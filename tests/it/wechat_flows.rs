@@ -498,3 +498,56 @@ fn a_scenario_with_a_payload_fault_changes_what_the_served_apps_taps_hand_the_pa
         alipay_sim::Verdict::Accept
     );
 }
+
+#[test]
+fn a_wechat_app_survives_a_restart_in_the_state_file() {
+    use alipay_sim::state::{NewWechatApp, SimState, StateConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        SimState::open(StateConfig {
+            seed: Some(5),
+            data_dir: Some(dir.path().to_path_buf()),
+        })
+        .unwrap()
+    };
+    let state = open();
+    let created = state
+        .create_wechat_app(NewWechatApp {
+            name: Some("mine".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    state
+        .patch_wechat_app(
+            &created.app_id,
+            json!({"console": {"quota_left": 7}, "fault": "plus-to-space"}),
+        )
+        .unwrap();
+    drop(state);
+    let reopened = open().wechat_app(&created.app_id).unwrap();
+    assert_eq!(
+        (reopened.appid, reopened.secret),
+        (created.appid, created.secret)
+    );
+    assert_eq!(reopened.name.as_deref(), Some("mine"));
+    assert_eq!(reopened.console.quota_left, 7);
+    assert_eq!(
+        reopened.fault,
+        Some(alipay_sim::wechat::scenario::PayloadFault::PlusToSpace)
+    );
+    // A state file whose WeChat app does not match its seed is refused, naming the entry.
+    let file = dir.path().join("state.json");
+    let mut stored: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let apps = stored["apps"].as_array_mut().unwrap();
+    let wechat = apps.iter_mut().find(|a| a["platform"] == "wechat").unwrap();
+    wechat["seed"] = (wechat["seed"].as_u64().unwrap() ^ 1).into();
+    std::fs::write(&file, stored.to_string()).unwrap();
+    let error = SimState::open(StateConfig {
+        seed: Some(5),
+        data_dir: Some(dir.path().to_path_buf()),
+    })
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(error.contains("is not the appid of seed"), "{error}");
+}
