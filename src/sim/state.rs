@@ -2,8 +2,9 @@
 //! counter), the journal of calls, device-page recordings, and their persistence. The HTTP
 //! API, the in-process fixture and the web UI are thin layers over this one type.
 //!
-//! About 500 lines: one type's methods, each short; what is Alipay's lives in `sim/alipay.rs`,
-//! the journal in `sim/journal.rs`, the apps in `sim/apps.rs`.
+//! One type's methods, each short, Alipay's first and WeChat's after them (the types they take
+//! and give live in `sim/alipay.rs` and `sim/wechat.rs`), the journal in `sim/journal.rs`, the
+//! apps in `sim/apps.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
