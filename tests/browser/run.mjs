@@ -112,17 +112,29 @@ async function everyPage(page) {
   await fetch(`${base}/api/v1/apps/${appId}/getPhoneNumber`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   // The user allowed on that app, so my.js would show no sheet there: another app shows it.
   const unauthorised = await newApp(page);
-  previewPage = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
+  const alipayPreview = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
     <script src="${base}/sdk/my.js" data-app-id="${unauthorised}"></script>
     <main><h1>Preview</h1><button id="login">登录</button><pre id="out"></pre></main>
     <script>document.getElementById('login').onclick = function () { my.getPhoneNumber({ success: function (res) { document.getElementById('out').textContent = res.response; } }); };</script></html>`;
+  // A WeChat app with a tap, and its pages.
+  const wechat = await newWechatApp(page);
+  await fetch(`${base}/api/v1/wechat/apps/${wechat}/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const entry = (await journalOfWechat(wechat))[0].id;
+  const wechatPreview = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A WeChat mini program's H5 preview</title>
+    <script src="${base}/sdk/wx.js?app_id=${wechat}"></script>
+    <main><h1>Preview</h1><button id="phone">手机号快捷登录</button></main>
+    <script>wx.simulator.phoneButton(document.getElementById('phone'), { bind: function () {} });</script></html>`;
   return [
     ['dashboard', `${base}/`],
+    ['wechat console', `${base}/wechat/apps/${wechat}`],
+    ['wechat device', `${base}/wechat/apps/${wechat}/device?entry=${entry}`],
+    ['wechat sheet', `${base}/wechat/apps/${wechat}/device?sheet=open`],
+    ['wx.js sheet', `${backendUrl}/preview.html`, async () => { previewPage = wechatPreview; await page.reload(); await page.click('#phone'); await page.waitForSelector('#wx-sim-sheet'); }],
     ['console', `${base}/apps/${appId}`],
     ['device', `${base}/apps/${appId}/device?call=${call}`],
     ['journal', `${base}/journal`],
     ['404', `${base}/no/such/page`],
-    ['my.js sheet', `${backendUrl}/preview.html`, async () => { await page.click('#login'); await page.waitForSelector('#alipay-sim-sheet'); }],
+    ['my.js sheet', `${backendUrl}/preview.html`, async () => { previewPage = alipayPreview; await page.reload(); await page.click('#login'); await page.waitForSelector('#alipay-sim-sheet'); }],
   ];
 }
 
