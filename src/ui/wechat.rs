@@ -932,7 +932,7 @@ mod tests {
         let again = state.patch_wechat_app(&app.app_id, patch).unwrap();
         assert_eq!(
             (again.console, again.user, again.switches),
-            (app.console, app.user, app.switches)
+            (app.console.clone(), app.user.clone(), app.switches.clone())
         );
         for (name, _) in form_of(&app) {
             assert!(field_of_path(&name).is_some(), "{name}");

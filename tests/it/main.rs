@@ -29,4 +29,5 @@ mod vectors;
 mod wechat_flows;
 mod wechat_interop;
 mod wechat_scenarios;
+mod wechat_ui;
 mod wechat_vectors;
