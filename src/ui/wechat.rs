@@ -405,8 +405,13 @@ fn console_page(
         (value.to_string(), label_of_fault(f).to_string())
     }));
     let applied = app.scenario.clone();
+    let defaults = app.console == Console::default()
+        && app.user == User::default()
+        && app.switches == Switches::default()
+        && app.fault.is_none();
     let scenario_note = match &applied {
         Some(_) => None,
+        None if defaults => Some("(none: the defaults)"),
         None => Some("(custom settings: no catalogue scenario)"),
     };
     let scenarios = crate::wechat::scenario::catalogue()
