@@ -785,7 +785,7 @@ const tests = {
     check(journal.length === 1 && journal[0].call === 'tap' && journal[0].answer.code === detail.code, `one tap journalled: ${JSON.stringify(journal.map((e) => e.call))}`);
   },
 
-  async 'wechat device: 拒绝 gives getPhoneNumber:fail:user deny (DevTools: no second colon), privacy disagree errno 104'(page) {
+  async 'wechat device: 拒绝 gives getPhoneNumber:fail:user deny (DevTools: no second colon), privacy disagree errno 104, wx.login in the handler reject-decrypt'(page) {
     const appId = await newWechatApp(page);
     await page.goto(`${base}/wechat/apps/${appId}/device`);
     let detail = await wechatTap(page, 'deny');
@@ -800,6 +800,13 @@ const tests = {
     await page.waitForFunction(() => document.getElementById('detail').textContent.includes('privacy'));
     detail = JSON.parse(await page.textContent('#detail'));
     check(detail.errno === 104, `privacy disagreed: ${JSON.stringify(detail)}`);
+    // wx.login inside the handler: the oracle refuses the payload and names the pitfall.
+    await page.uncheck('#tap-devtools');
+    await page.check('#tap-login-in-callback');
+    detail = await wechatTap(page, 'allow');
+    check(detail.errMsg === 'getPhoneNumber:ok', `allowed: ${JSON.stringify(detail)}`);
+    check((await page.textContent('#verdict')) === 'reject-decrypt' && (await page.textContent('#rule')) === 'wechat.login-in-callback', `the pitfall: ${await page.textContent('#rule')}`);
+    check(await page.isVisible('#login-after'), 'the handler\'s login code is shown');
     // wx.login in place.
     await page.click('#wx-login');
     await page.waitForFunction(() => document.getElementById('detail').textContent.includes('login:ok'));

@@ -221,6 +221,19 @@ async fn without_javascript_the_device_taps_and_shows_what_the_page_received() {
     assert!(page.contains("getPhoneNumber:ok") && page.contains("&#34;code&#34;"));
     assert!(page.contains(r#"<code id="verdict">accept</code>"#));
 
+    // wx.login inside the handler: the backend's key is no longer the payload's.
+    let (_, _, location) = send(
+        &state,
+        "POST",
+        &format!("/wechat/apps/{app}/device/tap"),
+        Some("button=phone&base_library=3.4.0&privacy=agree&choice=allow&login_in_callback=on"),
+    )
+    .await;
+    assert!(location.contains("login_in_callback=on"), "{location}");
+    let (_, page, _) = send(&state, "GET", &location, None).await;
+    assert!(page.contains(r#"<code id="verdict">reject-decrypt</code>"#));
+    assert!(page.contains(r#"<code id="rule">wechat.login-in-callback</code>"#));
+
     // A base library that is no version: 422, the message at the field.
     let (status, page, _) = send(
         &state,
