@@ -1,4 +1,4 @@
-//! The dashboard (`/`): every app with what its next call would do.
+//! The dashboard (`/`): every Alipay app with what its next call would do, and the WeChat apps.
 
 use super::*;
 
@@ -17,6 +17,7 @@ struct AppRow {
 #[template(path = "dashboard.html")]
 struct Dashboard {
     apps: Vec<AppRow>,
+    wechat_apps: Vec<super::wechat::WechatRow>,
 }
 
 pub(super) async fn dashboard(State(state): State<SimState>) -> PageResult {
@@ -33,7 +34,10 @@ pub(super) async fn dashboard(State(state): State<SimState>) -> PageResult {
             calls: app.calls,
         });
     }
-    page(Dashboard { apps })
+    page(Dashboard {
+        apps,
+        wechat_apps: super::wechat::dashboard_rows(&state),
+    })
 }
 
 #[derive(Deserialize)]

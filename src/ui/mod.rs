@@ -1,7 +1,8 @@
 //! The web UI: server-rendered askama pages over the same [`SimState`] as the API. Every action
 //! is a plain form post; a little JavaScript copies keys, previews the console's unsaved form,
 //! opens the consent sheet in place (a modal dialog, `templates/dialog.js`, also bundled into
-//! `/sdk/my.js`) and refreshes the journal.
+//! `/sdk/my.js`) and refreshes the journal. WeChat apps have their own console and device
+//! (`/wechat/apps/{appid}`, [`wechat`]) and `/sdk/wx.js`.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -28,6 +29,7 @@ mod dashboard;
 mod device;
 mod form;
 mod journal;
+mod wechat;
 
 const STYLE: &str = include_str!("../../templates/style.css");
 const ICON: &str = include_str!("../../templates/icon.svg");
@@ -57,6 +59,7 @@ pub fn routes() -> Router<SimState> {
         .route("/docs/alipay-getphonenumber.md", get(spec))
         .route("/assets/dialog.js", get(dialog_js))
         .merge(alipay_routes())
+        .merge(wechat::routes())
 }
 
 /// The Alipay app's pages: its console, its device, recording on it, and `my.js` for

@@ -65,6 +65,24 @@ async function newApp(page) {
   return new URL(page.url()).pathname.split('/')[2];
 }
 
+/** Creates a WeChat app from the dashboard's form; lands on its console. */
+async function newWechatApp(page) {
+  await page.goto(`${base}/`);
+  await Promise.all([page.waitForURL(/\/wechat\/apps\/wx[0-9a-f]+$/), page.click('#create-wechat')]);
+  return new URL(page.url()).pathname.split('/')[3];
+}
+
+/** Taps the WeChat device's phone button and answers the sheet; gives e.detail as shown. */
+async function wechatTap(page, choice) {
+  await page.click('#phone-button');
+  check(await page.isVisible('#sheet'), 'the phone button opens the sheet');
+  const before = await page.textContent('#detail');
+  await page.click(choice === 'allow' ? '#allow' : '#deny');
+  await page.waitForFunction((old) => document.getElementById('detail').textContent !== old, before);
+  check(await page.isHidden('#sheet'), 'the sheet closes');
+  return JSON.parse(await page.textContent('#detail'));
+}
+
 async function consoleKeys(page, appId) {
   await page.goto(`${base}/apps/${appId}`);
   return {
@@ -94,17 +112,29 @@ async function everyPage(page) {
   await fetch(`${base}/api/v1/apps/${appId}/getPhoneNumber`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   // The user allowed on that app, so my.js would show no sheet there: another app shows it.
   const unauthorised = await newApp(page);
-  previewPage = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
+  const alipayPreview = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A mini program's H5 preview</title>
     <script src="${base}/sdk/my.js" data-app-id="${unauthorised}"></script>
     <main><h1>Preview</h1><button id="login">登录</button><pre id="out"></pre></main>
     <script>document.getElementById('login').onclick = function () { my.getPhoneNumber({ success: function (res) { document.getElementById('out').textContent = res.response; } }); };</script></html>`;
+  // A WeChat app with a tap, and its pages.
+  const wechat = await newWechatApp(page);
+  await fetch(`${base}/api/v1/wechat/apps/${wechat}/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const entry = (await journalOfWechat(wechat))[0].id;
+  const wechatPreview = `<!doctype html><html lang="en"><meta charset="utf-8"><title>A WeChat mini program's H5 preview</title>
+    <script src="${base}/sdk/wx.js?app_id=${wechat}"></script>
+    <main><h1>Preview</h1><button id="phone">手机号快捷登录</button></main>
+    <script>wx.simulator.phoneButton(document.getElementById('phone'), { bind: function () {} });</script></html>`;
   return [
     ['dashboard', `${base}/`],
+    ['wechat console', `${base}/wechat/apps/${wechat}`],
+    ['wechat device', `${base}/wechat/apps/${wechat}/device?entry=${entry}`],
+    ['wechat sheet', `${base}/wechat/apps/${wechat}/device?sheet=open`],
+    ['wx.js sheet', `${backendUrl}/preview.html`, async () => { previewPage = wechatPreview; await page.reload(); await page.click('#phone'); await page.waitForSelector('#wx-sim-sheet'); }],
     ['console', `${base}/apps/${appId}`],
     ['device', `${base}/apps/${appId}/device?call=${call}`],
     ['journal', `${base}/journal`],
     ['404', `${base}/no/such/page`],
-    ['my.js sheet', `${backendUrl}/preview.html`, async () => { await page.click('#login'); await page.waitForSelector('#alipay-sim-sheet'); }],
+    ['my.js sheet', `${backendUrl}/preview.html`, async () => { previewPage = alipayPreview; await page.reload(); await page.click('#login'); await page.waitForSelector('#alipay-sim-sheet'); }],
   ];
 }
 
@@ -135,6 +165,10 @@ async function tabAround(page, container, n) {
       check(focus.inside, `${key} ${i}: focus left the dialog for ${focus.id}`);
     }
   }
+}
+
+async function journalOfWechat(appId) {
+  return (await fetch(`${base}/api/v1/wechat/journal?app_id=${appId}`)).json();
 }
 
 async function journalOf(appId) {
@@ -729,6 +763,134 @@ const tests = {
     check(out.err && out.err.error && out.err.errorMessage.includes('has no app "no-such-app"'), `fail(err) names the app: ${JSON.stringify(out)}`);
     check((await page.locator('#alipay-sim-sheet').count()) === 0, 'no sheet is shown');
     check(errors.some((text) => text.includes('has no app "no-such-app"')), `console.error says so: ${errors}`);
+  },
+
+  async 'wechat device: the sheet shows the masked number, and 允许 gives getPhoneNumber:ok with a code'(page) {
+    const appId = await newWechatApp(page);
+    await page.goto(`${base}/wechat/apps/${appId}/device`);
+    check(await page.isHidden('#sheet'), 'the sheet is closed before the tap');
+    await page.click('#phone-button');
+    const dialog = page.locator('#sheet [role=dialog]');
+    check((await dialog.getAttribute('aria-modal')) === 'true', 'the sheet is a modal dialog');
+    check((await page.textContent('#sheet')).includes('120****0001'), 'the sheet shows the masked number');
+    check((await focusIn(page, '#sheet')).id === 'allow', 'focus moves to 允许');
+    await page.keyboard.press('Escape');
+    check(await page.isHidden('#sheet') && (await journalOfWechat(appId)).length === 0, 'Escape closes the sheet without a call');
+    const detail = await wechatTap(page, 'allow');
+    check(detail.errMsg === 'getPhoneNumber:ok' && typeof detail.code === 'string' && detail.code.length > 0, `e.detail: ${JSON.stringify(detail)}`);
+    check(detail.encryptedData && detail.iv, 'the legacy payload comes with the code');
+    check((await page.textContent('#handler')).includes('bindgetphonenumber'), 'the handler is named');
+    check((await page.textContent('#verdict')) === 'accept' && (await page.textContent('#plaintext')).includes('12066600001'), 'the oracle accepts and shows the number');
+    const journal = await journalOfWechat(appId);
+    check(journal.length === 1 && journal[0].call === 'tap' && journal[0].answer.code === detail.code, `one tap journalled: ${JSON.stringify(journal.map((e) => e.call))}`);
+  },
+
+  async 'wechat device: 拒绝 gives getPhoneNumber:fail:user deny (DevTools: no second colon), privacy disagree errno 104, wx.login in the handler reject-decrypt'(page) {
+    const appId = await newWechatApp(page);
+    await page.goto(`${base}/wechat/apps/${appId}/device`);
+    let detail = await wechatTap(page, 'deny');
+    check(detail.errMsg === 'getPhoneNumber:fail:user deny' && detail.code === undefined, `on a phone: ${JSON.stringify(detail)}`);
+    check((await page.textContent('#verdict')) === 'front-end', 'nothing for a backend');
+    await page.check('#tap-devtools');
+    detail = await wechatTap(page, 'deny');
+    check(detail.errMsg === 'getPhoneNumber:fail user deny', `in DevTools: ${JSON.stringify(detail)}`);
+    await page.click('#phone-button');
+    await page.check('#privacy-disagree');
+    await page.click('#allow');
+    await page.waitForFunction(() => document.getElementById('detail').textContent.includes('privacy'));
+    detail = JSON.parse(await page.textContent('#detail'));
+    check(detail.errno === 104, `privacy disagreed: ${JSON.stringify(detail)}`);
+    // wx.login inside the handler: the oracle refuses the payload and names the pitfall.
+    await page.uncheck('#tap-devtools');
+    await page.check('#tap-login-in-callback');
+    detail = await wechatTap(page, 'allow');
+    check(detail.errMsg === 'getPhoneNumber:ok', `allowed: ${JSON.stringify(detail)}`);
+    check((await page.textContent('#verdict')) === 'reject-decrypt' && (await page.textContent('#rule')) === 'wechat.login-in-callback', `the pitfall: ${await page.textContent('#rule')}`);
+    check(await page.isVisible('#login-after'), 'the handler\'s login code is shown');
+    // wx.login in place.
+    await page.click('#wx-login');
+    await page.waitForFunction(() => document.getElementById('detail').textContent.includes('login:ok'));
+    check(JSON.parse(await page.textContent('#detail')).code, 'wx.login gives a code');
+  },
+
+  async 'wechat device: without JavaScript the phone button and the sheet work as forms'(page) {
+    const appId = await newWechatApp(page);
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const plain = await context.newPage();
+      await plain.goto(`${base}/wechat/apps/${appId}/device`);
+      await plain.check('#tap-devtools');
+      await Promise.all([plain.waitForURL(/sheet=open/), plain.click('#phone-button')]);
+      check(await plain.isVisible('#sheet'), 'the sheet is open');
+      await Promise.all([plain.waitForURL(/entry=\d+/), plain.click('#deny')]);
+      const detail = JSON.parse(await plain.textContent('#detail'));
+      check(detail.errMsg === 'getPhoneNumber:fail user deny', `DevTools kept: ${JSON.stringify(detail)}`);
+      check(await plain.isChecked('#tap-devtools'), 'the options are kept');
+      await Promise.all([plain.waitForURL(/entry=\d+/), plain.click('#wx-login')]);
+      check((await plain.textContent('#detail')).includes('login:ok'), 'wx.login as a form');
+    } finally {
+      await context.close();
+    }
+  },
+
+  async 'wechat console: saves a change, and refuses a bad value with its message beside the field'(page) {
+    const appId = await newWechatApp(page);
+    check((await page.textContent('#appid')) === appId && (await page.textContent('#secret')).length === 32, 'appid and secret shown');
+    await page.fill('input[name=phone]', '12066600002');
+    await page.fill('input[name=quota_left]', 'lots');
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('#save')]);
+    check(response.status() === 422, `status ${response.status()}`);
+    check(await page.inputValue('input[name=phone]') === '12066600002' && await page.inputValue('input[name=quota_left]') === 'lots', 'the edits are kept as typed');
+    const quota = page.locator('input[name=quota_left]');
+    check(await quota.getAttribute('aria-invalid') === 'true', 'the field is marked');
+    const message = page.locator(`[id="${await quota.getAttribute('aria-describedby')}"]`);
+    check(await message.isVisible() && (await message.textContent()).includes('lots'), `the message beside it: ${await message.textContent()}`);
+    check(await page.locator('#error-summary a[href="#f-quota_left"]').isVisible(), 'the summary links to it');
+    let app = await (await fetch(`${base}/api/v1/wechat/apps/${appId}`)).json();
+    check(app.user.phone === '12066600001' && app.console.quota_left === 1000, 'nothing saved');
+    await page.fill('input[name=quota_left]', '0');
+    await Promise.all([page.waitForNavigation(), page.click('#save')]);
+    check((await page.textContent('#notice')).includes('Saved'), 'saved');
+    app = await (await fetch(`${base}/api/v1/wechat/apps/${appId}`)).json();
+    check(app.user.phone === '12066600002' && app.console.quota_left === 0 && app.console.verified === true, `saved: ${JSON.stringify(app.console)}`);
+    // Out of quota: the device's tap says so.
+    await page.goto(`${base}/wechat/apps/${appId}/device`);
+    const detail = await wechatTap(page, 'allow');
+    check(detail.errno === 1400001, `no quota: ${JSON.stringify(detail)}`);
+  },
+
+  async 'wechat sdk: wx.js on a page of another origin gets a login code and a tap\'s detail'(page) {
+    const appId = await newWechatApp(page);
+    previewPage = `<!doctype html><meta charset="utf-8">
+      <script src="${base}/sdk/wx.js?app_id=${appId}"></script>
+      <button id="phone">手机号快捷登录</button><pre id="out"></pre>
+      <script>
+        window.results = {};
+        wx.login({ success: function (res) {
+          results.login = res;
+          wx.request({ url: '${backendUrl}/api/login', method: 'POST', data: { code: res.code }, success: function (r) { results.request = r; } });
+        } });
+        wx.checkSession({ success: function (res) { results.check = res; }, fail: function (err) { results.check = err; } });
+        wx.simulator.phoneButton(document.getElementById('phone'), { type: 'getPhoneNumber', bind: function (e) { results.phone = e; } });
+      </script>`;
+    const before = received.length;
+    await page.goto(`${backendUrl}/preview.html`);
+    await page.waitForFunction(() => window.results.login && window.results.check && window.results.request);
+    const results = await page.evaluate(() => window.results);
+    check(results.login.errMsg === 'login:ok' && results.login.code.length > 0, `wx.login: ${JSON.stringify(results.login)}`);
+    check(results.check.errMsg.startsWith('checkSession:'), `wx.checkSession: ${JSON.stringify(results.check)}`);
+    check(results.request.statusCode === 200 && results.request.errMsg === 'request:ok', `wx.request: ${JSON.stringify(results.request)}`);
+    const sent = received.slice(before).find((r) => r.url === '/api/login');
+    check(sent && JSON.parse(sent.body).code === results.login.code, 'wx.request posted the code as JSON');
+    check(await page.evaluate(() => typeof alipaySimDialog === 'undefined' && typeof wxSimSheet === 'undefined'), 'wx.js adds no global but wx');
+    await page.click('#phone');
+    const sheet = page.locator('#wx-sim-sheet [role=dialog]');
+    await sheet.waitFor();
+    check((await sheet.textContent()).includes('120****0001'), 'the sheet shows the masked number');
+    await page.click('#wx-sim-sheet [data-choice=allow]');
+    await page.waitForFunction(() => window.results.phone);
+    const phone = await page.evaluate(() => window.results.phone);
+    check(phone.type === 'getphonenumber' && phone.detail.errMsg === 'getPhoneNumber:ok' && phone.detail.code.length > 0, `bind got: ${JSON.stringify(phone)}`);
   },
 
   async 'security: a page of another origin cannot create an app, post a form or read keys'(page) {

@@ -31,4 +31,5 @@ mod wechat_flows;
 mod wechat_interop;
 mod wechat_play;
 mod wechat_scenarios;
+mod wechat_ui;
 mod wechat_vectors;
