@@ -311,20 +311,29 @@ fn live_results(
         std::fs::write(&file, script.to_string()).unwrap();
         scripts.push((language, file));
     }
-    Some(std::thread::scope(|scope| {
-        let runs: Vec<_> = scripts
+    // The simulator's clock is one for all apps: a scenario that moves it runs the libraries
+    // one after the other, so that one's advance never ages another's codes.
+    let moves_clock = steps.iter().any(|s| matches!(s, Step::Advance { .. }));
+    let run = |(language, file): (&'static str, PathBuf)| {
+        (language, run_json(checker(language).arg("live").arg(&file)))
+    };
+    let results: Vec<(&'static str, Value)> = if moves_clock {
+        scripts.into_iter().map(run).collect()
+    } else {
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = scripts
+                .into_iter()
+                .map(|script| scope.spawn(move || run(script)))
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        })
+    };
+    Some(
+        results
             .into_iter()
-            .map(|(language, file)| {
-                scope.spawn(move || (language, run_json(checker(language).arg("live").arg(&file))))
-            })
-            .collect();
-        runs.into_iter()
-            .map(|run| {
-                let (language, rows) = run.join().unwrap();
-                (language, rows.as_array().unwrap().clone())
-            })
-            .collect()
-    }))
+            .map(|(language, rows)| (language, rows.as_array().unwrap().clone()))
+            .collect(),
+    )
 }
 
 /// A catalogue scenario as the libraries play it: the page's steps through the simulator's
