@@ -98,6 +98,19 @@ echo "== load: 64 connections, ${seconds} s each, wrk on the same 2 cores"
 run_wrk healthz "$base/healthz"
 run_wrk new_mobile -s "$work/new_mobile.lua" "$base/api/v1/apps/$app/getPhoneNumber"
 run_wrk same_scenario -s "$work/same.lua" "$base/api/v1/apps/$app/getPhoneNumber"
+# WeChat: a backend checking its user's session key (GET /wxa/checksession, a valid signature
+# over a cached token), each call answered and journaled.
+wx=$(curl -fs -X POST "$base/api/v1/wechat/apps" -d '{"seed": 9}')
+wx_appid=$(echo "$wx" | python3 -c 'import json,sys; print(json.load(sys.stdin)["appid"])')
+wx_secret=$(echo "$wx" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+wx_openid=$(echo "$wx" | python3 -c 'import json,sys; print(json.load(sys.stdin)["openid"])')
+wx_code=$(curl -fs -X POST "$base/api/v1/wechat/apps/$wx_appid/wx.login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
+wx_key=$(curl -fs "$base/sns/jscode2session?appid=$wx_appid&secret=$wx_secret&js_code=$wx_code" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session_key"])')
+wx_token=$(curl -fs "$base/cgi-bin/token?grant_type=client_credential&appid=$wx_appid&secret=$wx_secret" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+wx_sig=$(printf '' | openssl dgst -sha256 -hmac "$wx_key" | awk '{print $NF}')
+checksession="$base/wxa/checksession?access_token=$wx_token&openid=$wx_openid&signature=$wx_sig&sig_method=hmac_sha256"
+curl -fs "$checksession" | grep -q '"errcode":0' || { echo "checksession did not answer 0" >&2; exit 1; }
+run_wrk wechat_checksession "$checksession"
 busy_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 echo "resident memory after the loads: $((busy_kb / 1024)) MB"
 
@@ -107,3 +120,5 @@ awk -v r="$new_mobile_rps" -v e="$engine_rate" -v c="$cores" \
   'BEGIN {printf "new mobile: %.2f x (cores x engine single-core rate = %d x %d); goal >= 0.80\n", r/(c*e), c, e}'
 awk -v r="$same_scenario_rps" -v h="$healthz_rps" \
   'BEGIN {printf "same scenario: %.2f x healthz; goal >= 0.50\n", r/h}'
+awk -v r="$wechat_checksession_rps" -v h="$healthz_rps" \
+  'BEGIN {printf "WeChat checksession: %.2f x healthz (no goal set; measured)\n", r/h}'

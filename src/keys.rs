@@ -39,6 +39,8 @@ pub struct AppKeys {
     wrong_signing: Arc<OnceLock<Result<SigningKey, CryptoError>>>,
     /// A third-party app's (ISV's) Alipay key pair and its public key's console text.
     isv_signing: Arc<OnceLock<Result<(SigningKey, String), CryptoError>>>,
+    /// The app's own key pair (应用公钥 and its private key), for its gateway requests.
+    app_signing: Arc<OnceLock<Result<SigningKey, CryptoError>>>,
     /// Depends on the app id: never shared by `with_app_id`.
     certificates: OnceLock<Result<Arc<Certificates>, CryptoError>>,
 }
@@ -93,6 +95,7 @@ impl AppKeys {
             fault_seed,
             wrong_signing: Arc::default(),
             isv_signing: Arc::default(),
+            app_signing: Arc::default(),
             certificates: OnceLock::new(),
         }
     }
@@ -112,6 +115,7 @@ impl AppKeys {
             fault_seed: self.fault_seed,
             wrong_signing: self.wrong_signing.clone(),
             isv_signing: self.isv_signing.clone(),
+            app_signing: self.app_signing.clone(),
             certificates: OnceLock::new(),
         })
     }
@@ -159,6 +163,15 @@ impl AppKeys {
     /// The third-party app's Alipay public key as its console shows it.
     pub fn isv_alipay_public_key_base64(&self) -> Result<&str, CryptoError> {
         self.isv_signing().map(|(_, text)| text.as_str())
+    }
+
+    /// The app's own key pair, which signs its requests to the gateway: distinct from the
+    /// Alipay key (the Java SDK refuses a pair of the two). Generated on first use.
+    pub fn app_key(&self) -> Result<&SigningKey, CryptoError> {
+        self.app_signing
+            .get_or_init(|| SigningKey::generate(&mut seeded_rng(self.fault_seed, "app-key")))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn isv_signing(&self) -> Result<&(SigningKey, String), CryptoError> {

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod fault;
 pub mod front_end;
+pub mod gateway;
 pub mod keys;
 pub mod model;
 pub mod outcome;

@@ -154,6 +154,7 @@ fn is_front_end_call(path: &str) -> bool {
     let alipay = path.strip_prefix("/api/v1/apps/").and_then(|rest| {
         rest.strip_suffix("/getPhoneNumber")
             .or_else(|| rest.strip_suffix("/consent-sheet"))
+            .or_else(|| rest.strip_suffix("/my.getAuthCode"))
     });
     let wechat = path.strip_prefix("/api/v1/wechat/apps/").and_then(|rest| {
         rest.strip_suffix("/wx.login")

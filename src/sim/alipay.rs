@@ -230,6 +230,8 @@ pub(crate) struct AlipayApp {
     /// The app's calls so far: the next call's index in its sequence of draws.
     pub(crate) calls: Arc<AtomicU64>,
     pub(crate) cache: Arc<EnvelopeCache>,
+    /// The gateway's memory of the app's login: codes and tokens (in memory only).
+    pub(crate) login: Arc<std::sync::Mutex<crate::sim::alipay_login::LoginMemory>>,
 }
 
 impl AlipayApp {
@@ -245,6 +247,7 @@ impl AlipayApp {
             keys: Arc::new(keys),
             calls: Arc::default(),
             cache: Arc::default(),
+            login: Arc::default(),
         })
     }
 
@@ -380,12 +383,14 @@ impl AlipayApp {
             name,
             backend: None,
             scenario: None,
+            app_public_key: None,
         };
         Ok(AlipayApp {
             stored,
             keys,
             calls: Arc::default(),
             cache: Arc::default(),
+            login: Arc::default(),
         })
     }
 
@@ -410,6 +415,7 @@ impl AlipayApp {
             stored,
             calls: self.calls.clone(),
             cache: Arc::default(),
+            login: self.login.clone(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! - [`exchange`]: an exchange with a developer's backend, as the journal and playback keep it.
 
 pub mod alipay;
+pub(crate) mod alipay_login;
 pub(crate) mod apps;
 pub mod error;
 pub mod exchange;

@@ -1162,3 +1162,199 @@ impl SimState {
         Ok(())
     }
 }
+
+// The Alipay login: my.getAuthCode, the app's own key pair, and the gateway.
+impl SimState {
+    /// `my.getAuthCode({scopes})`: a code for the gateway's `alipay.system.oauth.token`,
+    /// single-use, for 180 s of the simulator's clock.
+    pub fn alipay_get_auth_code(
+        &self,
+        app_id: &str,
+        scopes: Vec<String>,
+    ) -> Result<Value, StateError> {
+        use crate::sim::alipay_login::{AuthCode, SCOPES};
+        let scopes = if scopes.is_empty() {
+            vec!["auth_base".to_string()]
+        } else {
+            scopes
+        };
+        if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+            return Err(StateError::Invalid {
+                field: "scopes".into(),
+                message: format!("{bad:?} is not a scope: use {}", SCOPES.join(", ")),
+            });
+        }
+        let now = self.clock().now;
+        let app = self.lock().alipay(app_id)?.clone();
+        let mut memory = lock(&app.login);
+        memory.drawn += 1;
+        let code = login_value(app.stored.key_seed, "auth-code", memory.drawn, 32);
+        memory.codes.insert(
+            code.clone(),
+            AuthCode {
+                issued_at: now,
+                scopes: scopes.clone(),
+                used: false,
+            },
+        );
+        Ok(serde_json::json!({
+            "authCode": code,
+            "authSuccessScopes": scopes,
+            "authErrorScopes": {},
+        }))
+    }
+
+    /// The app's own key pair: the one the simulator made (its private key in both PEM forms),
+    /// or the public key the developer uploaded. The first read of a made pair generates it
+    /// (an RSA key): call it off the async workers.
+    pub fn app_key_pair(
+        &self,
+        app_id: &str,
+    ) -> Result<crate::sim::alipay_login::AppKeyPairView, StateError> {
+        let app = self.lock().alipay(app_id)?.clone();
+        Ok(match &app.stored.app_public_key {
+            Some(uploaded) => crate::sim::alipay_login::AppKeyPairView {
+                app_public_key: uploaded.clone(),
+                uploaded: true,
+                app_private_key_pkcs1_pem: None,
+                app_private_key_pkcs8_pem: None,
+            },
+            None => {
+                let key = app.keys.app_key()?;
+                crate::sim::alipay_login::AppKeyPairView {
+                    app_public_key: key.public_key().to_base64(),
+                    uploaded: false,
+                    app_private_key_pkcs1_pem: Some(key.to_pkcs1_pem()),
+                    app_private_key_pkcs8_pem: Some(key.to_pkcs8_pem()),
+                }
+            }
+        })
+    }
+
+    /// Sets the app public key (应用公钥) the gateway verifies with, as the console's upload
+    /// does; `None` goes back to the pair the simulator made. The Alipay public key is refused:
+    /// the app's pair must be its own.
+    pub fn set_app_public_key(
+        &self,
+        app_id: &str,
+        key: Option<String>,
+    ) -> Result<crate::sim::alipay_login::AppKeyPairView, StateError> {
+        let key = match key {
+            Some(text) => {
+                let parsed = crate::crypto::PublicKey::parse(text.trim()).map_err(|e| {
+                    StateError::Invalid {
+                        field: "app_public_key".into(),
+                        message: e.to_string(),
+                    }
+                })?;
+                Some(parsed.to_base64())
+            }
+            None => None,
+        };
+        self.change_alipay_app(app_id, |app| {
+            if key.as_deref() == Some(app.keys.alipay_key().public_key().to_base64().as_str()) {
+                return Err(StateError::Invalid {
+                    field: "app_public_key".into(),
+                    message: "this is the Alipay public key; the app's key pair must be its own (the Java SDK refuses an Alipay key that pairs with the app key)".into(),
+                });
+            }
+            app.stored.app_public_key = key.clone();
+            Ok(())
+        })?;
+        self.app_key_pair(app_id)
+    }
+
+    /// `POST /gateway.do`: the answer's body to a v2 request of `params` (query and form
+    /// together). Errors are a signed `error_response` (unsigned for an unknown app, which has
+    /// no Alipay key).
+    pub fn alipay_gateway(&self, params: &BTreeMap<String, String>) -> String {
+        use crate::alipay::gateway::{self, GatewayError, LoginUser};
+        use crate::crypto::SignType;
+        let now = self.clock().now;
+        let app = params
+            .get("app_id")
+            .and_then(|id| self.lock().alipay(id).ok().cloned());
+        let public_key = app.as_ref().map(|app| match &app.stored.app_public_key {
+            Some(text) => crate::crypto::PublicKey::parse(text).ok(),
+            None => app.keys.app_key().ok().map(|k| k.public_key().clone()),
+        });
+        let checked = gateway::check_request(params, public_key.as_ref().map(Option::as_ref));
+        let answer = |root: &str, inner: Value, sign_type: SignType| {
+            match &app {
+            Some(app) => gateway::signed_answer(root, &inner, app.keys.alipay_key(), sign_type)
+                .unwrap_or_else(|e| format!("{{\"error_response\":{{\"code\":\"20000\",\"msg\":\"Service Currently Unavailable\",\"sub_code\":\"isp.unknow-error\",\"sub_msg\":{:?}}}}}", e.to_string())),
+            None => format!("{{\"{root}\":{}}}", gateway::alipay_json(&inner)),
+        }
+        };
+        let refuse = |error: GatewayError, sign_type: SignType| {
+            answer("error_response", error.to_value(), sign_type)
+        };
+        let request_sign_type = params
+            .get("sign_type")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(SignType::Rsa2);
+        let (sign_type, app) = match (checked, app.as_ref()) {
+            (Ok(sign_type), Some(app)) => (sign_type, app),
+            // An unknown app never passes the check; refused as one all the same.
+            (Ok(_), None) => {
+                return refuse(GatewayError::invalid_app_id(), request_sign_type);
+            }
+            (Err(error), _) => return refuse(error, request_sign_type),
+        };
+        let grant_type = params.get("grant_type").map(String::as_str).unwrap_or("");
+        if grant_type != "authorization_code" {
+            return refuse(gateway::grant_type_invalid(grant_type), sign_type);
+        }
+        let code = params.get("code").cloned().unwrap_or_default();
+        let mut memory = lock(&app.login);
+        let usable = memory
+            .codes
+            .get_mut(&code)
+            .filter(|c| !c.used && now < c.issued_at + crate::sim::alipay_login::AUTH_CODE_TTL);
+        let Some(issued) = usable else {
+            drop(memory);
+            return refuse(gateway::code_invalid(), sign_type);
+        };
+        issued.used = true;
+        memory.drawn += 1;
+        let n = memory.drawn;
+        drop(memory);
+        let seed = app.stored.key_seed;
+        let user = LoginUser {
+            user_id: None,
+            open_id: Some(login_value(seed, "open-id", 0, 46)),
+        };
+        let beijing = time::OffsetDateTime::from_unix_timestamp(now as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("a valid offset"));
+        let auth_start = beijing
+            .format(
+                &time::format_description::parse_borrowed::<2>(
+                    "[year]-[month]-[day] [hour]:[minute]:[second]",
+                )
+                .expect("a valid format"),
+            )
+            .unwrap_or_default();
+        let inner = gateway::oauth_token_success(
+            &user,
+            &format!("authusrB{}", login_value(seed, "access-token", n, 40)),
+            &format!("authusrB{}", login_value(seed, "refresh-token", n, 40)),
+            &auth_start,
+        );
+        answer(
+            &gateway::response_root(gateway::OAUTH_TOKEN),
+            inner,
+            sign_type,
+        )
+    }
+}
+
+/// A login value of an app: `len` letters and digits from its seed, for `purpose` and `n`.
+fn login_value(seed: u64, purpose: &str, n: u64, len: usize) -> String {
+    use rand::Rng;
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = crate::seed::seeded_rng(seed, &format!("alipay-login/{purpose}/{n}"));
+    (0..len)
+        .map(|_| ALNUM[rng.gen_range(0..ALNUM.len())] as char)
+        .collect()
+}

@@ -135,6 +135,10 @@ pub struct StoredAlipayApp {
     /// The catalogue scenario last applied, while the console has not been edited since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// The app public key (应用公钥) the developer uploaded, one-line base64; without one the
+    /// gateway verifies with the public half of the app key pair the simulator made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_public_key: Option<String>,
 }
 
 /// A developer's backend, as the device page's "send to my backend" form gives it.

@@ -74,6 +74,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
                 r#"{"appid": "APP", "session_key": "qDAlT7rY5bVVTQpJTfRVow==", "iv": "+nhktnss2Uaek8dwSn9gIQ==", "encryptedData": "AAAAAAAAAAAAAAAAAAAAAA=="}"#
             }
             "/api/v1/clock/advance" => r#"{"seconds": 1}"#,
+            "/api/v1/apps/{app_id}/app-public-key" => r#"{"app_public_key": null}"#,
             _ if method == "PATCH" => "{}",
             _ => "",
         }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod alipay_login;
 mod api;
 mod api_errors;
 mod browser;

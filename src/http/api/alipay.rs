@@ -35,6 +35,9 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(get_phone_number))
         .routes(routes!(list_scenarios))
         .routes(routes!(verify))
+        .routes(routes!(get_auth_code))
+        .routes(routes!(read_app_key_pair))
+        .routes(routes!(set_app_public_key))
 }
 
 /// The header that applies a catalogue scenario to one `getPhoneNumber` call.
@@ -495,3 +498,120 @@ async fn verify(
 }
 
 impl EmptyBody for ScenarioRequest {}
+
+/// `my.getAuthCode`'s `scopes`: one scope or several.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthCodeRequest {
+    /// `auth_base` (silent, the default), `auth_user` (a sheet), `auth_zhima`; a string or an array.
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default, deserialize_with = "one_or_many")]
+    scopes: Vec<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(scope) => vec![scope],
+        OneOrMany::Many(scopes) => scopes,
+    })
+}
+
+impl EmptyBody for AuthCodeRequest {
+    fn empty() -> Option<Self> {
+        Some(AuthCodeRequest::default())
+    }
+}
+
+/// my.getAuthCode()
+///
+/// What the page's `my.getAuthCode({scopes})` success callback receives: an `authCode` for the
+/// backend's `alipay.system.oauth.token` at `/gateway.do`, single-use, valid 180 s of the
+/// simulator's clock. Open to pages of any origin, like `getPhoneNumber`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/my.getAuthCode",
+    operation_id = "getAuthCode",
+    params(AppIdParam),
+    request_body(content = Option<AuthCodeRequest>, description = "The scopes; none is needed"),
+    responses(
+        (status = 200, description = "`{authCode, authSuccessScopes, authErrorScopes}`", body = Object),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        (status = 422, description = "An unknown scope (invalid_request)", body = ErrorBody),
+        AppPathRefusals,
+    ),
+)]
+async fn get_auth_code(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+    Body(request): Body<AuthCodeRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.alipay_get_auth_code(&app_id, request.scopes)?))
+}
+
+/// The app's own key pair (应用公钥)
+///
+/// The key pair the app signs its gateway requests with: the one the simulator made, its
+/// private key in PKCS#1 (Node, Python SDKs) and PKCS#8 (Java SDK) PEM, or the public key the
+/// developer uploaded. Throwaway keys only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/app-key-pair",
+    operation_id = "readAppKeyPair",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "The app's key pair", body = crate::sim::alipay_login::AppKeyPairView),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        AppPathRefusals,
+    ),
+)]
+async fn read_app_key_pair(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<crate::sim::alipay_login::AppKeyPairView>, ApiError> {
+    let view = blocking::<_, ApiError>(move || state.app_key_pair(&app_id)).await?;
+    Ok(Json(view))
+}
+
+/// An app public key to upload, or null to go back to the pair the simulator made.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AppPublicKey {
+    /// One-line base64 or a `BEGIN PUBLIC KEY` PEM; null for the simulator's pair.
+    #[schema(required)]
+    app_public_key: Option<String>,
+}
+
+impl EmptyBody for AppPublicKey {}
+
+/// Upload the app public key (上传应用公钥)
+#[utoipa::path(
+    put,
+    path = "/api/v1/apps/{app_id}/app-public-key",
+    operation_id = "setAppPublicKey",
+    params(AppIdParam),
+    request_body(content = AppPublicKey),
+    responses(
+        (status = 200, description = "The app's key pair", body = crate::sim::alipay_login::AppKeyPairView),
+        (status = 400, description = "Malformed JSON (malformed_json)", body = ErrorBody),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        (status = 422, description = "Not an RSA public key, or the Alipay public key (invalid_request)", body = ErrorBody),
+        AppPathRefusals,
+        StorageRefusal,
+    ),
+)]
+async fn set_app_public_key(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+    Body(request): Body<AppPublicKey>,
+) -> Result<Json<crate::sim::alipay_login::AppKeyPairView>, ApiError> {
+    let view =
+        blocking::<_, ApiError>(move || state.set_app_public_key(&app_id, request.app_public_key))
+            .await?;
+    Ok(Json(view))
+}

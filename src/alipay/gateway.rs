@@ -1,0 +1,245 @@
+//! Alipay's open-platform gateway for the login (`POST /gateway.do`, v2), as a pure engine:
+//! the canonical sign string of a request, the gateway's checks in order, and the signed
+//! answer, over the exact bytes of its response object (docs/alipay-gateway-login.md §2, §3,
+//! §6). Today it serves `alipay.system.oauth.token` with an authorization code; the rest of the
+//! login (refresh tokens, `alipay.user.info.share`, v3, certificate mode) is to come.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::crypto::{CryptoError, PublicKey, SignType, SigningKey};
+
+/// The canonical string a v2 request is signed over (§2): every parameter but `sign`, empty
+/// values dropped, sorted by key, `k=v` joined with `&`, values as they are (not encoded).
+pub fn sign_string(params: &BTreeMap<String, String>) -> String {
+    params
+        .iter()
+        .filter(|(k, v)| k.as_str() != "sign" && !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A gateway error: `{"code", "msg", "sub_code", "sub_msg"}` (§3, §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayError {
+    pub code: &'static str,
+    pub msg: &'static str,
+    pub sub_code: &'static str,
+    pub sub_msg: String,
+}
+
+impl GatewayError {
+    fn missing(sub_code: &'static str, what: &str) -> GatewayError {
+        GatewayError {
+            code: "40001",
+            msg: "Missing Required Arguments",
+            sub_code,
+            sub_msg: format!("缺少{what}参数"),
+        }
+    }
+
+    fn invalid(sub_code: &'static str, sub_msg: impl Into<String>) -> GatewayError {
+        GatewayError {
+            code: "40002",
+            msg: "Invalid Arguments",
+            sub_code,
+            sub_msg: sub_msg.into(),
+        }
+    }
+
+    /// `isv.invalid-app-id`: no app of that id.
+    pub fn invalid_app_id() -> GatewayError {
+        GatewayError::invalid("isv.invalid-app-id", "无效的AppID参数")
+    }
+
+    pub fn to_value(&self) -> Value {
+        json!({"code": self.code, "msg": self.msg, "sub_code": self.sub_code, "sub_msg": self.sub_msg})
+    }
+}
+
+/// The root of a method's answer: `alipay.system.oauth.token` → `alipay_system_oauth_token_response`.
+pub fn response_root(method: &str) -> String {
+    format!("{}_response", method.replace('.', "_"))
+}
+
+/// The JSON text Alipay sends for `value`: compact, with `/` written `\/` (§3).
+pub fn alipay_json(value: &Value) -> String {
+    serde_json::to_string(value)
+        .expect("JSON values serialise")
+        .replace('/', "\\/")
+}
+
+/// The answer's body: `{"<root>": <inner>, "sign": "..."}`, the signature over exactly the
+/// inner object's bytes, with the Alipay key (§3).
+pub fn signed_answer(
+    root: &str,
+    inner: &Value,
+    alipay_key: &SigningKey,
+    sign_type: SignType,
+) -> Result<String, CryptoError> {
+    let inner = alipay_json(inner);
+    let sign = alipay_key.sign(sign_type.into(), inner.as_bytes())?;
+    Ok(format!(
+        "{{\"{root}\":{inner},\"sign\":{}}}",
+        serde_json::to_string(&sign).expect("a string serialises")
+    ))
+}
+
+/// Which method of the gateway a request calls, once its common parameters checked out.
+pub const OAUTH_TOKEN: &str = "alipay.system.oauth.token";
+
+/// The gateway's common checks, in order (§6, precedence chosen): `app_id`, `method`, `sign`,
+/// `sign_type`, `timestamp` present; the app known (`app_public_key` is its 应用公钥, `None`
+/// for an unknown app); the method known; then the signature over [`sign_string`] with the
+/// app's public key. The refusal of a signature names the string the gateway signed, with `&`
+/// written `&amp;` as Alipay writes it.
+pub fn check_request(
+    params: &BTreeMap<String, String>,
+    app_public_key: Option<Option<&PublicKey>>,
+) -> Result<SignType, GatewayError> {
+    let present = |key: &str| params.get(key).filter(|v| !v.is_empty());
+    if present("app_id").is_none() {
+        return Err(GatewayError::missing("isv.missing-app-id", "AppID"));
+    }
+    if present("method").is_none() {
+        return Err(GatewayError::missing("isv.missing-method", "方法名"));
+    }
+    let Some(sign) = present("sign") else {
+        return Err(GatewayError::missing("isv.missing-signature", "签名"));
+    };
+    let Some(sign_type) = present("sign_type") else {
+        return Err(GatewayError::missing(
+            "isv.missing-signature-type",
+            "签名类型",
+        ));
+    };
+    if present("timestamp").is_none() {
+        return Err(GatewayError::missing("isv.missing-timestamp", "时间戳"));
+    }
+    let Some(app_public_key) = app_public_key else {
+        return Err(GatewayError::invalid_app_id());
+    };
+    let sign_type: SignType = sign_type.parse().map_err(|_| {
+        GatewayError::invalid(
+            "isv.invalid-signature-type",
+            format!("无效的签名类型: {sign_type}"),
+        )
+    })?;
+    if params.get("method").map(String::as_str) != Some(OAUTH_TOKEN) {
+        return Err(GatewayError::invalid(
+            "isv.invalid-method",
+            "不存在的方法名",
+        ));
+    }
+    let signed = sign_string(params);
+    let Some(key) = app_public_key else {
+        return Err(GatewayError::invalid(
+            "isv.invalid-signature",
+            format!("验签出错，应用未设置应用公钥（开发设置 › 接口加签方式），网关生成的验签字符串为：{}", signed.replace('&', "&amp;")),
+        ));
+    };
+    if !key.verify(sign_type.into(), signed.as_bytes(), sign) {
+        let empty: Vec<&str> = params
+            .iter()
+            .filter(|(k, v)| v.is_empty() && k.as_str() != "sign")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let note = if empty.is_empty() {
+            String::new()
+        } else {
+            format!("（空值参数不参与验签：{}）", empty.join(", "))
+        };
+        return Err(GatewayError::invalid(
+            "isv.invalid-signature",
+            format!(
+                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：{}{note}",
+                signed.replace('&', "&amp;")
+            ),
+        ));
+    }
+    Ok(sign_type)
+}
+
+/// A user as `alipay.system.oauth.token` names them: `user_id`, `open_id`, or both (§1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginUser {
+    pub user_id: Option<String>,
+    pub open_id: Option<String>,
+}
+
+/// `alipay.system.oauth.token`'s success object, keys in the order real answers have
+/// (alphabetical, `open_id` last), `expires_in` and `re_expires_in` as numbers (§1.2).
+pub fn oauth_token_success(
+    user: &LoginUser,
+    access_token: &str,
+    refresh_token: &str,
+    auth_start: &str,
+) -> Value {
+    let mut inner = Map::new();
+    inner.insert("access_token".into(), access_token.into());
+    inner.insert("auth_start".into(), auth_start.into());
+    inner.insert("expires_in".into(), 1_296_000.into());
+    inner.insert("re_expires_in".into(), 2_592_000.into());
+    inner.insert("refresh_token".into(), refresh_token.into());
+    if let Some(user_id) = &user.user_id {
+        inner.insert("user_id".into(), user_id.clone().into());
+    }
+    if let Some(open_id) = &user.open_id {
+        inner.insert("open_id".into(), open_id.clone().into());
+    }
+    Value::Object(inner)
+}
+
+/// `isv.code-invalid`: an unknown, used, expired or foreign code (§6).
+pub fn code_invalid() -> GatewayError {
+    GatewayError::invalid("isv.code-invalid", "授权码code无效")
+}
+
+/// A `grant_type` other than `authorization_code` (refresh tokens are to come).
+pub fn grant_type_invalid(grant_type: &str) -> GatewayError {
+    GatewayError::invalid(
+        "isv.grant-type-invalid",
+        format!("不支持的grant_type: {grant_type}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_string_is_the_docs_example() {
+        // §2: what Node 4.14's exec signs for an oauth.token call.
+        let params: BTreeMap<String, String> = [
+            ("method", "alipay.system.oauth.token"),
+            ("app_id", "2021000000000001"),
+            ("charset", "utf-8"),
+            ("version", "1.0"),
+            ("sign_type", "RSA2"),
+            ("timestamp", "2026-11-21 18:57:47"),
+            ("sign", "cK/KKo=="),
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("empty", ""),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(
+            sign_string(&params),
+            "app_id=2021000000000001&charset=utf-8&code=x&grant_type=authorization_code&method=alipay.system.oauth.token&sign_type=RSA2&timestamp=2026-11-21 18:57:47&version=1.0"
+        );
+    }
+
+    #[test]
+    fn alipay_escapes_slashes_and_signs_the_inner_bytes() {
+        let inner = json!({"avatar": "https://a/b"});
+        assert_eq!(alipay_json(&inner), r#"{"avatar":"https:\/\/a\/b"}"#);
+        assert_eq!(
+            response_root(OAUTH_TOKEN),
+            "alipay_system_oauth_token_response"
+        );
+    }
+}

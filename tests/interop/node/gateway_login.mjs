@@ -1,0 +1,32 @@
+// A login against the simulator's gateway through the official npm `alipay-sdk` (4.14.0):
+// `exec('alipay.system.oauth.token', {grant_type, code}, {validateSign})` on a client whose
+// `gateway` is the simulator's /gateway.do. All signing and verifying are the SDK's.
+// Usage: node gateway_login.mjs FILE, FILE being
+//   {"gateway", "appId", "privateKey" (PKCS#1 PEM), "alipayPublicKey", "code", "validateSign"}
+// Prints {"ok": <the SDK's result>} or {"error": {"name", "message"}} on stdout.
+import { readFileSync } from 'node:fs';
+import { AlipaySdk } from 'alipay-sdk';
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: node gateway_login.mjs FILE');
+  process.exit(2);
+}
+const c = JSON.parse(readFileSync(file, 'utf8'));
+const sdk = new AlipaySdk({
+  appId: c.appId,
+  privateKey: c.privateKey,
+  alipayPublicKey: c.alipayPublicKey,
+  gateway: c.gateway,
+  signType: 'RSA2',
+});
+try {
+  const result = await sdk.exec(
+    'alipay.system.oauth.token',
+    { grant_type: 'authorization_code', code: c.code },
+    { validateSign: c.validateSign },
+  );
+  console.log(JSON.stringify({ ok: result }));
+} catch (e) {
+  console.log(JSON.stringify({ error: { name: e.name, message: e.message, code: e.code ?? null } }));
+}
