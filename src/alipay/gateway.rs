@@ -1,8 +1,8 @@
 //! Alipay's open-platform gateway for the login (`POST /gateway.do`, v2), as a pure engine:
 //! the canonical sign string of a request, the gateway's checks in order, and the signed
 //! answer, over the exact bytes of its response object (docs/alipay-gateway-login.md §2, §3,
-//! §6). Today it serves `alipay.system.oauth.token` with an authorization code; the rest of the
-//! login (refresh tokens, `alipay.user.info.share`, v3, certificate mode) is to come.
+//! §6). It serves `alipay.system.oauth.token` (an authorization code or a refresh token) and
+//! `alipay.user.info.share`; v3 and certificate mode are to come.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +49,11 @@ impl GatewayError {
         }
     }
 
+    /// `isv.refresh-token-time-out`: a refresh token past its `re_expires_in`.
+    pub fn refresh_token_time_out() -> GatewayError {
+        GatewayError::invalid("isv.refresh-token-time-out", "刷新令牌已过期")
+    }
+
     /// `isv.invalid-app-id`: no app of that id.
     pub fn invalid_app_id() -> GatewayError {
         GatewayError::invalid("isv.invalid-app-id", "无效的AppID参数")
@@ -87,8 +92,9 @@ pub fn signed_answer(
     ))
 }
 
-/// Which method of the gateway a request calls, once its common parameters checked out.
+/// The methods the gateway serves.
 pub const OAUTH_TOKEN: &str = "alipay.system.oauth.token";
+pub const USER_INFO_SHARE: &str = "alipay.user.info.share";
 
 /// The gateway's common checks, in order (§6, precedence chosen): `app_id`, `method`, `sign`,
 /// `sign_type`, `timestamp` present; the app known (`app_public_key` is its 应用公钥, `None`
@@ -127,7 +133,10 @@ pub fn check_request(
             format!("无效的签名类型: {sign_type}"),
         )
     })?;
-    if params.get("method").map(String::as_str) != Some(OAUTH_TOKEN) {
+    if !matches!(
+        params.get("method").map(String::as_str),
+        Some(OAUTH_TOKEN | USER_INFO_SHARE)
+    ) {
         return Err(GatewayError::invalid(
             "isv.invalid-method",
             "不存在的方法名",
@@ -197,12 +206,59 @@ pub fn code_invalid() -> GatewayError {
     GatewayError::invalid("isv.code-invalid", "授权码code无效")
 }
 
-/// A `grant_type` other than `authorization_code` (refresh tokens are to come).
+/// A `grant_type` other than `authorization_code` and `refresh_token`.
 pub fn grant_type_invalid(grant_type: &str) -> GatewayError {
     GatewayError::invalid(
         "isv.grant-type-invalid",
         format!("不支持的grant_type: {grant_type}"),
     )
+}
+
+/// An unknown refresh token, or one already used (each refresh gives a new one, §9).
+pub fn refresh_token_invalid(used: bool) -> GatewayError {
+    if used {
+        GatewayError::invalid("isv.refreshed-token-invalid", "刷新令牌已被使用")
+    } else {
+        GatewayError::invalid("isv.refresh-token-invalid", "刷新令牌refresh_token无效")
+    }
+}
+
+/// `alipay.user.info.share` with a bad `auth_token`, or one from an `auth_base` code (§1.3,
+/// §6): 20001.
+pub fn invalid_auth_token(why: &str) -> GatewayError {
+    GatewayError {
+        code: "20001",
+        msg: "Insufficient Token Permissions",
+        sub_code: "aop.invalid-auth-token",
+        sub_msg: format!("无效的访问令牌{why}"),
+    }
+}
+
+/// An expired `auth_token`: 20001 `aop.auth-token-time-out`.
+pub fn auth_token_time_out() -> GatewayError {
+    GatewayError {
+        code: "20001",
+        msg: "Insufficient Token Permissions",
+        sub_code: "aop.auth-token-time-out",
+        sub_msg: "访问令牌已过期".into(),
+    }
+}
+
+/// `alipay.user.info.share`'s success object (§1.3): `code`, `msg`, then the user's fields;
+/// the avatar URL is written with `\/` once signed.
+pub fn user_info_success(user: &LoginUser, nick_name: &str, avatar: &str) -> Value {
+    let mut inner = Map::new();
+    inner.insert("code".into(), "10000".into());
+    inner.insert("msg".into(), "Success".into());
+    inner.insert("avatar".into(), avatar.into());
+    inner.insert("nick_name".into(), nick_name.into());
+    if let Some(user_id) = &user.user_id {
+        inner.insert("user_id".into(), user_id.clone().into());
+    }
+    if let Some(open_id) = &user.open_id {
+        inner.insert("open_id".into(), open_id.clone().into());
+    }
+    Value::Object(inner)
 }
 
 #[cfg(test)]

@@ -9,16 +9,29 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub(crate) struct AuthCode {
     pub(crate) issued_at: u64,
-    /// Kept for `alipay.user.info.share`, which an `auth_base` token may not call (to come).
-    #[allow(dead_code)]
     pub(crate) scopes: Vec<String>,
     pub(crate) used: bool,
 }
+
+/// An access token or a refresh token the gateway issued.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedToken {
+    pub(crate) issued_at: u64,
+    /// The scopes of the code the login started with: `alipay.user.info.share` wants auth_user.
+    pub(crate) scopes: Vec<String>,
+    pub(crate) used: bool,
+}
+
+/// An access token's life (`expires_in`, 15 days) and a refresh token's (`re_expires_in`, 30).
+pub(crate) const ACCESS_TOKEN_TTL: u64 = 1_296_000;
+pub(crate) const REFRESH_TOKEN_TTL: u64 = 2_592_000;
 
 /// What the gateway remembers of an app's login.
 #[derive(Debug, Default)]
 pub(crate) struct LoginMemory {
     pub(crate) codes: BTreeMap<String, AuthCode>,
+    pub(crate) access_tokens: BTreeMap<String, IssuedToken>,
+    pub(crate) refresh_tokens: BTreeMap<String, IssuedToken>,
     /// How many codes and tokens were drawn, for the next one's value.
     pub(crate) drawn: u64,
 }

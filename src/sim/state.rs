@@ -1301,29 +1301,98 @@ impl SimState {
             }
             (Err(error), _) => return refuse(error, request_sign_type),
         };
-        let grant_type = params.get("grant_type").map(String::as_str).unwrap_or("");
-        if grant_type != "authorization_code" {
-            return refuse(gateway::grant_type_invalid(grant_type), sign_type);
-        }
-        let code = params.get("code").cloned().unwrap_or_default();
-        let mut memory = lock(&app.login);
-        let usable = memory
-            .codes
-            .get_mut(&code)
-            .filter(|c| !c.used && now < c.issued_at + crate::sim::alipay_login::AUTH_CODE_TTL);
-        let Some(issued) = usable else {
-            drop(memory);
-            return refuse(gateway::code_invalid(), sign_type);
-        };
-        issued.used = true;
-        memory.drawn += 1;
-        let n = memory.drawn;
-        drop(memory);
         let seed = app.stored.key_seed;
         let user = LoginUser {
             user_id: None,
             open_id: Some(login_value(seed, "open-id", 0, 46)),
         };
+        let ttl_of = |issued_at: u64, ttl: u64| now < issued_at + ttl;
+        let mut memory = lock(&app.login);
+        if params.get("method").map(String::as_str) == Some(gateway::USER_INFO_SHARE) {
+            let token = params.get("auth_token").cloned().unwrap_or_default();
+            let refusal = match memory.access_tokens.get(&token) {
+                None => Some(gateway::invalid_auth_token("")),
+                Some(t) if !ttl_of(t.issued_at, crate::sim::alipay_login::ACCESS_TOKEN_TTL) => {
+                    Some(gateway::auth_token_time_out())
+                }
+                Some(t) if !t.scopes.iter().any(|s| s == "auth_user") => Some(
+                    gateway::invalid_auth_token("：auth_base 授权的令牌不能获取用户信息"),
+                ),
+                Some(_) => None,
+            };
+            drop(memory);
+            if let Some(refusal) = refusal {
+                return refuse(refusal, sign_type);
+            }
+            let inner = gateway::user_info_success(
+                &user,
+                "alipay-sim 用户",
+                &format!(
+                    "https://tfs.alipayobjects.com/images/partner/{}",
+                    login_value(seed, "avatar", 0, 24)
+                ),
+            );
+            return answer(
+                &gateway::response_root(gateway::USER_INFO_SHARE),
+                inner,
+                sign_type,
+            );
+        }
+        let scopes = match params.get("grant_type").map(String::as_str).unwrap_or("") {
+            "authorization_code" => {
+                let code = params.get("code").cloned().unwrap_or_default();
+                let usable = memory.codes.get_mut(&code).filter(|c| {
+                    !c.used && ttl_of(c.issued_at, crate::sim::alipay_login::AUTH_CODE_TTL)
+                });
+                let Some(issued) = usable else {
+                    drop(memory);
+                    return refuse(gateway::code_invalid(), sign_type);
+                };
+                issued.used = true;
+                issued.scopes.clone()
+            }
+            "refresh_token" => {
+                let token = params.get("refresh_token").cloned().unwrap_or_default();
+                let refusal = match memory.refresh_tokens.get(&token) {
+                    None => Some(gateway::refresh_token_invalid(false)),
+                    Some(t) if t.used => Some(gateway::refresh_token_invalid(true)),
+                    Some(t)
+                        if !ttl_of(t.issued_at, crate::sim::alipay_login::REFRESH_TOKEN_TTL) =>
+                    {
+                        Some(GatewayError::refresh_token_time_out())
+                    }
+                    Some(_) => None,
+                };
+                if let Some(refusal) = refusal {
+                    drop(memory);
+                    return refuse(refusal, sign_type);
+                }
+                let issued = memory
+                    .refresh_tokens
+                    .get_mut(&token)
+                    .expect("checked above");
+                issued.used = true;
+                issued.scopes.clone()
+            }
+            other => {
+                drop(memory);
+                return refuse(gateway::grant_type_invalid(other), sign_type);
+            }
+        };
+        memory.drawn += 1;
+        let n = memory.drawn;
+        let access_token = format!("authusrB{}", login_value(seed, "access-token", n, 40));
+        let refresh_token = format!("authusrB{}", login_value(seed, "refresh-token", n, 40));
+        let token = crate::sim::alipay_login::IssuedToken {
+            issued_at: now,
+            scopes,
+            used: false,
+        };
+        memory
+            .access_tokens
+            .insert(access_token.clone(), token.clone());
+        memory.refresh_tokens.insert(refresh_token.clone(), token);
+        drop(memory);
         let beijing = time::OffsetDateTime::from_unix_timestamp(now as i64)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
             .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("a valid offset"));
@@ -1335,12 +1404,7 @@ impl SimState {
                 .expect("a valid format"),
             )
             .unwrap_or_default();
-        let inner = gateway::oauth_token_success(
-            &user,
-            &format!("authusrB{}", login_value(seed, "access-token", n, 40)),
-            &format!("authusrB{}", login_value(seed, "refresh-token", n, 40)),
-            &auth_start,
-        );
+        let inner = gateway::oauth_token_success(&user, &access_token, &refresh_token, &auth_start);
         answer(
             &gateway::response_root(gateway::OAUTH_TOKEN),
             inner,

@@ -45,12 +45,13 @@ if [[ ! -f "$py_stamp" || "$(cat "$py_stamp")" != "$want" ]]; then
   echo "$want" >"$py_stamp"
 fi
 
-# Java: Check.java compiled against the pinned Maven artifacts, which are copied beside it, so a
-# check is one `java -cp target/classes:target/lib/* Check DIR` (no mvn per run). The first run
-# downloads from Maven Central into ~/.m2; later builds, if pom.xml or Check.java change, reuse it.
+# Java: Check.java and GatewayLogin.java compiled against the pinned Maven artifacts, which are
+# copied beside them, so a check is one `java -cp target/classes:target/lib/* Check DIR` (no mvn
+# per run). The first run downloads from Maven Central into ~/.m2; later builds, if pom.xml,
+# Check.java or GatewayLogin.java change, reuse it.
 java_dir="$here/java"
 java_stamp="$java_dir/target/.interop-stamp"
-want="$(cat "$java_dir/pom.xml" "$java_dir/Check.java" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$java_dir/pom.xml" "$java_dir/Check.java" "$java_dir/GatewayLogin.java" | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$java_stamp" || "$(cat "$java_stamp")" != "$want" ]]; then
   for tool in java mvn; do
     if ! command -v "$tool" >/dev/null; then
@@ -67,19 +68,21 @@ if [[ ! -f "$java_stamp" || "$(cat "$java_stamp")" != "$want" ]]; then
   echo "$want" >"$java_stamp"
 fi
 
-# Go: github.com/smartwalle/alipay/v3 (pinned in go/go.mod + go.sum), built into go/bin (ignored).
+# Go: github.com/smartwalle/alipay/v3 (pinned in go/go.mod + go.sum), built into go/bin (ignored):
+# check.go as go/bin/check, and the second command cmd/gateway_login as go/bin/gateway_login.
 # `go build` fetches the modules through the Go module proxy into the module cache. Stamped with
-# the hash of go.mod, go.sum and check.go, so a warm run does not even start the go command.
+# the hash of go.mod, go.sum and both sources, so a warm run does not even start the go command.
 go_dir="$here/go"
 go_bin="$go_dir/bin/check"
+go_login_bin="$go_dir/bin/gateway_login"
 go_stamp="$go_dir/bin/.interop-stamp"
-want="$(cd "$go_dir" && sha256sum go.mod go.sum check.go | sha256sum | cut -d' ' -f1)"
-if [[ ! -x "$go_bin" || ! -f "$go_stamp" || "$(cat "$go_stamp")" != "$want" ]]; then
+want="$(cd "$go_dir" && sha256sum go.mod go.sum check.go cmd/gateway_login/main.go | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$go_bin" || ! -x "$go_login_bin" || ! -f "$go_stamp" || "$(cat "$go_stamp")" != "$want" ]]; then
   if ! command -v go >/dev/null; then
     echo "setup.sh: the Go checker needs the go command (Go >= 1.22)" >&2
     exit 1
   fi
-  (cd "$go_dir" && go build -buildvcs=false -o "$go_bin" .)
+  (cd "$go_dir" && go build -buildvcs=false -o "$go_bin" . && go build -buildvcs=false -o "$go_login_bin" ./cmd/gateway_login)
   echo "$want" >"$go_stamp"
 fi
 

@@ -2,7 +2,9 @@
 // `exec('alipay.system.oauth.token', {grant_type, code}, {validateSign})` on a client whose
 // `gateway` is the simulator's /gateway.do. All signing and verifying are the SDK's.
 // Usage: node gateway_login.mjs FILE, FILE being
-//   {"gateway", "appId", "privateKey" (PKCS#1 PEM), "alipayPublicKey", "code", "validateSign"}
+//   {"gateway", "appId", "privateKey" (PKCS#1 PEM), "alipayPublicKey", "validateSign",
+//    "code"} for a login with an authorization code, or "method" and "params" for another call
+//   (e.g. alipay.user.info.share with {"auth_token"}, oauth.token with a refresh_token).
 // Prints {"ok": <the SDK's result>} or {"error": {"name", "message"}} on stdout.
 import { readFileSync } from 'node:fs';
 import { AlipaySdk } from 'alipay-sdk';
@@ -21,11 +23,10 @@ const sdk = new AlipaySdk({
   signType: 'RSA2',
 });
 try {
-  const result = await sdk.exec(
-    'alipay.system.oauth.token',
-    { grant_type: 'authorization_code', code: c.code },
-    { validateSign: c.validateSign },
-  );
+  const [method, params] = c.method
+    ? [c.method, c.params ?? {}]
+    : ['alipay.system.oauth.token', { grant_type: 'authorization_code', code: c.code }];
+  const result = await sdk.exec(method, params, { validateSign: c.validateSign });
   console.log(JSON.stringify({ ok: result }));
 } catch (e) {
   console.log(JSON.stringify({ error: { name: e.name, message: e.message, code: e.code ?? null } }));
