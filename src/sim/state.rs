@@ -1268,16 +1268,13 @@ impl SimState {
     /// together). Errors are a signed `error_response` (unsigned for an unknown app, which has
     /// no Alipay key).
     pub fn alipay_gateway(&self, params: &BTreeMap<String, String>) -> String {
-        use crate::alipay::gateway::{self, GatewayError, LoginUser};
+        use crate::alipay::gateway::{self, GatewayError};
         use crate::crypto::SignType;
         let now = self.clock().now;
         let app = params
             .get("app_id")
             .and_then(|id| self.lock().alipay(id).ok().cloned());
-        let public_key = app.as_ref().map(|app| match &app.stored.app_public_key {
-            Some(text) => crate::crypto::PublicKey::parse(text).ok(),
-            None => app.keys.app_key().ok().map(|k| k.public_key().clone()),
-        });
+        let public_key = app.as_ref().map(app_public_key);
         let checked = gateway::check_request(params, public_key.as_ref().map(Option::as_ref));
         let answer = |root: &str, inner: Value, sign_type: SignType| {
             match &app {
@@ -1285,9 +1282,6 @@ impl SimState {
                 .unwrap_or_else(|e| format!("{{\"error_response\":{{\"code\":\"20000\",\"msg\":\"Service Currently Unavailable\",\"sub_code\":\"isp.unknow-error\",\"sub_msg\":{:?}}}}}", e.to_string())),
             None => format!("{{\"{root}\":{}}}", gateway::alipay_json(&inner)),
         }
-        };
-        let refuse = |error: GatewayError, sign_type: SignType| {
-            answer("error_response", error.to_value(), sign_type)
         };
         let request_sign_type = params
             .get("sign_type")
@@ -1297,120 +1291,221 @@ impl SimState {
             (Ok(sign_type), Some(app)) => (sign_type, app),
             // An unknown app never passes the check; refused as one all the same.
             (Ok(_), None) => {
-                return refuse(GatewayError::invalid_app_id(), request_sign_type);
+                let error = GatewayError::invalid_app_id();
+                return answer("error_response", error.to_value(), request_sign_type);
             }
-            (Err(error), _) => return refuse(error, request_sign_type),
-        };
-        let seed = app.stored.key_seed;
-        let user = LoginUser {
-            user_id: None,
-            open_id: Some(login_value(seed, "open-id", 0, 46)),
-        };
-        let ttl_of = |issued_at: u64, ttl: u64| now < issued_at + ttl;
-        let mut memory = lock(&app.login);
-        if params.get("method").map(String::as_str) == Some(gateway::USER_INFO_SHARE) {
-            let token = params.get("auth_token").cloned().unwrap_or_default();
-            let refusal = match memory.access_tokens.get(&token) {
-                None => Some(gateway::invalid_auth_token("")),
-                Some(t) if !ttl_of(t.issued_at, crate::sim::alipay_login::ACCESS_TOKEN_TTL) => {
-                    Some(gateway::auth_token_time_out())
-                }
-                Some(t) if !t.scopes.iter().any(|s| s == "auth_user") => Some(
-                    gateway::invalid_auth_token("：auth_base 授权的令牌不能获取用户信息"),
-                ),
-                Some(_) => None,
-            };
-            drop(memory);
-            if let Some(refusal) = refusal {
-                return refuse(refusal, sign_type);
+            (Err(error), _) => {
+                return answer("error_response", error.to_value(), request_sign_type)
             }
-            let inner = gateway::user_info_success(
-                &user,
-                "alipay-sim 用户",
-                &format!(
-                    "https://tfs.alipayobjects.com/images/partner/{}",
-                    login_value(seed, "avatar", 0, 24)
-                ),
-            );
-            return answer(
-                &gateway::response_root(gateway::USER_INFO_SHARE),
-                inner,
-                sign_type,
-            );
+        };
+        let method = params.get("method").map(String::as_str).unwrap_or_default();
+        match login_call(app, method, params, now) {
+            Ok(inner) => answer(&gateway::response_root(method), inner, sign_type),
+            Err(error) => answer("error_response", error.to_value(), sign_type),
         }
-        let scopes = match params.get("grant_type").map(String::as_str).unwrap_or("") {
-            "authorization_code" => {
-                let code = params.get("code").cloned().unwrap_or_default();
-                let usable = memory.codes.get_mut(&code).filter(|c| {
-                    !c.used && ttl_of(c.issued_at, crate::sim::alipay_login::AUTH_CODE_TTL)
-                });
-                let Some(issued) = usable else {
-                    drop(memory);
-                    return refuse(gateway::code_invalid(), sign_type);
-                };
-                issued.used = true;
-                issued.scopes.clone()
-            }
-            "refresh_token" => {
-                let token = params.get("refresh_token").cloned().unwrap_or_default();
-                let refusal = match memory.refresh_tokens.get(&token) {
-                    None => Some(gateway::refresh_token_invalid(false)),
-                    Some(t) if t.used => Some(gateway::refresh_token_invalid(true)),
-                    Some(t)
-                        if !ttl_of(t.issued_at, crate::sim::alipay_login::REFRESH_TOKEN_TTL) =>
-                    {
-                        Some(GatewayError::refresh_token_time_out())
-                    }
-                    Some(_) => None,
-                };
-                if let Some(refusal) = refusal {
-                    drop(memory);
-                    return refuse(refusal, sign_type);
-                }
-                let issued = memory
-                    .refresh_tokens
-                    .get_mut(&token)
-                    .expect("checked above");
-                issued.used = true;
-                issued.scopes.clone()
-            }
-            other => {
-                drop(memory);
-                return refuse(gateway::grant_type_invalid(other), sign_type);
-            }
-        };
-        memory.drawn += 1;
-        let n = memory.drawn;
-        let access_token = format!("authusrB{}", login_value(seed, "access-token", n, 40));
-        let refresh_token = format!("authusrB{}", login_value(seed, "refresh-token", n, 40));
-        let token = crate::sim::alipay_login::IssuedToken {
-            issued_at: now,
-            scopes,
-            used: false,
-        };
-        memory
-            .access_tokens
-            .insert(access_token.clone(), token.clone());
-        memory.refresh_tokens.insert(refresh_token.clone(), token);
-        drop(memory);
-        let beijing = time::OffsetDateTime::from_unix_timestamp(now as i64)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-            .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("a valid offset"));
-        let auth_start = beijing
-            .format(
-                &time::format_description::parse_borrowed::<2>(
-                    "[year]-[month]-[day] [hour]:[minute]:[second]",
-                )
-                .expect("a valid format"),
-            )
-            .unwrap_or_default();
-        let inner = gateway::oauth_token_success(&user, &access_token, &refresh_token, &auth_start);
-        answer(
-            &gateway::response_root(gateway::OAUTH_TOKEN),
-            inner,
-            sign_type,
-        )
     }
+
+    /// A v3 request (§4): `POST /v3/alipay/system/oauth/token` (a JSON body) or
+    /// `/v3/alipay/user/info/share?auth_token=`. The answer: its status, the headers that sign
+    /// a success (`alipay-timestamp`, `alipay-nonce`, `alipay-signature`), and its body.
+    pub fn alipay_gateway_v3(
+        &self,
+        request: V3Request<'_>,
+    ) -> (u16, Vec<(String, String)>, String) {
+        use crate::alipay::gateway::{self, GatewayError};
+        let now = self.clock().now;
+        let refuse =
+            |error: GatewayError| (400, Vec::new(), gateway::v3_error_body(&error).to_string());
+        let authorization = match gateway::parse_v3_authorization(request.authorization) {
+            Ok(authorization) => authorization,
+            Err(error) => return refuse(error),
+        };
+        let Some(app) = self.lock().alipay(&authorization.app_id).ok().cloned() else {
+            return refuse(GatewayError::invalid_app_id());
+        };
+        let signed = gateway::v3_sign_string(
+            &authorization.auth_string,
+            request.method,
+            request.path_and_query,
+            request.body,
+            request.app_auth_token,
+        );
+        let verified = app_public_key(&app).is_some_and(|key| {
+            key.verify(
+                crate::crypto::SignatureHash::Sha256,
+                signed.as_bytes(),
+                &authorization.sign,
+            )
+        });
+        if !verified {
+            return refuse(GatewayError::invalid_signature_v3(&signed));
+        }
+        let (method, mut params) = match request.path {
+            "/v3/alipay/system/oauth/token" => {
+                let body: Value = serde_json::from_str(request.body).unwrap_or(Value::Null);
+                let params: BTreeMap<String, String> = body
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect();
+                (gateway::OAUTH_TOKEN, params)
+            }
+            _ => (gateway::USER_INFO_SHARE, request.query.clone()),
+        };
+        params.insert("app_id".into(), authorization.app_id.clone());
+        let mut inner = match login_call(&app, method, &params, now) {
+            Ok(inner) => inner,
+            Err(error) => return refuse(error),
+        };
+        // v3 answers carry no code/msg: the status says it.
+        if let Some(object) = inner.as_object_mut() {
+            object.remove("code");
+            object.remove("msg");
+        }
+        let body = inner.to_string();
+        let nonce = login_value(app.stored.key_seed, "v3-nonce", now ^ body.len() as u64, 32);
+        let timestamp = (now * 1000).to_string();
+        let sign_string = gateway::v3_response_sign_string(&timestamp, &nonce, &body);
+        let Ok(signature) = app
+            .keys
+            .alipay_key()
+            .sign(crate::crypto::SignatureHash::Sha256, sign_string.as_bytes())
+        else {
+            return refuse(GatewayError::invalid_app_id());
+        };
+        let headers = vec![
+            ("alipay-timestamp".to_string(), timestamp),
+            ("alipay-nonce".to_string(), nonce.clone()),
+            ("alipay-signature".to_string(), signature),
+            ("alipay-trace-id".to_string(), nonce),
+        ];
+        (200, headers, body)
+    }
+}
+
+/// A v3 request as the gateway reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct V3Request<'a> {
+    pub method: &'a str,
+    /// The path alone, and with its query as sent (what the signature covers).
+    pub path: &'a str,
+    pub path_and_query: &'a str,
+    pub query: &'a BTreeMap<String, String>,
+    pub body: &'a str,
+    pub authorization: Option<&'a str>,
+    pub app_auth_token: Option<&'a str>,
+}
+
+/// The app public key the gateway verifies with: the uploaded one, else the made pair's.
+fn app_public_key(app: &AlipayApp) -> Option<crate::crypto::PublicKey> {
+    match &app.stored.app_public_key {
+        Some(text) => crate::crypto::PublicKey::parse(text).ok(),
+        None => app.keys.app_key().ok().map(|k| k.public_key().clone()),
+    }
+}
+
+/// One login method on a checked request: its answer's object, or why not.
+fn login_call(
+    app: &AlipayApp,
+    method: &str,
+    params: &BTreeMap<String, String>,
+    now: u64,
+) -> Result<Value, crate::alipay::gateway::GatewayError> {
+    use crate::alipay::gateway::{self, GatewayError, LoginUser};
+    use crate::sim::alipay_login::{
+        IssuedToken, ACCESS_TOKEN_TTL, AUTH_CODE_TTL, REFRESH_TOKEN_TTL,
+    };
+    let seed = app.stored.key_seed;
+    let user = LoginUser {
+        user_id: None,
+        open_id: Some(login_value(seed, "open-id", 0, 46)),
+    };
+    let alive = |issued_at: u64, ttl: u64| now < issued_at + ttl;
+    let mut memory = lock(&app.login);
+    if method == gateway::USER_INFO_SHARE {
+        let token = params.get("auth_token").cloned().unwrap_or_default();
+        match memory.access_tokens.get(&token) {
+            None => return Err(gateway::invalid_auth_token("")),
+            Some(t) if !alive(t.issued_at, ACCESS_TOKEN_TTL) => {
+                return Err(gateway::auth_token_time_out())
+            }
+            Some(t) if !t.scopes.iter().any(|s| s == "auth_user") => {
+                return Err(gateway::invalid_auth_token(
+                    "：auth_base 授权的令牌不能获取用户信息",
+                ))
+            }
+            Some(_) => {}
+        }
+        let avatar = format!(
+            "https://tfs.alipayobjects.com/images/partner/{}",
+            login_value(seed, "avatar", 0, 24)
+        );
+        return Ok(gateway::user_info_success(
+            &user,
+            "alipay-sim 用户",
+            &avatar,
+        ));
+    }
+    let scopes = match params.get("grant_type").map(String::as_str).unwrap_or("") {
+        "authorization_code" => {
+            let code = params.get("code").cloned().unwrap_or_default();
+            let issued = memory
+                .codes
+                .get_mut(&code)
+                .filter(|c| !c.used && alive(c.issued_at, AUTH_CODE_TTL))
+                .ok_or_else(gateway::code_invalid)?;
+            issued.used = true;
+            issued.scopes.clone()
+        }
+        "refresh_token" => {
+            let token = params.get("refresh_token").cloned().unwrap_or_default();
+            let issued = memory
+                .refresh_tokens
+                .get_mut(&token)
+                .ok_or_else(|| gateway::refresh_token_invalid(false))?;
+            if issued.used {
+                return Err(gateway::refresh_token_invalid(true));
+            }
+            if !alive(issued.issued_at, REFRESH_TOKEN_TTL) {
+                return Err(GatewayError::refresh_token_time_out());
+            }
+            issued.used = true;
+            issued.scopes.clone()
+        }
+        other => return Err(gateway::grant_type_invalid(other)),
+    };
+    memory.drawn += 1;
+    let n = memory.drawn;
+    let access_token = format!("authusrB{}", login_value(seed, "access-token", n, 40));
+    let refresh_token = format!("authusrB{}", login_value(seed, "refresh-token", n, 40));
+    let token = IssuedToken {
+        issued_at: now,
+        scopes,
+        used: false,
+    };
+    memory
+        .access_tokens
+        .insert(access_token.clone(), token.clone());
+    memory.refresh_tokens.insert(refresh_token.clone(), token);
+    drop(memory);
+    let beijing = time::OffsetDateTime::from_unix_timestamp(now as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(time::UtcOffset::from_hms(8, 0, 0).expect("a valid offset"));
+    let auth_start = beijing
+        .format(
+            &time::format_description::parse_borrowed::<2>(
+                "[year]-[month]-[day] [hour]:[minute]:[second]",
+            )
+            .expect("a valid format"),
+        )
+        .unwrap_or_default();
+    Ok(gateway::oauth_token_success(
+        &user,
+        &access_token,
+        &refresh_token,
+        &auth_start,
+    ))
 }
 
 /// A login value of an app: `len` letters and digits from its seed, for `purpose` and `n`.

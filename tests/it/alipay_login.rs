@@ -485,3 +485,122 @@ fn the_python_java_and_go_sdks_log_in_and_get_the_gateways_refusals() {
         );
     }
 }
+
+/// v3 through the Node SDK's `curl`: it signs the authorization header, and verifies the
+/// answer's `alipay-signature` on every success.
+#[test]
+fn the_node_sdk_logs_in_by_v3_and_verifies_the_signed_headers() {
+    let sim = alipay_sim::Simulator::start_blocking();
+    let app = sim.create_app();
+    let keys: Value = Client::new()
+        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let pair = app_key_pair(&sim, app.app_id());
+    let dir = tempfile::tempdir().unwrap();
+    let call = |private_key: &str, path: &str, body: Value, query: Value| -> Value {
+        let file = dir.path().join("v3.json");
+        let config = json!({
+            "gateway": format!("{}/gateway.do", sim.uri()),
+            "appId": app.app_id(),
+            "privateKey": private_key,
+            "alipayPublicKey": keys["alipay_public_key"],
+            "v3": {"path": path, "body": body, "query": query},
+        });
+        std::fs::write(&file, config.to_string()).unwrap();
+        run_json(
+            Command::new("node")
+                .arg(interop_dir().join("node/gateway_login.mjs"))
+                .arg(&file),
+        )
+    };
+    let private_key = pair["app_private_key_pkcs1_pem"].as_str().unwrap();
+    let code = {
+        let answer: Value = Client::new()
+            .post(format!(
+                "{}/api/v1/apps/{}/my.getAuthCode",
+                sim.uri(),
+                app.app_id()
+            ))
+            .json(&json!({"scopes": "auth_user"}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        answer["authCode"].as_str().unwrap().to_string()
+    };
+    let token_path = "/v3/alipay/system/oauth/token";
+    let login = call(
+        private_key,
+        token_path,
+        json!({"grant_type": "authorization_code", "code": code}),
+        Value::Null,
+    );
+    assert_eq!(login["ok"]["responseHttpStatus"], 200, "{login}");
+    let data = &login["ok"]["data"];
+    assert!(
+        data["open_id"].as_str().is_some_and(|id| id.len() == 46),
+        "{login}"
+    );
+    let info = call(
+        private_key,
+        "/v3/alipay/user/info/share",
+        Value::Null,
+        json!({"auth_token": data["access_token"]}),
+    );
+    assert_eq!(info["ok"]["data"]["open_id"], data["open_id"], "{info}");
+    assert!(
+        info["ok"]["data"].get("code").is_none(),
+        "v3 answers carry no code: {info}"
+    );
+
+    // A used code: HTTP 400 with {code, message}, which the SDK raises.
+    let again = call(
+        private_key,
+        token_path,
+        json!({"grant_type": "authorization_code", "code": code}),
+        Value::Null,
+    );
+    assert_eq!(again["error"]["code"], "isv.code-invalid", "{again}");
+    // Signed with another key: the gateway names the string it verified.
+    let other = Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .output()
+        .unwrap()
+        .stdout;
+    let forged = call(
+        &String::from_utf8(other).unwrap(),
+        token_path,
+        json!({"grant_type": "authorization_code", "code": "x"}),
+        Value::Null,
+    );
+    assert_eq!(forged["error"]["code"], "isv.invalid-signature", "{forged}");
+    let message = forged["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("app_id={}", app.app_id()))
+            && message.contains("\\nPOST\\n/v3/alipay/system/oauth/token\\n"),
+        "{message}"
+    );
+    // Another v3 path, or no authorization: v3's own error shape.
+    let unknown = Client::new()
+        .post(format!("{}/v3/alipay/nope", sim.uri()))
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    assert_eq!(
+        unknown.json::<Value>().unwrap()["code"],
+        "isv.invalid-method"
+    );
+    let unsigned = Client::new()
+        .post(format!("{}{token_path}", sim.uri()))
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(unsigned.status(), 400);
+    assert_eq!(
+        unsigned.json::<Value>().unwrap()["code"],
+        "isv.missing-signature"
+    );
+}

@@ -5,6 +5,7 @@
 //   {"gateway", "appId", "privateKey" (PKCS#1 PEM), "alipayPublicKey", "validateSign",
 //    "code"} for a login with an authorization code, or "method" and "params" for another call
 //   (e.g. alipay.user.info.share with {"auth_token"}, oauth.token with a refresh_token).
+//   Or "v3": {"path", "body", "query"} for a v3 call through `curl`.
 // Prints {"ok": <the SDK's result>} or {"error": {"name", "message"}} on stdout.
 import { readFileSync } from 'node:fs';
 import { AlipaySdk } from 'alipay-sdk';
@@ -20,9 +21,18 @@ const sdk = new AlipaySdk({
   privateKey: c.privateKey,
   alipayPublicKey: c.alipayPublicKey,
   gateway: c.gateway,
+  // v3's base URL: the gateway's origin.
+  endpoint: new URL(c.gateway).origin,
   signType: 'RSA2',
 });
 try {
+  if (c.v3) {
+    // v3 (`curl`): the SDK signs the authorization header and always verifies the answer's
+    // alipay-signature on a success.
+    const result = await sdk.curl('POST', c.v3.path, { body: c.v3.body, query: c.v3.query });
+    console.log(JSON.stringify({ ok: result }));
+    process.exit(0);
+  }
   const [method, params] = c.method
     ? [c.method, c.params ?? {}]
     : ['alipay.system.oauth.token', { grant_type: 'authorization_code', code: c.code }];
