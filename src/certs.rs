@@ -11,9 +11,9 @@
 //! - `alipayCertPublicKey_RSA2.crt`: the Alipay public-key certificate. It carries the app's
 //!   existing Alipay public key, byte for byte, so an envelope verifies alike in key mode and
 //!   in certificate mode (spec §5.1: signing and content are unchanged).
-//! - `appCertPublicKey_<app_id>.crt`: the app certificate, for an app key pair derived from
-//!   the app's seed. This flow never uses the app's private key, so it is not published; the
-//!   SDKs take the app certificate's SN only.
+//! - `appCertPublicKey_<app_id>.crt`: the app certificate, of the app's own key pair (应用公钥,
+//!   `AppKeys::app_key`), whose private key signs the app's gateway requests; the phone flow's
+//!   SDKs take its SN only.
 //!
 //! Everything is deterministic: keys come from [`seeded_rng`], validity dates from the seed,
 //! serial numbers from the seed and the app id, and both signatures are deterministic (RSA
@@ -78,6 +78,7 @@ pub struct Certificates {
 pub fn issue(
     app_id: &str,
     alipay_public_key: &PublicKey,
+    app_public_key: &PublicKey,
     seed: u64,
 ) -> Result<Certificates, CryptoError> {
     let roots = roots()?;
@@ -101,9 +102,8 @@ pub fn issue(
     .signed_by(&alipay_public, &issuer)
     .map_err(cert_error)?;
 
-    let app_key = SigningKey::generate(&mut seeded_rng(seed, "certs/app-key"))?;
     let app_serial = serial(seed, &format!("certs/app-serial/{app_id}"));
-    let app_public = RsaPublic::new(app_key.public_key())?;
+    let app_public = RsaPublic::new(app_public_key)?;
     let app_cert = leaf(
         &[
             (Attr::C, "CN"),
@@ -496,7 +496,7 @@ mod tests {
     #[test]
     fn the_alipay_certificate_carries_the_alipay_public_key_itself() {
         let key = key();
-        let certs = issue("2021000000000003", key.public_key(), 3).unwrap();
+        let certs = issue("2021000000000003", key.public_key(), key.public_key(), 3).unwrap();
         let der = &pem_blocks(&certs.alipay_cert)[0];
         let spki = unb64("public key", &key.public_key().to_base64()).unwrap();
         assert!(
@@ -509,21 +509,24 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_files_and_another_seed_others() {
         let key = key();
-        let a = issue("app", key.public_key(), 3).unwrap();
-        assert_eq!(a, issue("app", key.public_key(), 3).unwrap());
-        let b = issue("app", key.public_key(), 4).unwrap();
+        let a = issue("app", key.public_key(), key.public_key(), 3).unwrap();
+        assert_eq!(
+            a,
+            issue("app", key.public_key(), key.public_key(), 3).unwrap()
+        );
+        let b = issue("app", key.public_key(), key.public_key(), 4).unwrap();
         assert_ne!(a.app_cert, b.app_cert);
         assert_ne!(a.alipay_cert_sn, b.alipay_cert_sn);
         assert_eq!(a.alipay_root_cert, b.alipay_root_cert);
         // Another app of the same seed: serial numbers of its own.
-        let c = issue("other", key.public_key(), 3).unwrap();
+        let c = issue("other", key.public_key(), key.public_key(), 3).unwrap();
         assert_ne!(a.alipay_cert_sn, c.alipay_cert_sn);
         assert_ne!(a.app_cert_sn, c.app_cert_sn);
     }
 
     #[test]
     fn the_root_file_holds_three_roots_and_its_sn_counts_the_rsa_ones() {
-        let certs = issue("app", key().public_key(), 3).unwrap();
+        let certs = issue("app", key().public_key(), key().public_key(), 3).unwrap();
         assert_eq!(pem_blocks(&certs.alipay_root_cert).len(), 3);
         let parts: Vec<&str> = certs.alipay_root_cert_sn.split('_').collect();
         assert_eq!(parts.len(), 2);

@@ -203,8 +203,14 @@ impl AppKeys {
     pub fn certificates(&self) -> Result<Arc<Certificates>, CryptoError> {
         self.certificates
             .get_or_init(|| {
-                crate::certs::issue(&self.app_id, self.alipay.public_key(), self.fault_seed)
-                    .map(Arc::new)
+                let app_key = self.app_key()?;
+                crate::certs::issue(
+                    &self.app_id,
+                    self.alipay.public_key(),
+                    app_key.public_key(),
+                    self.fault_seed,
+                )
+                .map(Arc::new)
             })
             .clone()
     }

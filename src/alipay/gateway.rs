@@ -85,19 +85,58 @@ pub fn alipay_json(value: &Value) -> String {
 }
 
 /// The answer's body: `{"<root>": <inner>, "sign": "..."}`, the signature over exactly the
-/// inner object's bytes, with the Alipay key (§3).
+/// inner object's bytes, with the Alipay key (§3); in certificate mode `alipay_cert_sn` sits
+/// between the object and `sign` (§5).
 pub fn signed_answer(
     root: &str,
     inner: &Value,
     alipay_key: &SigningKey,
     sign_type: SignType,
+    alipay_cert_sn: Option<&str>,
 ) -> Result<String, CryptoError> {
     let inner = alipay_json(inner);
     let sign = alipay_key.sign(sign_type.into(), inner.as_bytes())?;
+    let cert_sn = alipay_cert_sn
+        .map(|sn| {
+            format!(
+                ",\"alipay_cert_sn\":{}",
+                serde_json::to_string(sn).expect("a string serialises")
+            )
+        })
+        .unwrap_or_default();
     Ok(format!(
-        "{{\"{root}\":{inner},\"sign\":{}}}",
+        "{{\"{root}\":{inner}{cert_sn},\"sign\":{}}}",
         serde_json::to_string(&sign).expect("a string serialises")
     ))
+}
+
+/// Certificate mode's SNs of a request, against the app's (§5): `app_cert_sn` must be its app
+/// certificate's, `alipay_root_cert_sn` the root file's (the refusals' codes are chosen).
+pub fn check_cert_sns(
+    params: &BTreeMap<String, String>,
+    app_cert_sn: &str,
+    root_cert_sn: &str,
+) -> Result<(), GatewayError> {
+    let given = |key: &str| params.get(key).map(String::as_str).unwrap_or_default();
+    if given("app_cert_sn") != app_cert_sn {
+        return Err(GatewayError::invalid(
+            "isv.invalid-app-cert-sn",
+            format!(
+                "应用公钥证书序列号不匹配：请求的 app_cert_sn 为 {:?}，应用的为 {app_cert_sn}",
+                given("app_cert_sn")
+            ),
+        ));
+    }
+    if given("alipay_root_cert_sn") != root_cert_sn {
+        return Err(GatewayError::invalid(
+            "isv.invalid-alipay-root-cert-sn",
+            format!(
+                "支付宝根证书序列号不匹配：请求的 alipay_root_cert_sn 为 {:?}",
+                given("alipay_root_cert_sn")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The methods the gateway serves.

@@ -1276,10 +1276,30 @@ impl SimState {
             .and_then(|id| self.lock().alipay(id).ok().cloned());
         let public_key = app.as_ref().map(app_public_key);
         let checked = gateway::check_request(params, public_key.as_ref().map(Option::as_ref));
+        // Certificate mode: the SNs a request must carry, and the one its answer carries.
+        let certificates = app
+            .as_ref()
+            .filter(|app| {
+                app.stored.config.console.signing_key_mode
+                    == crate::alipay::model::SigningKeyMode::Certificate
+            })
+            .and_then(|app| app.keys.certificates().ok());
+        let cert_sn = certificates.as_ref().map(|c| c.alipay_cert_sn.clone());
         let answer = |root: &str, inner: Value, sign_type: SignType| {
             match &app {
-            Some(app) => gateway::signed_answer(root, &inner, app.keys.alipay_key(), sign_type)
-                .unwrap_or_else(|e| format!("{{\"error_response\":{{\"code\":\"20000\",\"msg\":\"Service Currently Unavailable\",\"sub_code\":\"isp.unknow-error\",\"sub_msg\":{:?}}}}}", e.to_string())),
+            Some(app) => gateway::signed_answer(
+                root,
+                &inner,
+                app.keys.alipay_key(),
+                sign_type,
+                cert_sn.as_deref(),
+            )
+            .unwrap_or_else(|e| {
+                format!(
+                    "{{\"error_response\":{{\"code\":\"20000\",\"msg\":\"Service Currently Unavailable\",\"sub_code\":\"isp.unknow-error\",\"sub_msg\":{:?}}}}}",
+                    e.to_string()
+                )
+            }),
             None => format!("{{\"{root}\":{}}}", gateway::alipay_json(&inner)),
         }
         };
@@ -1298,6 +1318,16 @@ impl SimState {
                 return answer("error_response", error.to_value(), request_sign_type)
             }
         };
+        if let Some(certificates) = &certificates {
+            let sns = gateway::check_cert_sns(
+                params,
+                &certificates.app_cert_sn,
+                &certificates.alipay_root_cert_sn,
+            );
+            if let Err(error) = sns {
+                return answer("error_response", error.to_value(), sign_type);
+            }
+        }
         let method = params.get("method").map(String::as_str).unwrap_or_default();
         match login_call(app, method, params, now) {
             Ok(inner) => answer(&gateway::response_root(method), inner, sign_type),

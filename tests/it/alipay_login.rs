@@ -604,3 +604,180 @@ fn the_node_sdk_logs_in_by_v3_and_verifies_the_signed_headers() {
         "isv.missing-signature"
     );
 }
+
+/// Certificate mode (公钥证书): the Node SDK configured with only the three files downloaded
+/// from the simulator sends their SNs, and verifies the answer, which carries alipay_cert_sn.
+#[test]
+fn the_node_sdk_logs_in_in_certificate_mode() {
+    let sim = alipay_sim::Simulator::start_blocking();
+    let app = sim.create_app();
+    app.patch(json!({"console": {"signing_key_mode": "certificate"}}))
+        .unwrap();
+    let keys: Value = Client::new()
+        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let certs = &keys["certificates"];
+    let file = |name: &Value| -> String {
+        Client::new()
+            .get(format!(
+                "{}/api/v1/apps/{}/certs/{}",
+                sim.uri(),
+                app.app_id(),
+                name.as_str().unwrap()
+            ))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let certificates = json!({
+        "app": file(&certs["app_cert_file"]),
+        "alipay": file(&certs["alipay_cert_file"]),
+        "root": file(&certs["alipay_root_cert_file"]),
+    });
+    let pair = app_key_pair(&sim, app.app_id());
+    let dir = tempfile::tempdir().unwrap();
+    let login = |code: &str, certificates: &Value, validate_sign: bool| -> Value {
+        let path = dir.path().join("cert.json");
+        let config = json!({
+            "gateway": format!("{}/gateway.do", sim.uri()),
+            "appId": app.app_id(),
+            "privateKey": pair["app_private_key_pkcs1_pem"],
+            "certificates": certificates,
+            "code": code,
+            "validateSign": validate_sign,
+        });
+        std::fs::write(&path, config.to_string()).unwrap();
+        run_json(
+            Command::new("node")
+                .arg(interop_dir().join("node/gateway_login.mjs"))
+                .arg(&path),
+        )
+    };
+    let ok = login(&auth_code(&sim, app.app_id()), &certificates, true);
+    assert!(
+        ok["ok"]["openId"].as_str().is_some_and(|id| id.len() == 46),
+        "{ok}"
+    );
+
+    // The wire: alipay_cert_sn between the object and sign.
+    let code = auth_code(&sim, app.app_id());
+    let raw = Client::new()
+        .post(format!("{}/gateway.do?app_id={}&method=alipay.system.oauth.token&sign=x&sign_type=RSA2&timestamp=2026-01-01+00:00:00&charset=utf-8&version=1.0", sim.uri(), app.app_id()))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str())])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        raw.contains(&format!(
+            "}},\"alipay_cert_sn\":\"{}\",\"sign\":",
+            certs["alipay_cert_sn"].as_str().unwrap()
+        )),
+        "{raw}"
+    );
+
+    // Another app's certificate: its SN does not match, and the gateway says so.
+    let other = sim.create_app();
+    other
+        .patch(json!({"console": {"signing_key_mode": "certificate"}}))
+        .unwrap();
+    let other_keys: Value = Client::new()
+        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), other.app_id()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let other_app_cert = Client::new()
+        .get(format!(
+            "{}/api/v1/apps/{}/certs/{}",
+            sim.uri(),
+            other.app_id(),
+            other_keys["certificates"]["app_cert_file"]
+                .as_str()
+                .unwrap()
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let mut mixed = certificates.clone();
+    mixed["app"] = other_app_cert.into();
+    let refused = login(&code, &mixed, false);
+    assert_eq!(
+        refused["ok"]["subCode"], "isv.invalid-app-cert-sn",
+        "{refused}"
+    );
+}
+
+/// Certificate mode with the Java SDK's own cert client (`CertAlipayRequest`,
+/// `certificateExecute`), configured with the three files downloaded from the simulator.
+#[test]
+fn the_java_sdk_logs_in_in_certificate_mode() {
+    set_up_sdks();
+    let sim = alipay_sim::Simulator::start_blocking();
+    let app = sim.create_app();
+    app.patch(json!({"console": {"signing_key_mode": "certificate"}}))
+        .unwrap();
+    let keys: Value = Client::new()
+        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = serde_json::Map::new();
+    for (role, field) in [
+        ("app", "app_cert_file"),
+        ("alipay", "alipay_cert_file"),
+        ("root", "alipay_root_cert_file"),
+    ] {
+        let name = keys["certificates"][field].as_str().unwrap();
+        let text = Client::new()
+            .get(format!(
+                "{}/api/v1/apps/{}/certs/{name}",
+                sim.uri(),
+                app.app_id()
+            ))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        paths.insert(role.into(), path.display().to_string().into());
+    }
+    let pair = app_key_pair(&sim, app.app_id());
+    let config = json!({
+        "gateway": format!("{}/gateway.do", sim.uri()),
+        "appId": app.app_id(),
+        "privateKeyPkcs8": pair["app_private_key_pkcs8_pem"],
+        "certificatePaths": paths,
+        "code": auth_code(&sim, app.app_id()),
+    });
+    let file = dir.path().join("java.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let target = interop_dir().join("java/target");
+    let login = run_json(
+        Command::new("java")
+            .args([
+                "-cp",
+                &format!(
+                    "{}:{}/lib/*",
+                    target.join("classes").display(),
+                    target.display()
+                ),
+                "GatewayLogin",
+            ])
+            .arg(&file),
+    );
+    assert!(
+        login["ok"]["openId"]
+            .as_str()
+            .is_some_and(|id| id.len() == 46),
+        "{login}"
+    );
+}

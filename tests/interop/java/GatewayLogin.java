@@ -5,7 +5,8 @@
 // own sample does. All signing and verifying are the SDK's (AbstractAlipayClient checks the
 // answer's sign when the call succeeded or a sign is present, docs/alipay-gateway-login.md §7).
 // Usage: java -cp target/classes:target/lib/* GatewayLogin FILE, FILE being
-//   {"gateway", "appId", "privateKeyPkcs8" (PKCS#8 PEM), "alipayPublicKey", "code"}
+//   {"gateway", "appId", "privateKeyPkcs8" (PKCS#8 PEM), "alipayPublicKey", "code"}, or with
+//   "certificatePaths": {"app", "alipay", "root"} (files) for certificate mode instead of the key
 // Prints {"ok": {...the response's fields, camelCase as the SDK names them...}} or
 // {"error": {"name", "message", "code", "sub_code", "sub_msg"}} on stdout. A failed response
 // (isSuccess() false: the SDK returns it rather than throwing) is an "error" named
@@ -67,12 +68,30 @@ public final class GatewayLogin {
 
         Map<String, Object> result = new LinkedHashMap<>();
         try {
-            DefaultAlipayClient client = new DefaultAlipayClient(c.getString("gateway"), c.getString("appId"),
-                    pemBody(privateKey), "json", "UTF-8", pemBody(c.getString("alipayPublicKey")), "RSA2");
+            JSONObject certPaths = c.getJSONObject("certificatePaths");
             AlipaySystemOauthTokenRequest request = new AlipaySystemOauthTokenRequest();
             request.setGrantType("authorization_code");
             request.setCode(c.getString("code"));
-            AlipaySystemOauthTokenResponse r = client.execute(request);
+            AlipaySystemOauthTokenResponse r;
+            if (certPaths != null) {
+                // Certificate mode: the SDK's own cert client, configured with the three files'
+                // paths, and certificateExecute (execute refuses a cert-mode client).
+                com.alipay.api.CertAlipayRequest cert = new com.alipay.api.CertAlipayRequest();
+                cert.setServerUrl(c.getString("gateway"));
+                cert.setAppId(c.getString("appId"));
+                cert.setPrivateKey(pemBody(privateKey));
+                cert.setFormat("json");
+                cert.setCharset("UTF-8");
+                cert.setSignType("RSA2");
+                cert.setCertPath(certPaths.getString("app"));
+                cert.setAlipayPublicCertPath(certPaths.getString("alipay"));
+                cert.setRootCertPath(certPaths.getString("root"));
+                r = new DefaultAlipayClient(cert).certificateExecute(request);
+            } else {
+                DefaultAlipayClient client = new DefaultAlipayClient(c.getString("gateway"), c.getString("appId"),
+                        pemBody(privateKey), "json", "UTF-8", pemBody(c.getString("alipayPublicKey")), "RSA2");
+                r = client.execute(request);
+            }
             if (r.isSuccess()) {
                 Map<String, Object> ok = new LinkedHashMap<>();
                 put(ok, "accessToken", r.getAccessToken());

@@ -5,7 +5,8 @@
 //   {"gateway", "appId", "privateKey" (PKCS#1 PEM), "alipayPublicKey", "validateSign",
 //    "code"} for a login with an authorization code, or "method" and "params" for another call
 //   (e.g. alipay.user.info.share with {"auth_token"}, oauth.token with a refresh_token).
-//   Or "v3": {"path", "body", "query"} for a v3 call through `curl`.
+//   Or "v3": {"path", "body", "query"} for a v3 call through `curl`; "certificates": {"app",
+//   "alipay", "root"} (PEM texts) for certificate mode.
 // Prints {"ok": <the SDK's result>} or {"error": {"name", "message"}} on stdout.
 import { readFileSync } from 'node:fs';
 import { AlipaySdk } from 'alipay-sdk';
@@ -16,10 +17,19 @@ if (!file) {
   process.exit(2);
 }
 const c = JSON.parse(readFileSync(file, 'utf8'));
+// Certificate mode: the three files' contents instead of the Alipay public key (the SDK then
+// sends app_cert_sn and alipay_root_cert_sn, and verifies with the Alipay certificate's key).
+const keys = c.certificates
+  ? {
+      appCertContent: c.certificates.app,
+      alipayPublicCertContent: c.certificates.alipay,
+      alipayRootCertContent: c.certificates.root,
+    }
+  : { alipayPublicKey: c.alipayPublicKey };
 const sdk = new AlipaySdk({
   appId: c.appId,
   privateKey: c.privateKey,
-  alipayPublicKey: c.alipayPublicKey,
+  ...keys,
   gateway: c.gateway,
   // v3's base URL: the gateway's origin.
   endpoint: new URL(c.gateway).origin,
