@@ -308,6 +308,119 @@ pub fn user_info_success(user: &LoginUser, nick_name: &str, avatar: &str) -> Val
     Value::Object(inner)
 }
 
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// A deliberate mistake in the gateway's v2 answers, set on an app
+    /// (`PUT /api/v1/apps/{app_id}/gateway-fault`): what a client must survive (docs §10).
+    pub enum GatewayFault {
+        /// One character of the response object changed after signing.
+        TamperedBody,
+        /// Signed with a key that is not the app's Alipay key.
+        OtherKey,
+        /// No `sign` at all.
+        NoSign,
+        /// The response object twice, the first a forgery with another user.
+        RepeatedRoot,
+        /// `/` left unescaped in the body, and signed so: the signature covers the bytes sent.
+        SlashesUnescaped,
+        /// `20000 isp.unknow-error`, signed: the gateway is busy.
+        SystemBusy,
+    }
+}
+
+impl GatewayFault {
+    /// What a correct client concludes from an answer with this fault, and why.
+    pub fn conclusion(self) -> (crate::oracle::Verdict, &'static str) {
+        use crate::oracle::Verdict;
+        match self {
+            GatewayFault::TamperedBody => (Verdict::RejectSignature, "the signature does not cover the bytes received: refuse the login"),
+            GatewayFault::OtherKey => (Verdict::RejectSignature, "signed by another key than the app's Alipay key: refuse the login"),
+            GatewayFault::NoSign => (Verdict::Unsigned, "no sign: nothing proves Alipay sent it; refuse the login"),
+            GatewayFault::RepeatedRoot => (Verdict::RejectParse, "two response objects: refuse, whichever one a parser would keep"),
+            GatewayFault::SlashesUnescaped => (Verdict::Accept, "the signature covers the bytes as sent: verify the raw span (a client that re-escapes / before verifying fails)"),
+            GatewayFault::SystemBusy => (Verdict::PlatformRefused, "20000 isp.unknow-error: no login; retry later"),
+        }
+    }
+}
+
+/// [`signed_answer`] with `fault` made: the bytes a faulty gateway would send.
+pub fn faulted_answer(
+    root: &str,
+    inner: &Value,
+    keys: (&SigningKey, &SigningKey),
+    sign_type: SignType,
+    alipay_cert_sn: Option<&str>,
+    fault: GatewayFault,
+) -> Result<String, CryptoError> {
+    let (alipay_key, other_key) = keys;
+    let sign_of = |text: &str, key: &SigningKey| -> Result<String, CryptoError> {
+        Ok(
+            serde_json::to_string(&key.sign(sign_type.into(), text.as_bytes())?)
+                .expect("a string serialises"),
+        )
+    };
+    let cert_sn = alipay_cert_sn
+        .map(|sn| {
+            format!(
+                ",\"alipay_cert_sn\":{}",
+                serde_json::to_string(sn).expect("a string serialises")
+            )
+        })
+        .unwrap_or_default();
+    let text = alipay_json(inner);
+    Ok(match fault {
+        GatewayFault::TamperedBody => {
+            let sign = sign_of(&text, alipay_key)?;
+            format!("{{\"{root}\":{}{cert_sn},\"sign\":{sign}}}", tamper(&text))
+        }
+        GatewayFault::OtherKey => {
+            format!(
+                "{{\"{root}\":{text}{cert_sn},\"sign\":{}}}",
+                sign_of(&text, other_key)?
+            )
+        }
+        GatewayFault::NoSign => format!("{{\"{root}\":{text}{cert_sn}}}"),
+        GatewayFault::RepeatedRoot => {
+            let sign = sign_of(&text, alipay_key)?;
+            format!(
+                "{{\"{root}\":{},\"{root}\":{text}{cert_sn},\"sign\":{sign}}}",
+                tamper(&text)
+            )
+        }
+        GatewayFault::SlashesUnescaped => {
+            let plain = serde_json::to_string(inner).expect("JSON values serialise");
+            format!(
+                "{{\"{root}\":{plain}{cert_sn},\"sign\":{}}}",
+                sign_of(&plain, alipay_key)?
+            )
+        }
+        GatewayFault::SystemBusy => {
+            let busy = alipay_json(
+                &json!({"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": "系统繁忙"}),
+            );
+            format!(
+                "{{\"error_response\":{busy}{cert_sn},\"sign\":{}}}",
+                sign_of(&busy, alipay_key)?
+            )
+        }
+    })
+}
+
+/// The text with the last letter or digit of its last string value changed: the same shape,
+/// another user.
+fn tamper(text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    if let Some(at) = chars.iter().rposition(|c| c.is_ascii_alphanumeric()) {
+        chars[at] = match chars[at] {
+            'z' => 'a',
+            'Z' => 'A',
+            '9' => '0',
+            c => (c as u8 + 1) as char,
+        };
+    }
+    chars.into_iter().collect()
+}
+
 /// A v3 request's `authorization` header, read (§4): `ALIPAY-SHA256withRSA app_id=…,
 /// nonce=…,timestamp=…[,expired_seconds=…],sign=…`.
 #[derive(Debug, Clone, PartialEq, Eq)]

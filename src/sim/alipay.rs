@@ -384,6 +384,7 @@ impl AlipayApp {
             backend: None,
             scenario: None,
             app_public_key: None,
+            gateway_fault: None,
         };
         Ok(AlipayApp {
             stored,

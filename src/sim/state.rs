@@ -1264,6 +1264,25 @@ impl SimState {
         self.app_key_pair(app_id)
     }
 
+    /// Sets (or clears) the app's gateway fault; gives what a correct client concludes.
+    pub fn set_gateway_fault(
+        &self,
+        app_id: &str,
+        fault: Option<crate::alipay::gateway::GatewayFault>,
+    ) -> Result<Value, StateError> {
+        self.change_alipay_app(app_id, |app| {
+            app.stored.gateway_fault = fault;
+            Ok(())
+        })?;
+        Ok(match fault {
+            Some(fault) => {
+                let (verdict, reason) = fault.conclusion();
+                serde_json::json!({"fault": fault, "expect": {"verdict": verdict, "reason": reason}})
+            }
+            None => serde_json::json!({"fault": null, "expect": null}),
+        })
+    }
+
     /// `POST /gateway.do`: the answer's body to a v2 request of `params` (query and form
     /// together). Errors are a signed `error_response` (unsigned for an unknown app, which has
     /// no Alipay key).
@@ -1286,22 +1305,7 @@ impl SimState {
             .and_then(|app| app.keys.certificates().ok());
         let cert_sn = certificates.as_ref().map(|c| c.alipay_cert_sn.clone());
         let answer = |root: &str, inner: Value, sign_type: SignType| {
-            match &app {
-            Some(app) => gateway::signed_answer(
-                root,
-                &inner,
-                app.keys.alipay_key(),
-                sign_type,
-                cert_sn.as_deref(),
-            )
-            .unwrap_or_else(|e| {
-                format!(
-                    "{{\"error_response\":{{\"code\":\"20000\",\"msg\":\"Service Currently Unavailable\",\"sub_code\":\"isp.unknow-error\",\"sub_msg\":{:?}}}}}",
-                    e.to_string()
-                )
-            }),
-            None => format!("{{\"{root}\":{}}}", gateway::alipay_json(&inner)),
-        }
+            gateway_answer(app.as_ref(), root, &inner, sign_type, cert_sn.as_deref())
         };
         let request_sign_type = params
             .get("sign_type")
@@ -1329,6 +1333,10 @@ impl SimState {
             }
         }
         let method = params.get("method").map(String::as_str).unwrap_or_default();
+        if app.stored.gateway_fault == Some(gateway::GatewayFault::SystemBusy) {
+            // A busy gateway did nothing: the code stays unused.
+            return answer("error_response", Value::Null, sign_type);
+        }
         match login_call(app, method, params, now) {
             Ok(inner) => answer(&gateway::response_root(method), inner, sign_type),
             Err(error) => answer("error_response", error.to_value(), sign_type),
@@ -1412,6 +1420,33 @@ impl SimState {
         ];
         (200, headers, body)
     }
+}
+
+/// The body of a v2 answer: signed with the app's Alipay key (its gateway fault made, when it
+/// has one), or unsigned for an unknown app, which has no Alipay key.
+fn gateway_answer(
+    app: Option<&AlipayApp>,
+    root: &str,
+    inner: &Value,
+    sign_type: crate::crypto::SignType,
+    cert_sn: Option<&str>,
+) -> String {
+    use crate::alipay::gateway;
+    let Some(app) = app else {
+        return format!("{{\"{root}\":{}}}", gateway::alipay_json(inner));
+    };
+    let key = app.keys.alipay_key();
+    let made = match app.stored.gateway_fault {
+        Some(fault) => app.keys.wrong_signing_key().and_then(|other| {
+            gateway::faulted_answer(root, inner, (key, other), sign_type, cert_sn, fault)
+        }),
+        None => gateway::signed_answer(root, inner, key, sign_type, cert_sn),
+    };
+    made.unwrap_or_else(|e| {
+        let busy = serde_json::json!({"code": "20000", "msg": "Service Currently Unavailable",
+            "sub_code": "isp.unknow-error", "sub_msg": e.to_string()});
+        format!("{{\"error_response\":{}}}", gateway::alipay_json(&busy))
+    })
 }
 
 /// A v3 request as the gateway reads it.

@@ -139,6 +139,9 @@ pub struct StoredAlipayApp {
     /// gateway verifies with the public half of the app key pair the simulator made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_public_key: Option<String>,
+    /// A deliberate mistake in the gateway's answers to this app, while set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_fault: Option<crate::alipay::gateway::GatewayFault>,
 }
 
 /// A developer's backend, as the device page's "send to my backend" form gives it.

@@ -38,6 +38,7 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(get_auth_code))
         .routes(routes!(read_app_key_pair))
         .routes(routes!(set_app_public_key))
+        .routes(routes!(set_gateway_fault))
 }
 
 /// The header that applies a catalogue scenario to one `getPhoneNumber` call.
@@ -614,4 +615,42 @@ async fn set_app_public_key(
         blocking::<_, ApiError>(move || state.set_app_public_key(&app_id, request.app_public_key))
             .await?;
     Ok(Json(view))
+}
+
+/// A gateway fault to set, or null to clear it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GatewayFaultRequest {
+    #[schema(required)]
+    fault: Option<crate::alipay::gateway::GatewayFault>,
+}
+
+impl EmptyBody for GatewayFaultRequest {}
+
+/// Make the gateway's answers to this app wrong on purpose
+///
+/// Every v2 answer of `/gateway.do` to the app is made with the fault while it is set:
+/// `tampered-body`, `other-key`, `no-sign`, `repeated-root`, `slashes-unescaped` (signed so: a
+/// correct client accepts) or `system-busy`. The answer says what a correct client concludes.
+#[utoipa::path(
+    put,
+    path = "/api/v1/apps/{app_id}/gateway-fault",
+    operation_id = "setGatewayFault",
+    params(AppIdParam),
+    request_body(content = GatewayFaultRequest),
+    responses(
+        (status = 200, description = "`{fault, expect: {verdict, reason}}`", body = Object),
+        (status = 400, description = "Malformed JSON (malformed_json)", body = ErrorBody),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        (status = 422, description = "Not a gateway fault (invalid_request)", body = ErrorBody),
+        AppPathRefusals,
+        StorageRefusal,
+    ),
+)]
+async fn set_gateway_fault(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+    Body(request): Body<GatewayFaultRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.set_gateway_fault(&app_id, request.fault)?))
 }

@@ -117,6 +117,9 @@ public final class GatewayLogin {
         } catch (AlipayApiException e) {
             // Request or answer refused by the SDK itself (e.g. "sign check fail").
             result.put("error", error(e.getClass().getSimpleName(), e.getMessage(), e.getErrCode(), null, null));
+        } catch (RuntimeException e) {
+            // An answer without sign surfaces as a RuntimeException around the SDK's exception.
+            result.put("error", error(e.getClass().getSimpleName(), e.getMessage(), null, null, null));
         }
         out.println(JSON.toJSONString(result, SerializerFeature.WriteMapNullValue));
     }
