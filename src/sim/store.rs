@@ -285,10 +285,19 @@ impl Store {
                 dir: dir.clone(),
                 source,
             })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { dir }),
-            Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
+        // A lock held for a moment is no other alipay-sim: a process forked elsewhere in this
+        // one holds a copy of the descriptor until it execs. Only one held for half a second is.
+        let mut attempts = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < 10 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::InUse { dir }),
+                Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
+            }
         }
         remove_stale_temporary_files(&dir);
         make_private(&dir.join(FILE_NAME));
