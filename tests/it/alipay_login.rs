@@ -69,6 +69,37 @@ fn app_key_pair(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
         .unwrap()
 }
 
+/// The gateway login checker of `sdk` (`node`, `python`, `java`, `go`) on a config file.
+fn sdk_login(sdk: &str, file: &std::path::Path) -> Value {
+    let interop = interop_dir();
+    let mut command = match sdk {
+        "node" => {
+            let mut c = Command::new("node");
+            c.arg(interop.join("node/gateway_login.mjs"));
+            c
+        }
+        "python" => {
+            let mut c = Command::new(interop.join("python/.venv/bin/python"));
+            c.arg(interop.join("python/gateway_login.py"));
+            c
+        }
+        "java" => {
+            let target = interop.join("java/target");
+            let classpath = format!(
+                "{}:{}/lib/*",
+                target.join("classes").display(),
+                target.display()
+            );
+            let mut c = Command::new("java");
+            c.args(["-cp", &classpath, "GatewayLogin"]);
+            c
+        }
+        "go" => Command::new(interop.join("go/bin/gateway_login")),
+        other => panic!("no gateway checker {other}"),
+    };
+    run_json(command.arg(file))
+}
+
 #[test]
 fn the_node_sdk_logs_in_and_verifies_the_gateways_answer() {
     let sim = alipay_sim::Simulator::start_blocking();
@@ -417,30 +448,7 @@ fn the_python_java_and_go_sdks_log_in_and_get_the_gateways_refusals() {
             "code": code,
         });
         std::fs::write(&file, config.to_string()).unwrap();
-        let interop = interop_dir();
-        let mut command = match sdk {
-            "python" => {
-                let mut c = Command::new(interop.join("python/.venv/bin/python"));
-                c.arg(interop.join("python/gateway_login.py"));
-                c
-            }
-            "java" => {
-                let target = interop.join("java/target");
-                let mut c = Command::new("java");
-                c.args([
-                    "-cp",
-                    &format!(
-                        "{}:{}/lib/*",
-                        target.join("classes").display(),
-                        target.display()
-                    ),
-                    "GatewayLogin",
-                ]);
-                c
-            }
-            _ => Command::new(interop.join("go/bin/gateway_login")),
-        };
-        run_json(command.arg(&file))
+        sdk_login(sdk, &file)
     };
     let (pkcs1, pkcs8) = (
         pair["app_private_key_pkcs1_pem"].as_str().unwrap(),
@@ -830,35 +838,7 @@ fn each_sdk_meets_every_gateway_fault_as_the_oracle_says_or_a_named_deviation() 
             });
             let file = dir.path().join(format!("{sdk}.json"));
             std::fs::write(&file, config.to_string()).unwrap();
-            let interop = interop_dir();
-            let mut command = match sdk {
-                "node" => {
-                    let mut c = Command::new("node");
-                    c.arg(interop.join("node/gateway_login.mjs"));
-                    c
-                }
-                "python" => {
-                    let mut c = Command::new(interop.join("python/.venv/bin/python"));
-                    c.arg(interop.join("python/gateway_login.py"));
-                    c
-                }
-                "java" => {
-                    let target = interop.join("java/target");
-                    let mut c = Command::new("java");
-                    c.args([
-                        "-cp",
-                        &format!(
-                            "{}:{}/lib/*",
-                            target.join("classes").display(),
-                            target.display()
-                        ),
-                        "GatewayLogin",
-                    ]);
-                    c
-                }
-                _ => Command::new(interop.join("go/bin/gateway_login")),
-            };
-            let result = run_json(command.arg(&file));
+            let result = sdk_login(sdk, &file);
             let logged_in =
                 result["ok"]["openId"].is_string() || result["ok"]["open_id"].is_string();
             if (fault, sdk) == ("repeated-root", "go") {

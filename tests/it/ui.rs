@@ -12,7 +12,7 @@ fn state() -> (SimState, String) {
     crate::common::in_memory_state(5)
 }
 
-async fn send(
+pub(crate) async fn send(
     state: &SimState,
     method: &str,
     uri: &str,

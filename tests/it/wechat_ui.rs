@@ -3,37 +3,10 @@
 //! at its field), the scenario and clock forms, the device's forms tap and show what the page
 //! received, every form's action URL loads a page, and `/sdk/wx.js` names the app's number.
 
-use alipay_sim::server;
 use alipay_sim::state::SimState;
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use tower::ServiceExt;
+use axum::http::StatusCode;
 
-async fn send(
-    state: &SimState,
-    method: &str,
-    uri: &str,
-    form: Option<&str>,
-) -> (StatusCode, String, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if form.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    }
-    let request = request
-        .body(Body::from(form.unwrap_or("").to_string()))
-        .unwrap();
-    let response = server::app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|l| l.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap(), location)
-}
+use crate::ui::send;
 
 /// A state with one WeChat app, made by the dashboard's form.
 async fn wechat_app() -> (SimState, String) {
