@@ -20,12 +20,7 @@ fn node_login(
     validate_sign: bool,
 ) -> Value {
     set_up_sdks();
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{app_id}/keys", sim.uri()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(sim, app_id);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("login.json");
     let config = json!({
@@ -58,6 +53,16 @@ fn auth_code(sim: &alipay_sim::Simulator, app_id: &str) -> String {
         "{answer}"
     );
     answer["authCode"].as_str().unwrap().to_string()
+}
+
+/// The app's keys as `GET /api/v1/apps/{app_id}/keys` gives them (its Alipay public key).
+fn app_keys(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
+    Client::new()
+        .get(format!("{}/api/v1/apps/{app_id}/keys", sim.uri()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
 }
 
 fn app_key_pair(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
@@ -269,12 +274,7 @@ fn node_call(
     params: Value,
     validate_sign: bool,
 ) -> Value {
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{app_id}/keys", sim.uri()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(sim, app_id);
     let pair = app_key_pair(sim, app_id);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("call.json");
@@ -407,12 +407,7 @@ fn the_python_java_and_go_sdks_log_in_and_get_the_gateways_refusals() {
     set_up_sdks();
     let sim = alipay_sim::Simulator::start_blocking();
     let app = sim.create_app();
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(&sim, app.app_id());
     let pair = app_key_pair(&sim, app.app_id());
     let other = Command::new("openssl")
         .args(["genrsa", "-traditional", "2048"])
@@ -500,12 +495,7 @@ fn the_python_java_and_go_sdks_log_in_and_get_the_gateways_refusals() {
 fn the_node_sdk_logs_in_by_v3_and_verifies_the_signed_headers() {
     let sim = alipay_sim::Simulator::start_blocking();
     let app = sim.create_app();
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(&sim, app.app_id());
     let pair = app_key_pair(&sim, app.app_id());
     let dir = tempfile::tempdir().unwrap();
     let call = |private_key: &str, path: &str, body: Value, query: Value| -> Value {
@@ -621,12 +611,7 @@ fn the_node_sdk_logs_in_in_certificate_mode() {
     let app = sim.create_app();
     app.patch(json!({"console": {"signing_key_mode": "certificate"}}))
         .unwrap();
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(&sim, app.app_id());
     let certs = &keys["certificates"];
     let file = |name: &Value| -> String {
         Client::new()
@@ -693,12 +678,7 @@ fn the_node_sdk_logs_in_in_certificate_mode() {
     other
         .patch(json!({"console": {"signing_key_mode": "certificate"}}))
         .unwrap();
-    let other_keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), other.app_id()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let other_keys: Value = app_keys(&sim, other.app_id());
     let other_app_cert = Client::new()
         .get(format!(
             "{}/api/v1/apps/{}/certs/{}",
@@ -730,12 +710,7 @@ fn the_java_sdk_logs_in_in_certificate_mode() {
     let app = sim.create_app();
     app.patch(json!({"console": {"signing_key_mode": "certificate"}}))
         .unwrap();
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(&sim, app.app_id());
     let dir = tempfile::tempdir().unwrap();
     let mut paths = serde_json::Map::new();
     for (role, field) in [
@@ -796,12 +771,7 @@ fn each_sdk_meets_every_gateway_fault_as_the_oracle_says_or_a_named_deviation() 
     set_up_sdks();
     let sim = alipay_sim::Simulator::start_blocking();
     let app = sim.create_app();
-    let keys: Value = Client::new()
-        .get(format!("{}/api/v1/apps/{}/keys", sim.uri(), app.app_id()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let keys: Value = app_keys(&sim, app.app_id());
     let pair = app_key_pair(&sim, app.app_id());
     let dir = tempfile::tempdir().unwrap();
     let faults = [
