@@ -225,6 +225,16 @@ pub struct LoginUser {
     pub open_id: Option<String>,
 }
 
+impl LoginUser {
+    /// The id a backend keys the user by: `open_id`, else `user_id`.
+    pub fn id(&self) -> &str {
+        self.open_id
+            .as_deref()
+            .or(self.user_id.as_deref())
+            .unwrap_or_default()
+    }
+}
+
 /// `alipay.system.oauth.token`'s success object, keys in the order real answers have
 /// (alphabetical, `open_id` last), `expires_in` and `re_expires_in` as numbers (§1.2).
 pub fn oauth_token_success(

@@ -20,6 +20,11 @@ pub struct KeysArgs {
     /// suites with), instead of the Alipay keys.
     #[arg(long, value_parser = ["alipay", "wechat"], default_value = "alipay")]
     platform: String,
+    /// Also the app's own key pair (应用公钥), which signs its gateway requests: what a
+    /// backend that logs users in configures its SDK with (`privateKey`). Takes a key
+    /// generation.
+    #[arg(long)]
+    login: bool,
 }
 
 pub fn run(args: KeysArgs, out: &mut impl Write) -> Result<()> {
@@ -27,6 +32,7 @@ pub fn run(args: KeysArgs, out: &mut impl Write) -> Result<()> {
         seed,
         json,
         platform,
+        login,
     } = args;
     if platform == "wechat" {
         let keys = alipay_sim::wechat::keys::WechatKeys::for_seed(seed);
@@ -42,9 +48,21 @@ pub fn run(args: KeysArgs, out: &mut impl Write) -> Result<()> {
         return Ok(());
     }
 
-    let keys = AppKeys::for_seed(seed)?.published();
+    let app_keys = AppKeys::for_seed(seed)?;
+    let keys = app_keys.published();
+    let app_key = if login {
+        Some(app_keys.app_key()?)
+    } else {
+        None
+    };
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
+        let mut published = serde_json::to_value(&keys)?;
+        if let Some(key) = app_key {
+            published["app_public_key"] = key.public_key().to_base64().into();
+            published["app_private_key_pkcs1_pem"] = key.to_pkcs1_pem().into();
+            published["app_private_key_pkcs8_pem"] = key.to_pkcs8_pem().into();
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&published)?)?;
     } else {
         writeln!(
             out,
@@ -72,6 +90,23 @@ pub fn run(args: KeysArgs, out: &mut impl Write) -> Result<()> {
             keys.alipay_private_key_pkcs1_pem
         )?;
         writeln!(out, "aes_key (base64): {}", keys.aes_key)?;
+        if let Some(key) = app_key {
+            writeln!(
+                out,
+                "\napp_public_key (应用公钥, the gateway verifies requests with it):\n{}\n",
+                key.public_key().to_base64()
+            )?;
+            writeln!(
+                out,
+                "app_private_key (PKCS#1 PEM, the Node and Python SDKs' privateKey):\n{}",
+                key.to_pkcs1_pem()
+            )?;
+            writeln!(
+                out,
+                "app_private_key (PKCS#8 PEM, the Java SDK's):\n{}",
+                key.to_pkcs8_pem()
+            )?;
+        }
     }
     Ok(())
 }

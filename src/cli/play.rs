@@ -12,7 +12,8 @@ use super::parse_seed;
 
 #[derive(clap::Args)]
 pub struct PlayArgs {
-    /// Suite files, or names of built-in suites (`conformance`, `transports`).
+    /// Suite files, or names of built-in suites (`conformance`, `transports`, `wechat-code`,
+    /// `wechat-legacy`, `alipay-login`).
     #[arg(required = true, value_name = "SUITE")]
     suites: Vec<String>,
     /// The backend's URL, instead of each suite's backend.url.
@@ -45,6 +46,16 @@ pub struct PlayArgs {
         env = "ALIPAY_SIM_WECHAT_ADDR"
     )]
     wechat_addr: std::net::SocketAddr,
+    /// Where login suites (`alipay-login`) serve Alipay's gateway while they play: point the
+    /// backend's Alipay gateway (instead of https://openapi.alipay.com/gateway.do) at
+    /// http://ADDR/gateway.do, with the keys of `alipay-sim keys --seed N --login`.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8088",
+        env = "ALIPAY_SIM_ALIPAY_ADDR"
+    )]
+    alipay_addr: std::net::SocketAddr,
 }
 
 fn parse_body_shape(text: &str) -> Result<alipay_sim::state::BodyShape, String> {
@@ -70,7 +81,13 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
     let keys = AppKeys::for_seed(args.seed)?;
     let mut suites = Vec::new();
     let mut wechat_suites = Vec::new();
+    let mut login_suites = Vec::new();
     for argument in &args.suites {
+        if let Some(loaded) = alipay_sim::playback::alipay_login::LoadedLoginSuite::load(argument)?
+        {
+            login_suites.push(loaded);
+            continue;
+        }
         if let Some(loaded) = alipay_sim::playback::wechat::LoadedWechatSuite::load(argument)? {
             wechat_suites.push(loaded);
             continue;
@@ -125,6 +142,15 @@ pub fn run(args: PlayArgs) -> Result<ExitCode> {
         };
         runtime.block_on(play_wechat(&wechat_suites, &args, &mut report, &render))?;
     }
+    if !login_suites.is_empty() {
+        let render = |suite: &str, step: &play::StepReport| {
+            if !json {
+                print!("{}", play::render_step(suite, step));
+                let _ = std::io::stdout().flush();
+            }
+        };
+        runtime.block_on(play_login(&login_suites, &args, &mut report, &render))?;
+    }
     if let Some(path) = &args.junit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -153,7 +179,6 @@ async fn play_wechat(
     report: &mut alipay_sim::playback::play::Report,
     render: &dyn Fn(&str, &alipay_sim::playback::play::StepReport),
 ) -> Result<()> {
-    use alipay_sim::playback::play::StepStatus;
     use alipay_sim::state::{NewWechatApp, SimState, StateConfig};
 
     let state = SimState::open(StateConfig {
@@ -208,14 +233,7 @@ async fn play_wechat(
         )
         .await
         .with_context(|| format!("{}: is the backend running? ", loaded.file))?;
-        for step in &suite.steps {
-            match step.status {
-                StepStatus::Passed => report.passed += 1,
-                StepStatus::Failed => report.failed += 1,
-                StepStatus::Skipped => report.skipped += 1,
-            }
-        }
-        report.suites.push(suite);
+        add_suite(report, suite);
         if args.fail_fast && report.failed > 0 {
             break;
         }
@@ -224,4 +242,112 @@ async fn play_wechat(
     let _ = stop.send(());
     let _ = server.await;
     Ok(())
+}
+
+/// Plays the login suites against the backend, serving Alipay's gateway at `--alipay-addr` for
+/// the app of `--seed` (and another app, whose codes the backend must refuse), and adds their
+/// results to `report`.
+async fn play_login(
+    suites: &[alipay_sim::playback::alipay_login::LoadedLoginSuite],
+    args: &PlayArgs,
+    report: &mut alipay_sim::playback::play::Report,
+    render: &dyn Fn(&str, &alipay_sim::playback::play::StepReport),
+) -> Result<()> {
+    use alipay_sim::playback::alipay_login::{play_suite, LoginApps};
+    use alipay_sim::state::{NewApp, SimState, StateConfig};
+
+    let state = SimState::open(StateConfig {
+        seed: Some(args.seed),
+        data_dir: None,
+    })?;
+    // The state of a seed opens with the seed's app.
+    let app_id = AppKeys::for_seed(args.seed)?.app_id().to_string();
+    let app = match state.app(&app_id) {
+        Ok(app) => app,
+        Err(_) => state.create_app(NewApp {
+            seed: Some(args.seed),
+            name: Some("play".into()),
+            ..Default::default()
+        })?,
+    };
+    let other = state.create_app(NewApp {
+        seed: Some(alipay_sim::seed::derive_seed(
+            args.seed,
+            "play/another-app",
+            1,
+        )),
+        name: Some("another app".into()),
+        ..Default::default()
+    })?;
+    let listener = tokio::net::TcpListener::bind(args.alipay_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "login suites serve Alipay's gateway at --alipay-addr {}: cannot listen there",
+                args.alipay_addr
+            )
+        })?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(alipay_sim::server::serve(
+        listener,
+        state.clone(),
+        Default::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    eprintln!(
+        "Alipay gateway at http://{}/gateway.do for app {} (alipay-sim keys --seed {} --login)",
+        args.alipay_addr, app.app_id, args.seed
+    );
+    let apps = LoginApps {
+        app_id: &app.app_id,
+        other_app_id: &other.app_id,
+    };
+    let started = std::time::Instant::now();
+    let result = async {
+        for loaded in suites {
+            let url = args
+                .backend
+                .clone()
+                .or_else(|| loaded.suite.backend.url.clone())
+                .with_context(|| {
+                    format!(
+                        "{}: no backend URL: give --backend URL or set backend.url in the suite",
+                        loaded.file
+                    )
+                })?;
+            let suite = play_suite(loaded, &url, &state, &apps, &mut |step| {
+                render(&loaded.suite.name, step)
+            })
+            .await
+            .with_context(|| format!("{}: is the backend running? ", loaded.file))?;
+            add_suite(report, suite);
+            if args.fail_fast && report.failed > 0 {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    report.elapsed_ms += started.elapsed().as_millis() as u64;
+    let _ = stop.send(());
+    let _ = server.await;
+    result
+}
+
+/// Adds a played suite's steps to the run's counts and the suite to its report.
+fn add_suite(
+    report: &mut alipay_sim::playback::play::Report,
+    suite: alipay_sim::playback::play::SuiteReport,
+) {
+    use alipay_sim::playback::play::StepStatus;
+    for step in &suite.steps {
+        match step.status {
+            StepStatus::Passed => report.passed += 1,
+            StepStatus::Failed => report.failed += 1,
+            StepStatus::Skipped => report.skipped += 1,
+        }
+    }
+    report.suites.push(suite);
 }

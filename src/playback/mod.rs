@@ -2,6 +2,7 @@
 //! ([`suite`]), and replaying them against a backend with text, JSON and JUnit reports
 //! ([`play`]).
 
+pub mod alipay_login;
 mod report;
 mod run;
 pub mod suite;

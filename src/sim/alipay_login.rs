@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::Value;
 
 /// One `my.getAuthCode` code.
 #[derive(Debug, Clone)]
@@ -11,6 +12,8 @@ pub(crate) struct AuthCode {
     pub(crate) issued_at: u64,
     pub(crate) scopes: Vec<String>,
     pub(crate) used: bool,
+    /// The device session the code was given in: the user it logs in.
+    pub(crate) device_session: u64,
 }
 
 /// An access token or a refresh token the gateway issued.
@@ -20,6 +23,8 @@ pub(crate) struct IssuedToken {
     /// The scopes of the code the login started with: `alipay.user.info.share` wants auth_user.
     pub(crate) scopes: Vec<String>,
     pub(crate) used: bool,
+    /// The device session of the code the login started with.
+    pub(crate) device_session: u64,
 }
 
 /// An access token's life (`expires_in`, 15 days) and a refresh token's (`re_expires_in`, 30).
@@ -34,6 +39,75 @@ pub(crate) struct LoginMemory {
     pub(crate) refresh_tokens: BTreeMap<String, IssuedToken>,
     /// How many codes and tokens were drawn, for the next one's value.
     pub(crate) drawn: u64,
+    /// Device sessions started after the first (`POST .../device-session`): the current one
+    /// is `1 + sessions_started`.
+    pub(crate) sessions_started: u64,
+}
+
+impl LoginMemory {
+    /// The device session page calls belong to now: 1 until a new one is started.
+    pub(crate) fn device_session(&self) -> u64 {
+        1 + self.sessions_started
+    }
+
+    /// The device session a gateway request belongs to, found through its code, its
+    /// `auth_token` or its `refresh_token` (without using any of them).
+    pub(crate) fn session_of(&self, params: &BTreeMap<String, String>) -> Option<u64> {
+        let param = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        self.codes
+            .get(param("code"))
+            .map(|c| c.device_session)
+            .or_else(|| {
+                self.access_tokens
+                    .get(param("auth_token"))
+                    .map(|t| t.device_session)
+            })
+            .or_else(|| {
+                self.refresh_tokens
+                    .get(param("refresh_token"))
+                    .map(|t| t.device_session)
+            })
+    }
+}
+
+/// One login call as the journal keeps it: the page's `my.getAuthCode` or a backend's gateway
+/// request, with the device session it belongs to (the session whose code or token it
+/// carries), so that one user's login and phone-number calls can be read together.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AlipayLoginJournalEntry {
+    pub id: u64,
+    #[schema(format = DateTime)]
+    pub time: String,
+    pub app_id: String,
+    /// The device session; null when the request named no code or token the gateway issued.
+    #[schema(required)]
+    pub device_session: Option<u64>,
+    /// `my.getAuthCode`, or the gateway method: `alipay.system.oauth.token`,
+    /// `alipay.user.info.share` (v2 and v3 alike), or the method a refused request named.
+    pub call: String,
+    /// `page`, `v2` (`/gateway.do`) or `v3`.
+    pub api: String,
+    /// What was asked: the page's scopes, or the request's parameters less `sign` (v3: its
+    /// path, query and body).
+    #[schema(value_type = Object)]
+    pub request: Value,
+    /// What was answered: the page's result, or the response object (`error_response`'s for
+    /// an error; v3: the body).
+    #[schema(value_type = Object)]
+    pub answer: Value,
+    /// The gateway fault the answer was made with, if any.
+    #[schema(value_type = Option<String>, required)]
+    pub gateway_fault: Option<crate::alipay::gateway::GatewayFault>,
+    /// The user the call logged in or read: its open_id (or user_id).
+    #[schema(required)]
+    pub user: Option<String>,
+}
+
+impl AlipayLoginJournalEntry {
+    /// About what the entry takes, for the journal's byte bound.
+    pub(crate) fn size(&self) -> usize {
+        256 + self.request.to_string().len() + self.answer.to_string().len()
+    }
 }
 
 /// How long a code works (3 minutes to 24 hours per the docs; chosen 180 s).

@@ -53,6 +53,14 @@ pub struct JournalEntry {
     /// Every time the device page sent the envelope to a backend, oldest first: the last
     /// `EXCHANGES_PER_CALL` (20).
     pub exchanges: Vec<Exchange>,
+    /// The device session the call was made in (`POST /api/v1/apps/{app_id}/device-session`
+    /// starts a new one): the login journal's entries of the same session are that user's.
+    #[serde(default = "first_session")]
+    pub device_session: u64,
+}
+
+fn first_session() -> u64 {
+    1
 }
 
 /// What happened, as the journal keeps it: a closed set, one variant per platform flow.
@@ -64,7 +72,10 @@ pub(crate) enum Event {
         fixture: Arc<Fixture>,
         action: ActionKind,
         exchanges: VecDeque<Exchange>,
+        device_session: u64,
     },
+    /// An Alipay login call: the page's `my.getAuthCode` or a backend's gateway request.
+    AlipayLogin(Box<crate::sim::alipay_login::AlipayLoginJournalEntry>),
     /// A WeChat call: a page's or a backend's (the entry as it is shown, less id and time).
     Wechat(Box<crate::sim::wechat::WechatJournalEntry>),
 }
@@ -93,6 +104,7 @@ impl Event {
                 512 + envelope + exchanges
             }
             Event::Wechat(entry) => entry.size(),
+            Event::AlipayLogin(entry) => entry.size(),
         }
     }
 }
@@ -158,8 +170,36 @@ impl Journal {
                     time: rfc3339(r.time.into()),
                     ..(**entry).clone()
                 }),
-                Event::AlipayPhone { .. } => None,
+                Event::AlipayPhone { .. } | Event::AlipayLogin(_) => None,
             })
+            .take(limit)
+            .collect()
+    }
+
+    /// Alipay login entries, newest first, optionally of one app and one device session, at
+    /// most `limit`.
+    pub(crate) fn login_entries(
+        &self,
+        app_id: Option<&str>,
+        device_session: Option<u64>,
+        limit: usize,
+    ) -> Vec<crate::sim::alipay_login::AlipayLoginJournalEntry> {
+        self.entries
+            .iter()
+            .rev()
+            .filter(|r| app_id.is_none_or(|id| r.app_id == id))
+            .filter_map(|r| match &r.event {
+                Event::AlipayLogin(entry) => {
+                    Some(crate::sim::alipay_login::AlipayLoginJournalEntry {
+                        id: r.id,
+                        time: rfc3339(r.time.into()),
+                        app_id: r.app_id.clone(),
+                        ..(**entry).clone()
+                    })
+                }
+                _ => None,
+            })
+            .filter(|e| device_session.is_none_or(|n| e.device_session == Some(n)))
             .take(limit)
             .collect()
     }
@@ -175,7 +215,7 @@ impl Journal {
                         exchanges.pop_front();
                     }
                 }
-                Event::Wechat(_) => {}
+                Event::Wechat(_) | Event::AlipayLogin(_) => {}
             }
             self.bytes -= record.size;
             record.size = record.event.size();
@@ -222,6 +262,7 @@ impl Recorded {
                 fixture,
                 action,
                 exchanges,
+                device_session,
             } => {
                 let delivery = &fixture.delivery;
                 Some(JournalEntry {
@@ -237,9 +278,10 @@ impl Recorded {
                     plaintext: delivery.expect.plaintext.clone(),
                     backend: exchanges.back().cloned(),
                     exchanges: exchanges.iter().cloned().collect(),
+                    device_session: *device_session,
                 })
             }
-            Event::Wechat(_) => None,
+            Event::Wechat(_) | Event::AlipayLogin(_) => None,
         }
     }
 }

@@ -33,6 +33,7 @@ pub use crate::sim::alipay::{
     AppView, CertificatesView, KeysView, NewApp, NextOutcome, PhoneNumberRequest, PreparedCall,
     Protocols, VerifyRequest,
 };
+pub use crate::sim::alipay_login::AlipayLoginJournalEntry;
 pub use crate::sim::error::StateError;
 pub use crate::sim::exchange::Exchange;
 pub use crate::sim::journal::{JournalEntry, EXCHANGES_PER_CALL, JOURNAL_BYTES, JOURNAL_CAPACITY};
@@ -495,10 +496,15 @@ impl SimState {
                 Ok(())
             })?;
         }
+        let device_session = self
+            .lock()
+            .alipay(&prepared.app_id)
+            .map_or(1, |app| lock(&app.login).device_session());
         let event = Event::AlipayPhone {
             fixture: fixture.clone(),
             action: prepared.call.action.kind,
             exchanges: Default::default(),
+            device_session,
         };
         let id = self.lock_journal().push(&prepared.app_id, event);
         if let Some(recording) = self
@@ -1189,19 +1195,76 @@ impl SimState {
         let mut memory = lock(&app.login);
         memory.drawn += 1;
         let code = login_value(app.stored.key_seed, "auth-code", memory.drawn, 32);
+        let device_session = memory.device_session();
         memory.codes.insert(
             code.clone(),
             AuthCode {
                 issued_at: now,
                 scopes: scopes.clone(),
                 used: false,
+                device_session,
             },
         );
-        Ok(serde_json::json!({
+        drop(memory);
+        let answer = serde_json::json!({
             "authCode": code,
             "authSuccessScopes": scopes,
             "authErrorScopes": {},
-        }))
+        });
+        self.journal_login(
+            app_id,
+            AlipayLoginJournalEntry {
+                device_session: Some(device_session),
+                call: "my.getAuthCode".into(),
+                api: "page".into(),
+                request: serde_json::json!({ "scopes": scopes }),
+                answer: answer.clone(),
+                gateway_fault: None,
+                user: Some(
+                    session_user(app.stored.key_seed, device_session)
+                        .id()
+                        .to_string(),
+                ),
+                ..AlipayLoginJournalEntry::default()
+            },
+        );
+        Ok(answer)
+    }
+
+    /// Starts a new device session on the app: another Alipay account on another phone. Its
+    /// codes log in another user; its phone-number calls are journaled with its number.
+    pub fn alipay_new_device_session(&self, app_id: &str) -> Result<Value, StateError> {
+        let app = self.lock().alipay(app_id)?.clone();
+        let mut memory = lock(&app.login);
+        memory.sessions_started += 1;
+        let device_session = memory.device_session();
+        let user = session_user(app.stored.key_seed, device_session);
+        Ok(serde_json::json!({ "device_session": device_session, "user": user.id() }))
+    }
+
+    /// The app's device session now, and its user.
+    pub fn alipay_device_session(&self, app_id: &str) -> Result<Value, StateError> {
+        let app = self.lock().alipay(app_id)?.clone();
+        let device_session = lock(&app.login).device_session();
+        let user = session_user(app.stored.key_seed, device_session);
+        Ok(serde_json::json!({ "device_session": device_session, "user": user.id() }))
+    }
+
+    /// The login journal (page and gateway calls), newest first, of one app or all, of one
+    /// device session or all, at most `limit`.
+    pub fn alipay_login_journal(
+        &self,
+        app_id: Option<&str>,
+        device_session: Option<u64>,
+        limit: usize,
+    ) -> Vec<AlipayLoginJournalEntry> {
+        self.lock_journal()
+            .login_entries(app_id, device_session, limit)
+    }
+
+    fn journal_login(&self, app_id: &str, entry: AlipayLoginJournalEntry) {
+        self.lock_journal()
+            .push(app_id, Event::AlipayLogin(Box::new(entry)));
     }
 
     /// The app's own key pair: the one the simulator made (its private key in both PEM forms),
@@ -1287,6 +1350,41 @@ impl SimState {
     /// together). Errors are a signed `error_response` (unsigned for an unknown app, which has
     /// no Alipay key).
     pub fn alipay_gateway(&self, params: &BTreeMap<String, String>) -> String {
+        let body = self.gateway_v2_answer(params);
+        let app = params
+            .get("app_id")
+            .and_then(|id| self.lock().alipay(id).ok().cloned());
+        if let Some(app) = app {
+            let device_session = lock(&app.login).session_of(params);
+            let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let answer = parsed
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.ends_with("_response")))
+                .map_or_else(|| Value::String(body.clone()), |(_, v)| v.clone());
+            let mut request: serde_json::Map<String, Value> = params
+                .iter()
+                .filter(|(k, _)| k.as_str() != "sign")
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            request.remove("sign");
+            self.journal_login(
+                &app.stored.app_id,
+                AlipayLoginJournalEntry {
+                    device_session,
+                    call: params.get("method").cloned().unwrap_or_default(),
+                    api: "v2".into(),
+                    request: Value::Object(request),
+                    user: logged_in_user(&app, &answer, device_session),
+                    answer,
+                    gateway_fault: app.stored.gateway_fault,
+                    ..AlipayLoginJournalEntry::default()
+                },
+            );
+        }
+        body
+    }
+
+    fn gateway_v2_answer(&self, params: &BTreeMap<String, String>) -> String {
         use crate::alipay::gateway::{self, GatewayError};
         use crate::crypto::SignType;
         let now = self.clock().now;
@@ -1350,34 +1448,58 @@ impl SimState {
         &self,
         request: V3Request<'_>,
     ) -> (u16, Vec<(String, String)>, String) {
+        let (status, headers, body, called) = self.gateway_v3_answer(request);
+        if let Some((app, method, params)) = called {
+            let device_session = lock(&app.login).session_of(&params);
+            let answer: Value =
+                serde_json::from_str(&body).unwrap_or_else(|_| Value::String(body.clone()));
+            self.journal_login(
+                &app.stored.app_id,
+                AlipayLoginJournalEntry {
+                    device_session,
+                    call: method.to_string(),
+                    api: "v3".into(),
+                    request: serde_json::json!({
+                        "path": request.path_and_query,
+                        "body": request.body,
+                    }),
+                    user: logged_in_user(&app, &answer, device_session).filter(|_| status == 200),
+                    answer,
+                    gateway_fault: None,
+                    ..AlipayLoginJournalEntry::default()
+                },
+            );
+        }
+        (status, headers, body)
+    }
+
+    /// A v3 answer, and the app, method and parameters of a request that reached the app
+    /// (the journal's).
+    #[allow(clippy::type_complexity)]
+    fn gateway_v3_answer(
+        &self,
+        request: V3Request<'_>,
+    ) -> (
+        u16,
+        Vec<(String, String)>,
+        String,
+        Option<(AlipayApp, &'static str, BTreeMap<String, String>)>,
+    ) {
         use crate::alipay::gateway::{self, GatewayError};
         let now = self.clock().now;
         let refuse =
             |error: GatewayError| (400, Vec::new(), gateway::v3_error_body(&error).to_string());
         let authorization = match gateway::parse_v3_authorization(request.authorization) {
             Ok(authorization) => authorization,
-            Err(error) => return refuse(error),
+            Err(error) => {
+                let (status, headers, body) = refuse(error);
+                return (status, headers, body, None);
+            }
         };
         let Some(app) = self.lock().alipay(&authorization.app_id).ok().cloned() else {
-            return refuse(GatewayError::invalid_app_id());
+            let (status, headers, body) = refuse(GatewayError::invalid_app_id());
+            return (status, headers, body, None);
         };
-        let signed = gateway::v3_sign_string(
-            &authorization.auth_string,
-            request.method,
-            request.path_and_query,
-            request.body,
-            request.app_auth_token,
-        );
-        let verified = app_public_key(&app).is_some_and(|key| {
-            key.verify(
-                crate::crypto::SignatureHash::Sha256,
-                signed.as_bytes(),
-                &authorization.sign,
-            )
-        });
-        if !verified {
-            return refuse(GatewayError::invalid_signature_v3(&signed));
-        }
         let (method, mut params) = match request.path {
             "/v3/alipay/system/oauth/token" => {
                 let body: Value = serde_json::from_str(request.body).unwrap_or(Value::Null);
@@ -1392,7 +1514,42 @@ impl SimState {
             _ => (gateway::USER_INFO_SHARE, request.query.clone()),
         };
         params.insert("app_id".into(), authorization.app_id.clone());
-        let mut inner = match login_call(&app, method, &params, now) {
+        let (status, headers, body) =
+            self.v3_call(&app, &authorization, request, method, &params, now);
+        (status, headers, body, Some((app, method, params)))
+    }
+
+    /// A v3 request of a known app: its signature checked, then the method.
+    fn v3_call(
+        &self,
+        app: &AlipayApp,
+        authorization: &crate::alipay::gateway::V3Authorization,
+        request: V3Request<'_>,
+        method: &str,
+        params: &BTreeMap<String, String>,
+        now: u64,
+    ) -> (u16, Vec<(String, String)>, String) {
+        use crate::alipay::gateway::{self, GatewayError};
+        let refuse =
+            |error: GatewayError| (400, Vec::new(), gateway::v3_error_body(&error).to_string());
+        let signed = gateway::v3_sign_string(
+            &authorization.auth_string,
+            request.method,
+            request.path_and_query,
+            request.body,
+            request.app_auth_token,
+        );
+        let verified = app_public_key(app).is_some_and(|key| {
+            key.verify(
+                crate::crypto::SignatureHash::Sha256,
+                signed.as_bytes(),
+                &authorization.sign,
+            )
+        });
+        if !verified {
+            return refuse(GatewayError::invalid_signature_v3(&signed));
+        }
+        let mut inner = match login_call(app, method, params, now) {
             Ok(inner) => inner,
             Err(error) => return refuse(error),
         };
@@ -1477,17 +1634,15 @@ fn login_call(
     params: &BTreeMap<String, String>,
     now: u64,
 ) -> Result<Value, crate::alipay::gateway::GatewayError> {
-    use crate::alipay::gateway::{self, GatewayError, LoginUser};
+    use crate::alipay::gateway::{self, GatewayError};
     use crate::sim::alipay_login::{
         IssuedToken, ACCESS_TOKEN_TTL, AUTH_CODE_TTL, REFRESH_TOKEN_TTL,
     };
     let seed = app.stored.key_seed;
-    let user = LoginUser {
-        user_id: None,
-        open_id: Some(login_value(seed, "open-id", 0, 46)),
-    };
     let alive = |issued_at: u64, ttl: u64| now < issued_at + ttl;
     let mut memory = lock(&app.login);
+    let device_session = memory.session_of(params).unwrap_or(1);
+    let user = session_user(seed, device_session);
     if method == gateway::USER_INFO_SHARE {
         let token = params.get("auth_token").cloned().unwrap_or_default();
         match memory.access_tokens.get(&token) {
@@ -1548,6 +1703,7 @@ fn login_call(
         issued_at: now,
         scopes,
         used: false,
+        device_session,
     };
     memory
         .access_tokens
@@ -1571,6 +1727,29 @@ fn login_call(
         &refresh_token,
         &auth_start,
     ))
+}
+
+/// The Alipay account of an app's device session: session 1 is the app's first user, each
+/// later session another account (openid mode: only `open_id`, §9's default).
+fn session_user(seed: u64, device_session: u64) -> crate::alipay::gateway::LoginUser {
+    crate::alipay::gateway::LoginUser {
+        user_id: None,
+        open_id: Some(login_value(
+            seed,
+            "open-id",
+            device_session.saturating_sub(1),
+            46,
+        )),
+    }
+}
+
+/// The user a gateway answer logged in or read: the session's, when the answer is not an
+/// error (a faulted answer's body may name another).
+fn logged_in_user(app: &AlipayApp, answer: &Value, device_session: Option<u64>) -> Option<String> {
+    let succeeded = answer.is_object() && answer.get("sub_code").is_none();
+    device_session
+        .filter(|_| succeeded)
+        .map(|n| session_user(app.stored.key_seed, n).id().to_string())
 }
 
 /// A login value of an app: `len` letters and digits from its seed, for `purpose` and `n`.

@@ -832,3 +832,84 @@ fn each_sdk_meets_every_gateway_fault_as_the_oracle_says_or_a_named_deviation() 
         "the named deviation still happens"
     );
 }
+
+/// One user across both flows: a device session's login (the page's code, the backend's
+/// oauth.token) and its phone call are journaled with the session's number, and the login of
+/// another session is another user.
+#[test]
+fn the_journal_links_a_device_sessions_login_and_phone_call() {
+    let sim = alipay_sim::Simulator::start_blocking();
+    let app = sim.create_app();
+    let pair = app_key_pair(&sim, app.app_id());
+    let private_key = pair["app_private_key_pkcs1_pem"].as_str().unwrap();
+    let client = Client::new();
+    let api = format!("{}/api/v1/apps/{}", sim.uri(), app.app_id());
+    let session = |method: reqwest::Method| -> Value {
+        client
+            .request(method, format!("{api}/device-session"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(session(reqwest::Method::GET)["device_session"], 1);
+    let first = node_login(
+        &sim,
+        app.app_id(),
+        private_key,
+        &auth_code(&sim, app.app_id()),
+        true,
+    );
+    let started = session(reqwest::Method::POST);
+    assert_eq!(started["device_session"], 2, "{started}");
+    let code = auth_code(&sim, app.app_id());
+    let login = node_login(&sim, app.app_id(), private_key, &code, true);
+    let phone: Value = client
+        .post(format!("{api}/getPhoneNumber"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(phone["payload"]["response"].is_string(), "{phone}");
+
+    // The second login is the new session's user, not the first's.
+    assert_eq!(login["ok"]["openId"], started["user"], "{login}");
+    assert_ne!(first["ok"]["openId"], login["ok"]["openId"]);
+    let journal: Vec<Value> = client
+        .get(format!(
+            "{}/api/v1/alipay/login-journal?app_id={}&device_session=2",
+            sim.uri(),
+            app.app_id()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let calls: Vec<&str> = journal
+        .iter()
+        .map(|e| e["call"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        calls,
+        ["alipay.system.oauth.token", "my.getAuthCode"],
+        "{journal:#?}"
+    );
+    assert_eq!(journal[0]["request"]["code"], code.as_str());
+    assert!(journal[0]["request"].get("sign").is_none(), "no sign kept");
+    assert!(
+        journal.iter().all(|e| e["user"] == started["user"]),
+        "{journal:#?}"
+    );
+    let phones: Vec<Value> = client
+        .get(format!(
+            "{}/api/v1/journal?app_id={}",
+            sim.uri(),
+            app.app_id()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(phones.len(), 1);
+    assert_eq!(phones[0]["device_session"], 2);
+}

@@ -1,8 +1,8 @@
 //! The routes of the Alipay `my.getPhoneNumber` flow: the app's keys, scenarios, the emulated
 //! front-end call, and the strict backend's verdict.
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -39,6 +39,8 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(read_app_key_pair))
         .routes(routes!(set_app_public_key))
         .routes(routes!(set_gateway_fault))
+        .routes(routes!(read_device_session, new_device_session))
+        .routes(routes!(read_login_journal))
 }
 
 /// The header that applies a catalogue scenario to one `getPhoneNumber` call.
@@ -653,4 +655,93 @@ async fn set_gateway_fault(
     Body(request): Body<GatewayFaultRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(state.set_gateway_fault(&app_id, request.fault)?))
+}
+
+/// The device session now
+///
+/// The phone and Alipay account the page's calls come from: `{device_session, user}`, the
+/// user being the `open_id` a login of this session gets. Every `my.getAuthCode` and
+/// `getPhoneNumber` call is journaled with it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/device-session",
+    operation_id = "readDeviceSession",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "`{device_session, user}`", body = Object),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        AppPathRefusals,
+    ),
+)]
+async fn read_device_session(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.alipay_device_session(&app_id)?))
+}
+
+/// Start a new device session
+///
+/// Another phone with another Alipay account: its codes log in another user (another
+/// `open_id`), and its calls are journaled with the new session's number.
+#[utoipa::path(
+    post,
+    path = "/api/v1/apps/{app_id}/device-session",
+    operation_id = "newDeviceSession",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "`{device_session, user}`", body = Object),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        AppPathRefusals,
+    ),
+)]
+async fn new_device_session(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.alipay_new_device_session(&app_id)?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LoginJournalQuery {
+    /// Only this app's calls.
+    app_id: Option<String>,
+    /// Only this device session's calls.
+    device_session: Option<u64>,
+    /// At most this many, newest first (default 100).
+    limit: Option<usize>,
+}
+
+/// Read the Alipay login journal
+///
+/// The page's `my.getAuthCode` calls and the backends' gateway requests (v2 and v3), newest
+/// first, each with the device session whose code or token it carries and the user it logged
+/// in: read with `GET /api/v1/journal`'s `device_session`, one user's login and phone call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alipay/login-journal",
+    operation_id = "readLoginJournal",
+    params(LoginJournalQuery),
+    responses(
+        (status = 200, description = "Calls, newest first", body = Vec<crate::sim::state::AlipayLoginJournalEntry>),
+        (status = 400, description = "A query that does not decode (invalid_query)", body = ErrorBody),
+    ),
+)]
+async fn read_login_journal(
+    State(state): State<SimState>,
+    query: Result<Query<LoginJournalQuery>, QueryRejection>,
+) -> Result<Json<Vec<crate::sim::state::AlipayLoginJournalEntry>>, ApiError> {
+    let Query(query) = query?;
+    Ok(Json(
+        state.alipay_login_journal(
+            query.app_id.as_deref(),
+            query.device_session,
+            query
+                .limit
+                .unwrap_or(100)
+                .min(crate::sim::state::JOURNAL_CAPACITY),
+        ),
+    ))
 }
