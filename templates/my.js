@@ -4,6 +4,10 @@
  *
  *   <script src="http://127.0.0.1:8086/sdk/my.js" data-app-id="2021..."></script>
  *
+ * my.getAuthCode({scopes}) answers auth_base silently and shows Alipay's authorisation sheet for
+ * auth_user (同意 → success {authCode, authSuccessScopes, authErrorScopes}; 拒绝 → fail 11;
+ * dismissed → fail 3), each code logging in the user of the app's device session.
+ *
  * my.getPhoneNumber shows Alipay's consent sheet as a modal overlay with the app's masked
  * number (none once the user has authorised), then answers with the simulator's real envelope
  * through success/fail, as the phone would; a dismissed sheet (Escape, the backdrop) calls
@@ -16,7 +20,7 @@
   var script = document.currentScript;
   var base = (script && script.dataset.simulator) || (script ? new URL(script.src).origin : "");
   var appId = script && script.dataset.appId;
-  var supported = ["getPhoneNumber", "button.open-type.getAuthorize", "request", "httpRequest", "canIUse"];
+  var supported = ["getAuthCode", "getPhoneNumber", "button.open-type.getAuthorize", "request", "httpRequest", "canIUse"];
 
   function finish(options, name, value) {
     if (typeof options[name] === "function") options[name](value);
@@ -126,9 +130,76 @@
     });
   }
 
+  // The sheet auth_user shows: 同意 or 拒绝; Escape or the backdrop closes it ("close").
+  function authSheet() {
+    return new Promise(function (resolve) {
+      sheetCount += 1;
+      var titleId = "alipay-sim-auth-title-" + sheetCount;
+      var backdrop = document.createElement("div");
+      backdrop.id = "alipay-sim-auth-sheet";
+      backdrop.style.cssText = "position:fixed;inset:0;background:rgba(0,0,0,.45);display:flex;align-items:flex-end;z-index:2147483647;font-family:system-ui,sans-serif";
+      var sheet = document.createElement("div");
+      sheet.setAttribute("role", "dialog");
+      sheet.setAttribute("aria-modal", "true");
+      sheet.setAttribute("aria-labelledby", titleId);
+      sheet.style.cssText = "background:#fff;color:#1d2330;width:100%;max-width:480px;margin:0 auto;border-radius:16px 16px 0 0;padding:20px;outline:none";
+      sheet.innerHTML =
+        '<h3 style="margin:0 0 8px"></h3><p style="margin:0 0 16px">该小程序申请获取你的公开信息（昵称、头像等）</p>' +
+        '<div style="display:grid;grid-template-columns:1fr 1fr;gap:10px">' +
+        '<button type="button" data-choice="deny" style="padding:10px;border-radius:6px;border:1px solid #d0d4da;background:#f0f2f5;color:#1d2330;font:inherit">拒绝</button>' +
+        '<button type="button" data-choice="allow" style="padding:10px;border-radius:6px;border:1px solid #0958d9;background:#0958d9;color:#fff;font:inherit">同意</button>' +
+        "</div>";
+      var title = sheet.querySelector("h3");
+      title.id = titleId;
+      title.textContent = "授权提示";
+      backdrop.appendChild(sheet);
+      document.body.appendChild(backdrop);
+      var dialog = alipaySimDialog.open(backdrop, {
+        initialFocus: sheet.querySelector("[data-choice=allow]"),
+        remove: true,
+        onClose: function (reason) { resolve(reason === "dismiss" ? "close" : reason); },
+      });
+      sheet.addEventListener("click", function (event) {
+        var choice = event.target.getAttribute("data-choice");
+        if (choice) dialog.close(choice);
+      });
+    });
+  }
+
   window.my = {
     canIUse: function (name) {
       return supported.indexOf(name) >= 0;
+    },
+    getAuthCode: function (options) {
+      options = options || {};
+      if (!appId) {
+        finish(options, "fail", { error: 2, errorMessage: "alipay-sim: my.js needs data-app-id" });
+        return;
+      }
+      var scopes = options.scopes || "auth_base";
+      var list = Array.isArray(scopes) ? scopes : [scopes];
+      var silent = list.every(function (scope) { return scope === "auth_base"; });
+      (silent ? Promise.resolve("allow") : authSheet()).then(function (action) {
+        return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/my.getAuthCode", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ scopes: scopes, action: action }),
+        }).then(function (response) { return response.json(); });
+      }).then(function (result) {
+        if (result.authCode) {
+          finish(options, "success", result);
+        } else if (typeof result.error === "number") {
+          finish(options, "fail", result);
+        } else {
+          var message = result.error ? result.error.message : JSON.stringify(result);
+          console.error("alipay-sim: " + message);
+          finish(options, "fail", { error: 2, errorMessage: message });
+        }
+      }).catch(function (error) {
+        var message = "alipay-sim unreachable at " + base + ": " + error;
+        console.error(message);
+        finish(options, "fail", { error: 2, errorMessage: message });
+      });
     },
     getPhoneNumber: function (options) {
       options = options || {};

@@ -191,3 +191,85 @@ mod tests {
         );
     }
 }
+
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// What the user (or the phone) does with `my.getAuthCode`'s authorisation sheet
+    /// (`auth_user`; `auth_base` is silent and shows none).
+    #[derive(Default)]
+    pub enum AuthAction {
+        /// Taps 同意: success.
+        #[default]
+        Allow,
+        /// Taps 拒绝: fail 11.
+        Deny,
+        /// Closes the sheet (Android back too): fail 3.
+        Close,
+        /// The sheet dismissed as the app goes to the background: fail 10 "Empty Data".
+        Background,
+        /// The phone is offline: fail 12 "Network Error" (silent logins too).
+        NetworkError,
+    }
+}
+
+/// The scopes `my.getAuthCode` knows.
+pub const AUTH_SCOPES: [&str; 3] = ["auth_base", "auth_user", "auth_zhima"];
+
+/// `my.getAuthCode`'s fail object for a call, or `None` when it succeeds (gateway spec §1.1):
+/// 4 without the JSAPI base product, 3 for a scope it does not know (after a "服务正忙" popup),
+/// 12 offline, and for a sheet (`auth_user`, `auth_zhima`) 11 on deny, 3 on close, 10 when
+/// backgrounded. A silent `auth_base` shows no sheet, so only 4, 3 and 12 reach it.
+pub fn auth_code_failure(
+    scopes: &[String],
+    action: AuthAction,
+    jsapi_base_package: bool,
+) -> Option<Value> {
+    let fail = |error: u32, message: &str| json!({"error": error, "errorMessage": message});
+    if !jsapi_base_package {
+        return Some(
+            json!({"error": 4, "errorMessage": "无权调用", "message": "无权调用", "signature": "N22104"}),
+        );
+    }
+    if scopes.iter().any(|s| !AUTH_SCOPES.contains(&s.as_str())) {
+        return Some(fail(3, "未找到授权结果"));
+    }
+    let sheet = scopes.iter().any(|s| s != "auth_base");
+    match action {
+        AuthAction::NetworkError => Some(fail(12, "Network Error")),
+        AuthAction::Allow => None,
+        _ if !sheet => None,
+        AuthAction::Deny => Some(fail(11, "用户点击拒绝授权")),
+        AuthAction::Close => Some(fail(3, "未找到授权结果")),
+        AuthAction::Background => Some(fail(10, "Empty Data")),
+    }
+}
+
+#[cfg(test)]
+mod auth_code_tests {
+    use super::*;
+
+    fn scopes(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_documented_fail_code_comes_from_its_cause() {
+        let user = scopes(&["auth_user"]);
+        let code =
+            |s: &[String], a, jsapi| auth_code_failure(s, a, jsapi).map(|v| v["error"].clone());
+        assert_eq!(code(&user, AuthAction::Allow, true), None);
+        assert_eq!(code(&user, AuthAction::Deny, true), Some(json!(11)));
+        assert_eq!(code(&user, AuthAction::Close, true), Some(json!(3)));
+        assert_eq!(code(&user, AuthAction::Background, true), Some(json!(10)));
+        assert_eq!(code(&user, AuthAction::NetworkError, true), Some(json!(12)));
+        assert_eq!(code(&user, AuthAction::Allow, false), Some(json!(4)));
+        assert_eq!(
+            code(&scopes(&["auth_admin"]), AuthAction::Allow, true),
+            Some(json!(3))
+        );
+        // A silent login shows no sheet: nothing to deny or close.
+        let base = scopes(&["auth_base"]);
+        assert_eq!(code(&base, AuthAction::Deny, true), None);
+        assert_eq!(code(&base, AuthAction::NetworkError, true), Some(json!(12)));
+    }
+}

@@ -361,7 +361,11 @@ async fn play_step(
     } else {
         apps.app_id
     };
-    let code = match state.alipay_get_auth_code(app_of_code, vec!["auth_base".into()]) {
+    let code = match state.alipay_get_auth_code(
+        app_of_code,
+        vec!["auth_base".into()],
+        crate::alipay::front_end::AuthAction::Allow,
+    ) {
         Ok(answer) => answer["authCode"].as_str().unwrap_or_default().to_string(),
         Err(e) => {
             played.mismatches.push(simulator(e));

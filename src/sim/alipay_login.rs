@@ -113,9 +113,6 @@ impl AlipayLoginJournalEntry {
 /// How long a code works (3 minutes to 24 hours per the docs; chosen 180 s).
 pub(crate) const AUTH_CODE_TTL: u64 = 180;
 
-/// The scopes `my.getAuthCode` takes.
-pub(crate) const SCOPES: [&str; 3] = ["auth_base", "auth_user", "auth_zhima"];
-
 /// The app's own key pair, for its requests to the gateway: what the developer configures
 /// their SDK with (`privateKey`), and the public key the gateway verifies with.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

@@ -1177,18 +1177,36 @@ impl SimState {
         &self,
         app_id: &str,
         scopes: Vec<String>,
+        action: crate::alipay::front_end::AuthAction,
     ) -> Result<Value, StateError> {
-        use crate::sim::alipay_login::{AuthCode, SCOPES};
+        use crate::sim::alipay_login::AuthCode;
         let scopes = if scopes.is_empty() {
             vec!["auth_base".to_string()]
         } else {
             scopes
         };
-        if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(StateError::Invalid {
-                field: "scopes".into(),
-                message: format!("{bad:?} is not a scope: use {}", SCOPES.join(", ")),
-            });
+        let jsapi = self
+            .lock()
+            .alipay(app_id)?
+            .stored
+            .config
+            .console
+            .jsapi_base_package;
+        if let Some(failure) = crate::alipay::front_end::auth_code_failure(&scopes, action, jsapi) {
+            let app = self.lock().alipay(app_id)?.clone();
+            let device_session = lock(&app.login).device_session();
+            self.journal_login(
+                app_id,
+                AlipayLoginJournalEntry {
+                    device_session: Some(device_session),
+                    call: "my.getAuthCode".into(),
+                    api: "page".into(),
+                    request: serde_json::json!({ "scopes": scopes, "action": action }),
+                    answer: failure.clone(),
+                    ..AlipayLoginJournalEntry::default()
+                },
+            );
+            return Ok(failure);
         }
         let now = self.clock().now;
         let app = self.lock().alipay(app_id)?.clone();
@@ -1217,7 +1235,7 @@ impl SimState {
                 device_session: Some(device_session),
                 call: "my.getAuthCode".into(),
                 api: "page".into(),
-                request: serde_json::json!({ "scopes": scopes }),
+                request: serde_json::json!({ "scopes": scopes, "action": action }),
                 answer: answer.clone(),
                 gateway_fault: None,
                 user: Some(

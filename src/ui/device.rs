@@ -2,7 +2,7 @@
 //! what the front end received, sending the envelope to the developer's backend, recording.
 
 use super::*;
-use crate::alipay::front_end::{page_event, FrontEnd};
+use crate::alipay::front_end::{page_event, AuthAction, FrontEnd};
 use crate::alipay::model::Authorisation;
 
 /// One exchange with the developer's backend, as the device page shows it: the request that
@@ -131,6 +131,12 @@ struct DevicePage {
     /// `my.getSetting`'s `authSetting.phoneNumber`: no sheet once authorised.
     authorised: bool,
     front_ends: Vec<Choice>,
+    /// The device session (another phone, another Alipay account) and the user it logs in.
+    device_session: u64,
+    session_user: String,
+    auth_actions: Vec<Choice>,
+    /// The last `my.getAuthCode` result shown (`?login=ID`), pretty JSON.
+    login: Option<String>,
 }
 
 struct RecordingView {
@@ -147,6 +153,8 @@ pub(super) struct DeviceQuery {
     sheet: Option<String>,
     /// The front end the page is written with (`button`, `uni-app`, `taro`), for `page_event`.
     front_end: Option<FrontEnd>,
+    /// A `my.getAuthCode` call of the login journal to show.
+    login: Option<u64>,
 }
 
 fn pretty(value: &Value) -> String {
@@ -232,7 +240,19 @@ pub(super) async fn device(
         sent: r.steps.iter().filter(|s| s.exchange.is_some()).count(),
     });
     let mobile = &app.config.user.mobile;
+    let session = state.alipay_device_session(&app_id)?;
+    let login = query.login.and_then(|id| {
+        state
+            .alipay_login_journal(Some(&app_id), None, usize::MAX)
+            .into_iter()
+            .find(|e| e.id == id && e.call == "my.getAuthCode")
+            .map(|e| pretty(&e.answer))
+    });
     page(DevicePage {
+        device_session: session["device_session"].as_u64().unwrap_or(1),
+        session_user: session["user"].as_str().unwrap_or_default().to_string(),
+        auth_actions: options(AuthAction::default()),
+        login,
         app_id: app.app_id.clone(),
         sheet_open: query.sheet.as_deref() == Some("open"),
         mobile_display: if mobile.as_str().is_empty() {
@@ -402,4 +422,45 @@ pub(super) async fn send_to_backend(
         "/apps/{app_id}/device?call={}#backend-answer",
         form.call
     ))
+}
+
+impl Labelled for AuthAction {
+    fn label(self) -> &'static str {
+        match self {
+            AuthAction::Allow => "同意: success with an authCode",
+            AuthAction::Deny => "拒绝: fail 11 (auth_user's sheet)",
+            AuthAction::Close => "close the sheet: fail 3",
+            AuthAction::Background => "app to the background: fail 10 Empty Data",
+            AuthAction::NetworkError => "offline: fail 12 Network Error",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct AuthCodeForm {
+    scopes: String,
+    action: AuthAction,
+}
+
+/// `my.getAuthCode({scopes})` on the phone, as the user answers its sheet.
+pub(super) async fn get_auth_code(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+    Form(form): Form<AuthCodeForm>,
+) -> PageResult {
+    state.alipay_get_auth_code(&app_id, vec![form.scopes], form.action)?;
+    let id = state
+        .alipay_login_journal(Some(&app_id), None, 1)
+        .first()
+        .map_or(0, |e| e.id);
+    back_to(format!("/apps/{app_id}/device?login={id}#login"))
+}
+
+/// Another phone with another Alipay account.
+pub(super) async fn new_device_session(
+    State(state): State<SimState>,
+    Path(app_id): Path<String>,
+) -> PageResult {
+    state.alipay_new_device_session(&app_id)?;
+    back_to(format!("/apps/{app_id}/device#login"))
 }

@@ -94,6 +94,14 @@ fn alipay_routes() -> Router<SimState> {
             get(to_device).post(device::tap),
         )
         .route(
+            "/apps/{app_id}/device/auth-code",
+            get(to_device).post(device::get_auth_code),
+        )
+        .route(
+            "/apps/{app_id}/device/session",
+            get(to_device).post(device::new_device_session),
+        )
+        .route(
             "/apps/{app_id}/device/revoke",
             get(to_device).post(device::revoke),
         )

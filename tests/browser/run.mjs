@@ -572,6 +572,44 @@ const tests = {
     check(result.verdict === 'accept' && result.plaintext.code === '10000', `the SDK says ${JSON.stringify(result)}`);
   },
 
+  async 'sdk: my.getAuthCode logs in silently with auth_base, and auth_user shows a sheet: 同意 a code, 拒绝 fail 11, closed fail 3'(page) {
+    const appId = await newApp(page);
+    previewPage = `<!doctype html><meta charset="utf-8">
+      <script src="${base}/sdk/my.js" data-app-id="${appId}"></script>
+      <button id="base">静默</button><button id="user">授权</button><pre id="out"></pre>
+      <script>
+        const show = (what) => (res) => { document.getElementById('out').textContent = JSON.stringify({ [what]: res }); };
+        document.getElementById('base').onclick = () => my.getAuthCode({ success: show('ok'), fail: show('err') });
+        document.getElementById('user').onclick = () => my.getAuthCode({ scopes: 'auth_user', success: show('ok'), fail: show('err') });
+      </script>`;
+    await page.goto(`${backendUrl}/preview.html`);
+    check(await page.evaluate(() => my.canIUse('getAuthCode')), 'my.canIUse("getAuthCode")');
+    const result = async (button, choice) => {
+      await page.evaluate(() => { document.getElementById('out').textContent = ''; });
+      await page.click(button);
+      if (choice === 'escape') {
+        await page.waitForSelector('#alipay-sim-auth-sheet');
+        await page.keyboard.press('Escape');
+      } else if (choice) {
+        await page.click(`#alipay-sim-auth-sheet [data-choice=${choice}]`);
+      }
+      await page.waitForFunction(() => document.getElementById('out').textContent.length > 0);
+      return JSON.parse(await page.textContent('#out'));
+    };
+    const silent = await result('#base');
+    check(await page.$('#alipay-sim-auth-sheet') === null, 'auth_base shows no sheet');
+    check(silent.ok && silent.ok.authCode.length === 32 && silent.ok.authSuccessScopes[0] === 'auth_base', `auth_base: ${JSON.stringify(silent)}`);
+    const allowed = await result('#user', 'allow');
+    check(allowed.ok && allowed.ok.authSuccessScopes[0] === 'auth_user' && allowed.ok.authCode !== silent.ok.authCode, `同意: ${JSON.stringify(allowed)}`);
+    const denied = await result('#user', 'deny');
+    check(denied.err && denied.err.error === 11, `拒绝: ${JSON.stringify(denied)}`);
+    const closed = await result('#user', 'escape');
+    check(closed.err && closed.err.error === 3, `closed: ${JSON.stringify(closed)}`);
+    // The journal has each page call, with the device session.
+    const journal = await (await fetch(`${base}/api/v1/alipay/login-journal?app_id=${appId}`)).json();
+    check(journal.length === 4 && journal.every((e) => e.call === 'my.getAuthCode' && e.device_session === 1), `login journal: ${JSON.stringify(journal)}`);
+  },
+
   async 'sdk: my.request puts a GET\'s data in the query, my.httpRequest sends a string unencoded'(page) {
     const appId = await newApp(page);
     previewPage = `<!doctype html><meta charset="utf-8">

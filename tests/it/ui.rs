@@ -239,6 +239,14 @@ async fn every_form_action_url_loads_a_page() {
             format!("/apps/{app}/device"),
         ),
         (
+            format!("/apps/{app}/device/auth-code"),
+            format!("/apps/{app}/device"),
+        ),
+        (
+            format!("/apps/{app}/device/session"),
+            format!("/apps/{app}/device"),
+        ),
+        (
             format!("/apps/{app}/recording/start"),
             format!("/apps/{app}/device"),
         ),
@@ -885,4 +893,53 @@ async fn without_javascript_the_open_sheet_can_be_closed_without_a_call() {
         calls_before,
         "closing calls nothing"
     );
+}
+
+/// The device page's my.getAuthCode, without JavaScript: a silent login gives a code, a denied
+/// sheet fail 11, and another phone is another device session with another user.
+#[tokio::test]
+async fn the_device_page_gets_an_auth_code_and_starts_another_device_session() {
+    let (state, app) = state();
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}/device"), None).await;
+    assert_eq!(by_id(&page, "device-session"), "1");
+    let first_user = by_id(&page, "session-user");
+    let get = |form: &'static str| {
+        let state = state.clone();
+        let app = app.clone();
+        async move {
+            let (status, body, location) = send(
+                &state,
+                "POST",
+                &format!("/apps/{app}/device/auth-code"),
+                Some(form),
+            )
+            .await;
+            assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+            let (_, page, _) = send(&state, "GET", &location, None).await;
+            let shown = page
+                .split("id=\"auth-code-result\">")
+                .nth(1)
+                .and_then(|rest| rest.split("</pre>").next())
+                .unwrap_or_else(|| panic!("no result on {location}"))
+                .replace("&quot;", "\"")
+                .replace("&#34;", "\"");
+            serde_json::from_str::<serde_json::Value>(&shown)
+                .unwrap_or_else(|e| panic!("{e}: {shown}"))
+        }
+    };
+    let silent = get("scopes=auth_base&action=allow").await;
+    assert_eq!(silent["authCode"].as_str().unwrap().len(), 32, "{silent}");
+    let denied = get("scopes=auth_user&action=deny").await;
+    assert_eq!(denied["error"], 11, "{denied}");
+    let (status, _, _) = send(
+        &state,
+        "POST",
+        &format!("/apps/{app}/device/session"),
+        Some(""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page, _) = send(&state, "GET", &format!("/apps/{app}/device"), None).await;
+    assert_eq!(by_id(&page, "device-session"), "2");
+    assert_ne!(by_id(&page, "session-user"), first_user);
 }

@@ -510,6 +510,10 @@ pub(crate) struct AuthCodeRequest {
     #[schema(value_type = Option<Vec<String>>)]
     #[serde(default, deserialize_with = "one_or_many")]
     scopes: Vec<String>,
+    /// What the user does with the sheet `auth_user` shows: `allow` (default), `deny` (fail
+    /// 11), `close` (3), `background` (10), or `network-error` (12, silent logins too).
+    #[serde(default)]
+    action: crate::alipay::front_end::AuthAction,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -533,9 +537,12 @@ impl EmptyBody for AuthCodeRequest {
 
 /// my.getAuthCode()
 ///
-/// What the page's `my.getAuthCode({scopes})` success callback receives: an `authCode` for the
-/// backend's `alipay.system.oauth.token` at `/gateway.do`, single-use, valid 180 s of the
-/// simulator's clock. Open to pages of any origin, like `getPhoneNumber`.
+/// What the page's `my.getAuthCode({scopes})` callback receives: on success an `authCode` for
+/// the backend's `alipay.system.oauth.token` at `/gateway.do`, single-use, valid 180 s of the
+/// simulator's clock; else the fail object `{error, errorMessage}` (4 without the JSAPI base
+/// product, 3 for an unknown scope or a closed sheet, 11 denied, 10 backgrounded, 12 offline).
+/// Each code logs in the user of the app's device session. Open to pages of any origin, like
+/// `getPhoneNumber`.
 #[utoipa::path(
     post,
     path = "/api/v1/apps/{app_id}/my.getAuthCode",
@@ -543,9 +550,9 @@ impl EmptyBody for AuthCodeRequest {
     params(AppIdParam),
     request_body(content = Option<AuthCodeRequest>, description = "The scopes; none is needed"),
     responses(
-        (status = 200, description = "`{authCode, authSuccessScopes, authErrorScopes}`", body = Object),
+        (status = 200, description = "`{authCode, authSuccessScopes, authErrorScopes}`, or the fail object `{error, errorMessage}`", body = Object),
+        (status = 400, description = "Malformed JSON, or an unknown action (malformed_json)", body = ErrorBody),
         (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
-        (status = 422, description = "An unknown scope (invalid_request)", body = ErrorBody),
         AppPathRefusals,
     ),
 )]
@@ -554,7 +561,11 @@ async fn get_auth_code(
     AppId(app_id): AppId,
     Body(request): Body<AuthCodeRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(state.alipay_get_auth_code(&app_id, request.scopes)?))
+    Ok(Json(state.alipay_get_auth_code(
+        &app_id,
+        request.scopes,
+        request.action,
+    )?))
 }
 
 /// The app's own key pair (应用公钥)
