@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the interop checkers run on: the official Alipay SDKs, npm alipay-sdk (node/),
-# PyPI alipay-sdk-python (python/.venv) and Maven alipay-sdk-java (java/target), the Go library
-# (go/bin), npm alipay-sdk for the reference backend (../backend), and the WeChat backend
+# PyPI alipay-sdk-python (python/.venv), Maven alipay-sdk-java (java/target) and alipay-sdk-java-v3
+# (java-v3/target), the Go library (go/bin), npm alipay-sdk for the reference backend (../backend), and the WeChat backend
 # libraries (wechat/: wechatpy, wechat-oauth and node-easywechat, WxJava, silenceper/wechat). Idempotent and quick when already done: each step is
 # skipped while a stamp holding the hash of its lock/requirements/build files still matches.
 set -euo pipefail
@@ -66,6 +66,28 @@ if [[ ! -f "$java_stamp" || "$(cat "$java_stamp")" != "$want" ]]; then
     exit 1
   fi
   echo "$want" >"$java_stamp"
+fi
+
+# Java v3: GatewayLoginV3.java on Maven com.alipay.sdk:alipay-sdk-java-v3 3.1.15.ALL, its own
+# project (java-v3/pom.xml: the v3 SDK's okhttp 4 and the v2 SDK's okhttp 3 cannot share one
+# classpath), built and stamped the same way into java-v3/target (ignored).
+java_v3_dir="$here/java-v3"
+java_v3_stamp="$java_v3_dir/target/.interop-stamp"
+want="$(cat "$java_v3_dir/pom.xml" "$java_v3_dir/GatewayLoginV3.java" | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$java_v3_stamp" || "$(cat "$java_v3_stamp")" != "$want" ]]; then
+  for tool in java mvn; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "setup.sh: '$tool' not found; the Java v3 checker needs a JDK (17 or newer) and Maven" >&2
+      exit 1
+    fi
+  done
+  rm -rf "$java_v3_dir/target"
+  if ! log="$(cd "$java_v3_dir" && mvn -q -B -Dstyle.color=never compile dependency:copy-dependencies 2>&1)"; then
+    echo "$log" >&2
+    echo "setup.sh: the Maven build of tests/interop/java-v3 failed" >&2
+    exit 1
+  fi
+  echo "$want" >"$java_v3_stamp"
 fi
 
 # Go: github.com/smartwalle/alipay/v3 (pinned in go/go.mod + go.sum), built into go/bin (ignored):

@@ -40,23 +40,24 @@ fn node_login(
 }
 
 fn auth_code(sim: &alipay_sim::Simulator, app_id: &str) -> String {
+    scoped_auth_code(sim, app_id, "auth_base")
+}
+
+/// A code from `my.getAuthCode({scopes: scope})`, the scope granted.
+pub(crate) fn scoped_auth_code(sim: &alipay_sim::Simulator, app_id: &str, scope: &str) -> String {
     let answer: Value = Client::new()
         .post(format!("{}/api/v1/apps/{app_id}/my.getAuthCode", sim.uri()))
-        .body(r#"{"scopes": "auth_base"}"#)
+        .json(&json!({"scopes": scope}))
         .send()
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(
-        answer["authSuccessScopes"],
-        json!(["auth_base"]),
-        "{answer}"
-    );
+    assert_eq!(answer["authSuccessScopes"], json!([scope]), "{answer}");
     answer["authCode"].as_str().unwrap().to_string()
 }
 
 /// The app's keys as `GET /api/v1/apps/{app_id}/keys` gives them (its Alipay public key).
-fn app_keys(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
+pub(crate) fn app_keys(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
     Client::new()
         .get(format!("{}/api/v1/apps/{app_id}/keys", sim.uri()))
         .send()
@@ -65,7 +66,9 @@ fn app_keys(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
         .unwrap()
 }
 
-fn app_key_pair(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
+/// The app's own key pair, `GET /api/v1/apps/{app_id}/app-key-pair` (its private key in PKCS#1
+/// and PKCS#8 PEM).
+pub(crate) fn app_key_pair(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
     Client::new()
         .get(format!("{}/api/v1/apps/{app_id}/app-key-pair", sim.uri()))
         .send()

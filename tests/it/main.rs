@@ -5,6 +5,7 @@
 mod common;
 
 mod alipay_login;
+mod alipay_login_java_v3;
 mod alipay_login_play;
 mod api;
 mod api_errors;
