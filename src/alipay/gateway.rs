@@ -223,6 +223,9 @@ pub fn check_request(
 pub struct LoginUser {
     pub user_id: Option<String>,
     pub open_id: Option<String>,
+    /// Present once the app is grouped with others (§1.2): the same for one account across
+    /// the group's apps.
+    pub union_id: Option<String>,
 }
 
 impl LoginUser {
@@ -236,7 +239,7 @@ impl LoginUser {
 }
 
 /// `alipay.system.oauth.token`'s success object, keys in the order real answers have
-/// (alphabetical, `open_id` last), `expires_in` and `re_expires_in` as numbers (§1.2).
+/// (alphabetical, `open_id` last; where `union_id` and `user_id` go is chosen: alphabetical), `expires_in` and `re_expires_in` as numbers (§1.2).
 pub fn oauth_token_success(
     user: &LoginUser,
     access_token: &str,
@@ -249,6 +252,9 @@ pub fn oauth_token_success(
     inner.insert("expires_in".into(), 1_296_000.into());
     inner.insert("re_expires_in".into(), 2_592_000.into());
     inner.insert("refresh_token".into(), refresh_token.into());
+    if let Some(union_id) = &user.union_id {
+        inner.insert("union_id".into(), union_id.clone().into());
+    }
     if let Some(user_id) = &user.user_id {
         inner.insert("user_id".into(), user_id.clone().into());
     }

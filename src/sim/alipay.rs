@@ -385,6 +385,7 @@ impl AlipayApp {
             scenario: None,
             app_public_key: None,
             gateway_fault: None,
+            login: Default::default(),
         };
         Ok(AlipayApp {
             stored,

@@ -70,6 +70,40 @@ impl LoginMemory {
     }
 }
 
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// Which ids a login answers with (openid配置管理, gateway spec §1.2).
+    #[derive(Default)]
+    pub enum IdMode {
+        /// Only `open_id`, per app (new apps, §9's default).
+        #[default]
+        Openid,
+        /// Only `user_id` (2088…, the Alipay account's, the same in every app).
+        Userid,
+        /// Both: the verification phase of the migration.
+        Both,
+    }
+}
+
+/// The login's console settings: the id mode, and the app group that gives `union_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginSettings {
+    /// `openid` (default), `userid` or `both`.
+    #[schema(required)]
+    pub id_mode: IdMode,
+    /// The app group (应用分组) the app is in, if any: logins then carry `union_id`, the same
+    /// for one Alipay account in every app of the group.
+    #[schema(required)]
+    pub union_group: Option<String>,
+}
+
+impl LoginSettings {
+    pub(crate) fn is_default(&self) -> bool {
+        *self == LoginSettings::default()
+    }
+}
+
 /// One login call as the journal keeps it: the page's `my.getAuthCode` or a backend's gateway
 /// request, with the device session it belongs to (the session whose code or token it
 /// carries), so that one user's login and phone-number calls can be read together.

@@ -1238,11 +1238,7 @@ impl SimState {
                 request: serde_json::json!({ "scopes": scopes, "action": action }),
                 answer: answer.clone(),
                 gateway_fault: None,
-                user: Some(
-                    session_user(app.stored.key_seed, device_session)
-                        .id()
-                        .to_string(),
-                ),
+                user: Some(session_user(&app, device_session).id().to_string()),
                 ..AlipayLoginJournalEntry::default()
             },
         );
@@ -1256,7 +1252,7 @@ impl SimState {
         let mut memory = lock(&app.login);
         memory.sessions_started += 1;
         let device_session = memory.device_session();
-        let user = session_user(app.stored.key_seed, device_session);
+        let user = session_user(&app, device_session);
         Ok(serde_json::json!({ "device_session": device_session, "user": user.id() }))
     }
 
@@ -1264,7 +1260,7 @@ impl SimState {
     pub fn alipay_device_session(&self, app_id: &str) -> Result<Value, StateError> {
         let app = self.lock().alipay(app_id)?.clone();
         let device_session = lock(&app.login).device_session();
-        let user = session_user(app.stored.key_seed, device_session);
+        let user = session_user(&app, device_session);
         Ok(serde_json::json!({ "device_session": device_session, "user": user.id() }))
     }
 
@@ -1343,6 +1339,35 @@ impl SimState {
             Ok(())
         })?;
         self.app_key_pair(app_id)
+    }
+
+    /// The app's login settings: its id mode and app group.
+    pub fn login_settings(
+        &self,
+        app_id: &str,
+    ) -> Result<crate::sim::alipay_login::LoginSettings, StateError> {
+        Ok(self.lock().alipay(app_id)?.stored.login.clone())
+    }
+
+    /// Sets the app's id mode (openid配置管理) and app group (`union_id`).
+    pub fn set_login_settings(
+        &self,
+        app_id: &str,
+        settings: crate::sim::alipay_login::LoginSettings,
+    ) -> Result<crate::sim::alipay_login::LoginSettings, StateError> {
+        if let Some(group) = &settings.union_group {
+            check_name(group).map_err(|_| StateError::Invalid {
+                field: "union_group".into(),
+                message: format!(
+                    "{group:?} is not a group name: 1 to 64 characters, no control characters"
+                ),
+            })?;
+        }
+        self.change_alipay_app(app_id, |app| {
+            app.stored.login = settings.clone();
+            Ok(())
+        })?;
+        self.login_settings(app_id)
     }
 
     /// Sets (or clears) the app's gateway fault; gives what a correct client concludes.
@@ -1660,7 +1685,7 @@ fn login_call(
     let alive = |issued_at: u64, ttl: u64| now < issued_at + ttl;
     let mut memory = lock(&app.login);
     let device_session = memory.session_of(params).unwrap_or(1);
-    let user = session_user(seed, device_session);
+    let user = session_user(app, device_session);
     if method == gateway::USER_INFO_SHARE {
         let token = params.get("auth_token").cloned().unwrap_or_default();
         match memory.access_tokens.get(&token) {
@@ -1747,17 +1772,30 @@ fn login_call(
     ))
 }
 
-/// The Alipay account of an app's device session: session 1 is the app's first user, each
-/// later session another account (openid mode: only `open_id`, §9's default).
-fn session_user(seed: u64, device_session: u64) -> crate::alipay::gateway::LoginUser {
+/// The Alipay account of an app's device session: session `n` is the simulator's account
+/// `n`, whose `user_id` is the same in every app, whose `open_id` is the app's own, and whose
+/// `union_id` is its group's. Which ids a login carries is the app's id mode (§9's default:
+/// only `open_id`).
+fn session_user(app: &AlipayApp, device_session: u64) -> crate::alipay::gateway::LoginUser {
+    use crate::sim::alipay_login::IdMode;
+    let account = device_session.saturating_sub(1);
+    let settings = &app.stored.login;
+    let user_id = {
+        use rand::Rng;
+        let mut rng = crate::seed::seeded_rng(account, "alipay-login/user-id");
+        let digits: String = (0..12)
+            .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
+            .collect();
+        format!("2088{digits}")
+    };
+    let open_id = login_value(app.stored.key_seed, "open-id", account, 46);
     crate::alipay::gateway::LoginUser {
-        user_id: None,
-        open_id: Some(login_value(
-            seed,
-            "open-id",
-            device_session.saturating_sub(1),
-            46,
-        )),
+        user_id: (settings.id_mode != IdMode::Openid).then_some(user_id),
+        open_id: (settings.id_mode != IdMode::Userid).then_some(open_id),
+        union_id: settings.union_group.as_ref().map(|group| {
+            let group_seed = crate::seed::derive_seed(0, &format!("union-group/{group}"), 0);
+            login_value(group_seed, "union-id", account, 46)
+        }),
     }
 }
 
@@ -1767,7 +1805,7 @@ fn logged_in_user(app: &AlipayApp, answer: &Value, device_session: Option<u64>) 
     let succeeded = answer.is_object() && answer.get("sub_code").is_none();
     device_session
         .filter(|_| succeeded)
-        .map(|n| session_user(app.stored.key_seed, n).id().to_string())
+        .map(|n| session_user(app, n).id().to_string())
 }
 
 /// A login value of an app: `len` letters and digits from its seed, for `purpose` and `n`.

@@ -142,6 +142,12 @@ pub struct StoredAlipayApp {
     /// A deliberate mistake in the gateway's answers to this app, while set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_fault: Option<crate::alipay::gateway::GatewayFault>,
+    /// The console's openid配置管理 and app grouping, as the login sees them.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::sim::alipay_login::LoginSettings::is_default"
+    )]
+    pub login: crate::sim::alipay_login::LoginSettings,
 }
 
 /// A developer's backend, as the device page's "send to my backend" form gives it.

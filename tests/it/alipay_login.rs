@@ -916,3 +916,66 @@ fn the_journal_links_a_device_sessions_login_and_phone_call() {
     assert_eq!(phones.len(), 1);
     assert_eq!(phones[0]["device_session"], 2);
 }
+
+/// The open_id migration and app groups: `userid` and `both` modes answer `user_id` (the
+/// account's, the same in every app), `open_id` is each app's own, and grouped apps get one
+/// `union_id` for one account; the Node SDK reads each.
+#[test]
+fn the_id_modes_and_app_groups_give_the_ids_the_spec_names() {
+    let sim = alipay_sim::Simulator::start_blocking();
+    let client = Client::new();
+    let settings = |app_id: &str, body: Value| {
+        client
+            .put(format!("{}/api/v1/apps/{app_id}/login-settings", sim.uri()))
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let login = |app_id: &str| {
+        let pair = app_key_pair(&sim, app_id);
+        let code = auth_code(&sim, app_id);
+        let private_key = pair["app_private_key_pkcs1_pem"].as_str().unwrap();
+        node_login(&sim, app_id, private_key, &code, true)["ok"].clone()
+    };
+    let (first, second) = (sim.create_app(), sim.create_app());
+    // The default: only open_id.
+    let plain = login(first.app_id());
+    assert!(
+        plain["openId"].is_string() && plain["userId"].is_null(),
+        "{plain}"
+    );
+    assert!(plain["unionId"].is_null(), "{plain}");
+
+    for app in [&first, &second] {
+        let answer = settings(
+            app.app_id(),
+            json!({"id_mode": "both", "union_group": "shop"}),
+        );
+        assert_eq!(answer.status(), 200);
+    }
+    let (a, b) = (login(first.app_id()), login(second.app_id()));
+    let user_id = a["userId"].as_str().unwrap();
+    assert!(user_id.starts_with("2088") && user_id.len() == 16, "{a}");
+    assert_eq!(a["userId"], b["userId"], "one account, one user_id");
+    assert_ne!(a["openId"], b["openId"], "open_id is per app");
+    assert_eq!(
+        a["openId"], plain["openId"],
+        "the same account in the same app"
+    );
+    assert!(a["unionId"].is_string(), "{a}");
+    assert_eq!(a["unionId"], b["unionId"], "one union_id across the group");
+
+    let only_user = settings(first.app_id(), json!({"id_mode": "userid"}));
+    assert_eq!(only_user.status(), 200);
+    let c = login(first.app_id());
+    assert!(c["openId"].is_null() && c["userId"] == a["userId"], "{c}");
+    assert!(c["unionId"].is_null(), "ungrouped again: {c}");
+
+    // Bad settings are named.
+    let bad_mode = settings(first.app_id(), json!({"id_mode": "uid"}));
+    assert_eq!(bad_mode.status(), 422);
+    assert!(bad_mode.text().unwrap().contains("uid"));
+    let bad_group = settings(first.app_id(), json!({"union_group": ""}));
+    assert_eq!(bad_group.status(), 422);
+    assert!(bad_group.text().unwrap().contains("union_group"));
+}

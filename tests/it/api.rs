@@ -76,6 +76,7 @@ async fn every_documented_route_is_answered_by_its_handler() {
             "/api/v1/clock/advance" => r#"{"seconds": 1}"#,
             "/api/v1/apps/{app_id}/app-public-key" => r#"{"app_public_key": null}"#,
             "/api/v1/apps/{app_id}/gateway-fault" => r#"{"fault": null}"#,
+            "/api/v1/apps/{app_id}/login-settings" => r#"{"id_mode": "openid"}"#,
             _ if method == "PATCH" => "{}",
             _ => "",
         }

@@ -41,6 +41,7 @@ pub(super) fn routes() -> OpenApiRouter<SimState> {
         .routes(routes!(set_gateway_fault))
         .routes(routes!(read_device_session, new_device_session))
         .routes(routes!(read_login_journal))
+        .routes(routes!(read_login_settings, set_login_settings))
 }
 
 /// The header that applies a catalogue scenario to one `getPhoneNumber` call.
@@ -551,8 +552,9 @@ impl EmptyBody for AuthCodeRequest {
     request_body(content = Option<AuthCodeRequest>, description = "The scopes; none is needed"),
     responses(
         (status = 200, description = "`{authCode, authSuccessScopes, authErrorScopes}`, or the fail object `{error, errorMessage}`", body = Object),
-        (status = 400, description = "Malformed JSON, or an unknown action (malformed_json)", body = ErrorBody),
+        (status = 400, description = "Malformed JSON (malformed_json)", body = ErrorBody),
         (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        (status = 422, description = "An unknown action (invalid_request)", body = ErrorBody),
         AppPathRefusals,
     ),
 )]
@@ -756,3 +758,55 @@ async fn read_login_journal(
         ),
     ))
 }
+
+/// The login's console settings
+///
+/// `id_mode`: which ids `alipay.system.oauth.token` answers with: `openid` (only `open_id`, the
+/// default of new apps), `userid` (only `user_id`) or `both` (the migration's verification
+/// phase). `union_group`: the app group; apps of one group get the same `union_id` for one
+/// Alipay account.
+#[utoipa::path(
+    get,
+    path = "/api/v1/apps/{app_id}/login-settings",
+    operation_id = "readLoginSettings",
+    params(AppIdParam),
+    responses(
+        (status = 200, description = "The settings", body = crate::sim::alipay_login::LoginSettings),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        AppPathRefusals,
+    ),
+)]
+async fn read_login_settings(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+) -> Result<Json<crate::sim::alipay_login::LoginSettings>, ApiError> {
+    Ok(Json(state.login_settings(&app_id)?))
+}
+
+/// Set the login's console settings
+///
+/// The whole settings object; a field left out takes its default (`openid`, no group).
+#[utoipa::path(
+    put,
+    path = "/api/v1/apps/{app_id}/login-settings",
+    operation_id = "setLoginSettings",
+    params(AppIdParam),
+    request_body(content = crate::sim::alipay_login::LoginSettings),
+    responses(
+        (status = 200, description = "The settings", body = crate::sim::alipay_login::LoginSettings),
+        (status = 400, description = "Malformed JSON (malformed_json)", body = ErrorBody),
+        (status = 409, description = "A WeChat app (wrong_platform)", body = ErrorBody),
+        (status = 422, description = "An unknown field or id mode, or a group name that is empty, too long or has control characters (invalid_request)", body = ErrorBody),
+        AppPathRefusals,
+        StorageRefusal,
+    ),
+)]
+async fn set_login_settings(
+    State(state): State<SimState>,
+    AppId(app_id): AppId,
+    Body(settings): Body<crate::sim::alipay_login::LoginSettings>,
+) -> Result<Json<crate::sim::alipay_login::LoginSettings>, ApiError> {
+    Ok(Json(state.set_login_settings(&app_id, settings)?))
+}
+
+impl EmptyBody for crate::sim::alipay_login::LoginSettings {}
