@@ -51,6 +51,8 @@ struct Header {
 /// every `match` over apps says what is left to do for it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "platform", rename_all = "kebab-case")]
+// A handful of apps, read and written whole with the state file: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum StoredApp {
     Alipay(StoredAlipayApp),
     Wechat(crate::sim::wechat::StoredWechatApp),
