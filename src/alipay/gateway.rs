@@ -40,7 +40,8 @@ impl GatewayError {
         }
     }
 
-    fn invalid(sub_code: &'static str, sub_msg: impl Into<String>) -> GatewayError {
+    /// A 40002 Invalid Arguments refusal.
+    pub fn invalid(sub_code: &'static str, sub_msg: impl Into<String>) -> GatewayError {
         GatewayError {
             code: "40002",
             msg: "Invalid Arguments",
@@ -142,6 +143,8 @@ pub fn check_cert_sns(
 /// The methods the gateway serves.
 pub const OAUTH_TOKEN: &str = "alipay.system.oauth.token";
 pub const USER_INFO_SHARE: &str = "alipay.user.info.share";
+/// Certificate mode's download of the Alipay certificate an answer's `alipay_cert_sn` names.
+pub const CERT_DOWNLOAD: &str = "alipay.open.app.alipaycert.download";
 
 /// The gateway's common checks, in order (§6, precedence chosen): `app_id`, `method`, `sign`,
 /// `sign_type`, `timestamp` present; the app known (`app_public_key` is its 应用公钥, `None`
@@ -182,7 +185,7 @@ pub fn check_request(
     })?;
     if !matches!(
         params.get("method").map(String::as_str),
-        Some(OAUTH_TOKEN | USER_INFO_SHARE)
+        Some(OAUTH_TOKEN | USER_INFO_SHARE | CERT_DOWNLOAD)
     ) {
         return Err(GatewayError::invalid(
             "isv.invalid-method",
@@ -424,7 +427,7 @@ pub fn faulted_answer(
 
 /// The text with the last letter or digit of its last string value changed: the same shape,
 /// another user.
-fn tamper(text: &str) -> String {
+pub(crate) fn tamper(text: &str) -> String {
     let mut chars: Vec<char> = text.chars().collect();
     if let Some(at) = chars.iter().rposition(|c| c.is_ascii_alphanumeric()) {
         chars[at] = match chars[at] {
@@ -444,6 +447,8 @@ pub struct V3Authorization {
     /// Everything before `,sign=`: what the signature covers first.
     pub auth_string: String,
     pub app_id: String,
+    /// Certificate mode's `app_cert_sn` (§5), when sent.
+    pub app_cert_sn: Option<String>,
     pub sign: String,
 }
 
@@ -480,6 +485,7 @@ pub fn parse_v3_authorization(header: Option<&str>) -> Result<V3Authorization, G
     Ok(V3Authorization {
         auth_string: auth_string.to_string(),
         app_id,
+        app_cert_sn: field("app_cert_sn"),
         sign: sign.to_string(),
     })
 }
@@ -504,6 +510,46 @@ pub fn v3_sign_string(
 /// What a v3 answer is signed over: `timestamp\nnonce\nbody\n` (§4).
 pub fn v3_response_sign_string(timestamp: &str, nonce: &str, body: &str) -> String {
     format!("{timestamp}\n{nonce}\n{body}\n")
+}
+
+/// `alipay.open.app.alipaycert.download`'s answer (§5), unsigned as the SDKs expect it
+/// (smartwalle/alipay and the .NET SDK skip its verification): the whole body, the certificate
+/// named by `biz_content`'s `alipay_cert_sn` as base64 of its PEM, or a refusal for another SN
+/// (40004 `isv.alipay-cert-sn-invalid`, chosen: the sources name none).
+pub fn cert_download_answer(
+    params: &BTreeMap<String, String>,
+    alipay_cert_sn: &str,
+    alipay_cert_pem: &str,
+) -> String {
+    use base64::Engine;
+    let asked = params
+        .get("biz_content")
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .and_then(|biz| biz["alipay_cert_sn"].as_str().map(String::from));
+    let inner = match asked.as_deref() {
+        Some(sn) if sn == alipay_cert_sn => serde_json::json!({
+            "code": "10000",
+            "msg": "Success",
+            "alipay_cert_content": base64::engine::general_purpose::STANDARD.encode(alipay_cert_pem),
+        }),
+        Some(sn) => serde_json::json!({
+            "code": "40004",
+            "msg": "Business Failed",
+            "sub_code": "isv.alipay-cert-sn-invalid",
+            "sub_msg": format!("支付宝公钥证书序列号不存在: {sn}"),
+        }),
+        None => serde_json::json!({
+            "code": "40001",
+            "msg": "Missing Required Arguments",
+            "sub_code": "isv.missing-alipay-cert-sn",
+            "sub_msg": "缺少必选参数 biz_content.alipay_cert_sn",
+        }),
+    };
+    format!(
+        "{{\"{}\":{}}}",
+        response_root(CERT_DOWNLOAD),
+        alipay_json(&inner)
+    )
 }
 
 #[cfg(test)]

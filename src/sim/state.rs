@@ -1474,6 +1474,20 @@ impl SimState {
             }
         }
         let method = params.get("method").map(String::as_str).unwrap_or_default();
+        if method == gateway::CERT_DOWNLOAD {
+            return match &certificates {
+                Some(c) => gateway::cert_download_answer(params, &c.alipay_cert_sn, &c.alipay_cert),
+                None => answer(
+                    "error_response",
+                    GatewayError::invalid(
+                        "isv.invalid-method",
+                        "公钥模式的应用没有支付宝公钥证书: 开发设置 › 接口加签方式 为公钥证书时才可下载",
+                    )
+                    .to_value(),
+                    sign_type,
+                ),
+            };
+        }
         if app.stored.gateway_fault == Some(gateway::GatewayFault::SystemBusy) {
             // A busy gateway did nothing: the code stays unused.
             return answer("error_response", Value::Null, sign_type);
@@ -1592,6 +1606,39 @@ impl SimState {
         if !verified {
             return refuse(GatewayError::invalid_signature_v3(&signed));
         }
+        // Certificate mode: the app certificate's SN in the header, the root file's SN beside
+        // it; answers name the Alipay certificate in alipay-sn.
+        let certificates = (app.stored.config.console.signing_key_mode
+            == crate::alipay::model::SigningKeyMode::Certificate)
+            .then(|| app.keys.certificates().ok())
+            .flatten();
+        if let Some(certificates) = &certificates {
+            let sent: BTreeMap<String, String> = [
+                ("app_cert_sn", authorization.app_cert_sn.as_deref()),
+                ("alipay_root_cert_sn", request.root_cert_sn),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+            .collect();
+            let checked = gateway::check_cert_sns(
+                &sent,
+                &certificates.app_cert_sn,
+                &certificates.alipay_root_cert_sn,
+            );
+            if let Err(error) = checked {
+                return refuse(error);
+            }
+        }
+        let fault = app.stored.gateway_fault;
+        if fault == Some(gateway::GatewayFault::SystemBusy) {
+            // A busy gateway did nothing: the code stays unused.
+            return refuse(GatewayError {
+                code: "20000",
+                msg: "Service Currently Unavailable",
+                sub_code: "isp.unknow-error",
+                sub_msg: "系统繁忙".into(),
+            });
+        }
         let mut inner = match login_call(app, method, params, now) {
             Ok(inner) => inner,
             Err(error) => return refuse(error),
@@ -1605,19 +1652,32 @@ impl SimState {
         let nonce = login_value(app.stored.key_seed, "v3-nonce", now ^ body.len() as u64, 32);
         let timestamp = (now * 1000).to_string();
         let sign_string = gateway::v3_response_sign_string(&timestamp, &nonce, &body);
-        let Ok(signature) = app
-            .keys
-            .alipay_key()
-            .sign(crate::crypto::SignatureHash::Sha256, sign_string.as_bytes())
+        // Faults of v3 answers: the body changed after signing, another key, no signature.
+        // A repeated root and unescaped slashes have no v3 counterpart (a bare JSON body).
+        let signer = match fault {
+            Some(gateway::GatewayFault::OtherKey) => app.keys.wrong_signing_key(),
+            _ => Ok(app.keys.alipay_key()),
+        };
+        let Ok(signature) = signer
+            .and_then(|key| key.sign(crate::crypto::SignatureHash::Sha256, sign_string.as_bytes()))
         else {
             return refuse(GatewayError::invalid_app_id());
         };
-        let headers = vec![
+        let mut headers = vec![
             ("alipay-timestamp".to_string(), timestamp),
             ("alipay-nonce".to_string(), nonce.clone()),
-            ("alipay-signature".to_string(), signature),
-            ("alipay-trace-id".to_string(), nonce),
         ];
+        if fault != Some(gateway::GatewayFault::NoSign) {
+            headers.push(("alipay-signature".to_string(), signature));
+        }
+        headers.push(("alipay-trace-id".to_string(), nonce));
+        if let Some(certificates) = &certificates {
+            headers.push(("alipay-sn".to_string(), certificates.alipay_cert_sn.clone()));
+        }
+        let body = match fault {
+            Some(gateway::GatewayFault::TamperedBody) => gateway::tamper(&body),
+            _ => body,
+        };
         (200, headers, body)
     }
 }
@@ -1660,6 +1720,8 @@ pub struct V3Request<'a> {
     pub body: &'a str,
     pub authorization: Option<&'a str>,
     pub app_auth_token: Option<&'a str>,
+    /// Certificate mode's `alipay-root-cert-sn` header (§5).
+    pub root_cert_sn: Option<&'a str>,
 }
 
 /// The app public key the gateway verifies with: the uploaded one, else the made pair's.

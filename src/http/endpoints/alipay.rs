@@ -82,6 +82,7 @@ async fn v3(
             .map(str::to_string)
     };
     let (authorization, app_auth_token) = (text("authorization"), text("alipay-app-auth-token"));
+    let root_cert_sn = text("alipay-root-cert-sn");
     let body = body
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
@@ -101,6 +102,7 @@ async fn v3(
             body: &body,
             authorization: authorization.as_deref(),
             app_auth_token: app_auth_token.as_deref(),
+            root_cert_sn: root_cert_sn.as_deref(),
         })
     })
     .await;
