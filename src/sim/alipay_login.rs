@@ -85,8 +85,22 @@ crate::wire::wire_enum! {
     }
 }
 
-/// The login's console settings: the id mode, and the app group that gives `union_id`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+crate::wire::wire_enum! {
+    "kebab-case",
+    /// How `expires_in` and `re_expires_in` are written (gateway spec §1.2, §9).
+    #[derive(Default)]
+    pub enum NumberForm {
+        /// JSON numbers, as captured answers have them (§9's default).
+        #[default]
+        Number,
+        /// Strings, as the docs and the Java v3 model say.
+        String,
+    }
+}
+
+/// The login's console settings, and the points the sources leave open (gateway spec §9),
+/// each a switch with the spec's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginSettings {
     /// `openid` (default), `userid` or `both`.
@@ -96,6 +110,35 @@ pub struct LoginSettings {
     /// for one Alipay account in every app of the group.
     #[schema(required)]
     pub union_group: Option<String>,
+    /// How long a `my.getAuthCode` code works, in seconds of the simulator's clock (the docs
+    /// say 3 minutes to 24 hours; default 180).
+    #[schema(required, minimum = 1)]
+    pub auth_code_ttl: u64,
+    /// `expires_in` / `re_expires_in` as `number` (default) or `string`.
+    #[schema(required)]
+    pub expires_in: NumberForm,
+    /// Each refresh gives a new refresh token and the old one answers
+    /// `isv.refreshed-token-invalid` (default true); false keeps it valid until
+    /// `re_expires_in`.
+    #[schema(required)]
+    pub refresh_token_rotation: bool,
+    /// The `mobile` field applied for (用户信息申请): `alipay.user.info.share` then answers the
+    /// user's number to an `auth_user` login (default false).
+    #[schema(required)]
+    pub mobile_field: bool,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        LoginSettings {
+            id_mode: IdMode::default(),
+            union_group: None,
+            auth_code_ttl: AUTH_CODE_TTL,
+            expires_in: NumberForm::default(),
+            refresh_token_rotation: true,
+            mobile_field: false,
+        }
+    }
 }
 
 impl LoginSettings {

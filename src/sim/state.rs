@@ -1355,6 +1355,12 @@ impl SimState {
         app_id: &str,
         settings: crate::sim::alipay_login::LoginSettings,
     ) -> Result<crate::sim::alipay_login::LoginSettings, StateError> {
+        if settings.auth_code_ttl == 0 {
+            return Err(StateError::Invalid {
+                field: "auth_code_ttl".into(),
+                message: "a code must work for at least 1 second".into(),
+            });
+        }
         if let Some(group) = &settings.union_group {
             check_name(group).map_err(|_| StateError::Invalid {
                 field: "union_group".into(),
@@ -1740,9 +1746,8 @@ fn login_call(
     now: u64,
 ) -> Result<Value, crate::alipay::gateway::GatewayError> {
     use crate::alipay::gateway::{self, GatewayError};
-    use crate::sim::alipay_login::{
-        IssuedToken, ACCESS_TOKEN_TTL, AUTH_CODE_TTL, REFRESH_TOKEN_TTL,
-    };
+    use crate::sim::alipay_login::{IssuedToken, NumberForm, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL};
+    let settings = &app.stored.login;
     let seed = app.stored.key_seed;
     let alive = |issued_at: u64, ttl: u64| now < issued_at + ttl;
     let mut memory = lock(&app.login);
@@ -1766,11 +1771,12 @@ fn login_call(
             "https://tfs.alipayobjects.com/images/partner/{}",
             login_value(seed, "avatar", 0, 24)
         );
-        return Ok(gateway::user_info_success(
-            &user,
-            "alipay-sim 用户",
-            &avatar,
-        ));
+        let mut info = gateway::user_info_success(&user, "alipay-sim 用户", &avatar);
+        let mobile = app.stored.config.user.mobile.as_str();
+        if settings.mobile_field && !mobile.is_empty() {
+            info["mobile"] = mobile.into();
+        }
+        return Ok(info);
     }
     let scopes = match params.get("grant_type").map(String::as_str).unwrap_or("") {
         "authorization_code" => {
@@ -1778,7 +1784,7 @@ fn login_call(
             let issued = memory
                 .codes
                 .get_mut(&code)
-                .filter(|c| !c.used && alive(c.issued_at, AUTH_CODE_TTL))
+                .filter(|c| !c.used && alive(c.issued_at, settings.auth_code_ttl))
                 .ok_or_else(gateway::code_invalid)?;
             issued.used = true;
             issued.scopes.clone()
@@ -1795,7 +1801,7 @@ fn login_call(
             if !alive(issued.issued_at, REFRESH_TOKEN_TTL) {
                 return Err(GatewayError::refresh_token_time_out());
             }
-            issued.used = true;
+            issued.used = settings.refresh_token_rotation;
             issued.scopes.clone()
         }
         other => return Err(gateway::grant_type_invalid(other)),
@@ -1826,12 +1832,14 @@ fn login_call(
             .expect("a valid format"),
         )
         .unwrap_or_default();
-    Ok(gateway::oauth_token_success(
-        &user,
-        &access_token,
-        &refresh_token,
-        &auth_start,
-    ))
+    let mut answer =
+        gateway::oauth_token_success(&user, &access_token, &refresh_token, &auth_start);
+    if settings.expires_in == NumberForm::String {
+        for field in ["expires_in", "re_expires_in"] {
+            answer[field] = answer[field].to_string().into();
+        }
+    }
+    Ok(answer)
 }
 
 /// The Alipay account of an app's device session: session `n` is the simulator's account

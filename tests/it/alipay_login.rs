@@ -1157,3 +1157,94 @@ fn the_node_sdk_meets_v3_in_certificate_mode_and_under_faults_as_the_oracle_says
         "{refused}"
     );
 }
+
+/// The points the sources leave open (gateway spec §9), each a login setting: the code's
+/// lifetime, `expires_in` as a string, refresh tokens that stay valid, and the `mobile` field
+/// in user.info.share; the Node SDK sees each.
+#[test]
+fn the_open_points_of_the_login_are_switches() {
+    let sim = alipay_sim::Simulator::start_blocking();
+    let app = sim.create_app();
+    let put = Client::new()
+        .put(format!(
+            "{}/api/v1/apps/{}/login-settings",
+            sim.uri(),
+            app.app_id()
+        ))
+        .json(&json!({
+            "auth_code_ttl": 30,
+            "expires_in": "string",
+            "refresh_token_rotation": false,
+            "mobile_field": true,
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let exchange = |code: &str| {
+        node_call(
+            &sim,
+            app.app_id(),
+            "alipay.system.oauth.token",
+            json!({"grant_type": "authorization_code", "code": code}),
+            true,
+        )
+    };
+    // A 30-second code: gone after 31 s.
+    let late = auth_code(&sim, app.app_id());
+    sim.advance_clock(31);
+    let refused = node_call(
+        &sim,
+        app.app_id(),
+        "alipay.system.oauth.token",
+        json!({"grant_type": "authorization_code", "code": late}),
+        false,
+    );
+    assert_eq!(refused["ok"]["subCode"], "isv.code-invalid", "{refused}");
+
+    let code: Value = Client::new()
+        .post(format!(
+            "{}/api/v1/apps/{}/my.getAuthCode",
+            sim.uri(),
+            app.app_id()
+        ))
+        .json(&json!({"scopes": "auth_user"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let login = exchange(code["authCode"].as_str().unwrap());
+    assert_eq!(login["ok"]["expiresIn"], "1296000", "{login}");
+    assert_eq!(login["ok"]["reExpiresIn"], "2592000", "{login}");
+    // Without rotation, the same refresh token works twice.
+    let refresh =
+        json!({"grant_type": "refresh_token", "refresh_token": login["ok"]["refreshToken"]});
+    for _ in 0..2 {
+        let again = node_call(
+            &sim,
+            app.app_id(),
+            "alipay.system.oauth.token",
+            refresh.clone(),
+            true,
+        );
+        assert!(again["ok"]["accessToken"].is_string(), "{again}");
+    }
+    let info = node_call(
+        &sim,
+        app.app_id(),
+        "alipay.user.info.share",
+        json!({"auth_token": login["ok"]["accessToken"]}),
+        true,
+    );
+    assert_eq!(info["ok"]["mobile"], "13800000000", "{info}");
+
+    let zero = Client::new()
+        .put(format!(
+            "{}/api/v1/apps/{}/login-settings",
+            sim.uri(),
+            app.app_id()
+        ))
+        .json(&json!({"auth_code_ttl": 0}))
+        .send()
+        .unwrap();
+    assert_eq!(zero.status(), 422);
+}
