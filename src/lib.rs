@@ -194,7 +194,7 @@ pub mod state {
 /// The HTTP server over the state: the one router, serving it, who may reach it, and
 /// requests to a developer's backend.
 pub mod server {
-    pub use crate::http::access::Access;
+    pub use crate::http::access::{Access, AdminToken};
     pub use crate::http::backend::{exchange, form_encode, send, SendError, ANSWER_LIMIT};
     pub use crate::http::server::{banner, serve, ServerOptions};
     pub use crate::http::{app, app_with};

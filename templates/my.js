@@ -4,6 +4,8 @@
  *
  *   <script src="http://127.0.0.1:8086/sdk/my.js" data-app-id="2021..."></script>
  *
+ * A simulator started with an admin token wants it: add data-admin-token="..." to the tag.
+ *
  * my.getAuthCode({scopes}) answers auth_base silently and shows Alipay's authorisation sheet for
  * auth_user (同意 → success {authCode, authSuccessScopes, authErrorScopes}; 拒绝 → fail 11;
  * dismissed → fail 3), each code logging in the user of the app's device session.
@@ -20,6 +22,13 @@
   var script = document.currentScript;
   var base = (script && script.dataset.simulator) || (script ? new URL(script.src).origin : "");
   var appId = script && script.dataset.appId;
+  // A shared simulator (started with an admin token) wants it: data-admin-token.
+  var adminToken = script && script.dataset.adminToken;
+  function simulatorHeaders(headers) {
+    headers = headers || {};
+    if (adminToken) headers.Authorization = "Bearer " + adminToken;
+    return headers;
+  }
   var supported = ["getAuthCode", "getPhoneNumber", "button.open-type.getAuthorize", "request", "httpRequest", "canIUse"];
 
   function finish(options, name, value) {
@@ -77,7 +86,7 @@
   // What the consent sheet shows for the app (its masked number, whether the user already
   // authorised), read before the sheet opens: an unknown app fails here, with no sheet.
   function sheetInfo() {
-    return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/consent-sheet").then(function (response) {
+    return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/consent-sheet", { headers: simulatorHeaders() }).then(function (response) {
       return response.json().then(function (body) {
         if (response.ok) return body;
         var reason = body && body.error ? body.error.message : "HTTP " + response.status;
@@ -182,7 +191,7 @@
       (silent ? Promise.resolve("allow") : authSheet()).then(function (action) {
         return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/my.getAuthCode", {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: simulatorHeaders({ "Content-Type": "application/json" }),
           body: JSON.stringify({ scopes: scopes, action: action }),
         }).then(function (response) { return response.json(); });
       }).then(function (result) {
@@ -219,7 +228,7 @@
         if (options.frontEnd) body.front_end = options.frontEnd;
         return fetch(base + "/api/v1/apps/" + encodeURIComponent(appId) + "/getPhoneNumber", {
           method: "POST",
-          headers: { "Content-Type": "application/json" },
+          headers: simulatorHeaders({ "Content-Type": "application/json" }),
           body: JSON.stringify(body),
         }).then(function (response) { return response.json(); });
       }).then(function (result) {

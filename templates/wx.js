@@ -43,9 +43,12 @@
   // another origin may send; the simulator refuses the rest).
   function call(path, body) {
     if (!appId) return Promise.reject(new Error("alipay-sim: wx.js needs ?app_id=wx... on its script tag"));
+    var headers = { "Content-Type": "application/json" };
+    // A shared simulator (started with an admin token) wants it: data-admin-token.
+    if (script && script.dataset.adminToken) headers.Authorization = "Bearer " + script.dataset.adminToken;
     return fetch(api + path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: headers,
       body: JSON.stringify(body || {}),
     }).then(function (response) {
       return response.json().then(function (json) {

@@ -57,6 +57,17 @@ pub struct ServeArgs {
         value_name = "ORIGIN"
     )]
     cors_origin: Vec<String>,
+    /// The admin token of a shared instance: with one, the API and the web UI want it (a
+    /// bearer header, or the UI's login), and only the emulated platform endpoints stay open.
+    /// Required to listen beyond loopback. Prefer the environment variable: a command line
+    /// shows in `ps`.
+    #[arg(
+        long,
+        env = "ALIPAY_SIM_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    admin_token: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -88,9 +99,26 @@ pub fn run(args: ServeArgs) -> Result<()> {
         data_dir,
     })?;
     let (host, addresses) = listen_addresses(&args.addr, args.port)?;
+    let admin_token = args
+        .admin_token
+        .as_deref()
+        .map(alipay_sim::server::AdminToken::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--admin-token: {e}"))?;
+    if admin_token.is_none() {
+        if let Some(shared) = addresses.iter().find(|a| !a.ip().is_loopback()) {
+            bail!(
+                "--addr {}: {shared} is reachable beyond this machine, so anyone who reaches it could change the simulator; \
+                 give an admin token (ALIPAY_SIM_ADMIN_TOKEN, or --admin-token) that the team sends as \
+                 `Authorization: Bearer <token>`, or listen on 127.0.0.1",
+                args.addr
+            );
+        }
+    }
     let mut access = alipay_sim::server::Access {
         allowed_hosts: args.allowed_host,
         cors_origins: args.cors_origin,
+        admin_token,
     };
     access.allowed_hosts.push(host);
     let options = alipay_sim::server::ServerOptions {

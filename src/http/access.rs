@@ -14,6 +14,12 @@
 //!   `--cors-origin`s; a state change from another origin is refused unless that origin
 //!   may use the route, and always when its content type would have skipped the browser's
 //!   preflight (`text/plain`, forms), since the browser sends those before asking.
+//!
+//! A shared instance (one listening beyond loopback) has an admin token: then everything of
+//! the simulator's own, its API and its web UI, wants it (`Authorization: Bearer`, or the UI's
+//! session cookie from `/login`), and only the emulated platform endpoints, `/healthz`, the
+//! OpenAPI document and the static assets stay open, since the platforms' own credentials
+//! guard the endpoints.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -34,6 +40,82 @@ pub struct Access {
     pub allowed_hosts: Vec<String>,
     /// Origins (`http://localhost:5173`) whose pages may call the whole API, or `*` for any.
     pub cors_origins: Vec<String>,
+    /// The admin token of a shared instance; `None` on loopback.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// The token a shared instance's API and UI want. Compared in constant time and never
+/// printed: its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(hidden)")
+    }
+}
+
+/// The UI's session cookie.
+const SESSION_COOKIE: &str = "alipay_sim_session";
+
+impl AdminToken {
+    /// A token of at least 16 visible ASCII characters, or why not.
+    pub fn new(token: &str) -> Result<AdminToken, String> {
+        if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the admin token must be at least 16 visible ASCII characters (no spaces): make one with `openssl rand -base64 24`".into());
+        }
+        Ok(AdminToken(token.to_string()))
+    }
+
+    /// Whether `given` is the token, in time that does not depend on where they differ.
+    fn admits(&self, given: &str) -> bool {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        // Hashes first, so that the length of the token does not show either.
+        let given = sha2::Sha256::digest(given.as_bytes());
+        let token = sha2::Sha256::digest(self.0.as_bytes());
+        given.ct_eq(&token).into()
+    }
+
+    /// The UI session cookie's value: derived from the token, so the cookie never holds it.
+    fn session_value(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("alipay-sim ui session\0{}", self.0));
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether the request carries the token as a bearer or the UI's session cookie.
+    fn admits_request(&self, headers: &axum::http::HeaderMap) -> bool {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| self.admits(given.trim()));
+        let session = self.session_value();
+        bearer
+            || headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|pair| pair.trim().split_once('='))
+                .any(|(name, value)| {
+                    use subtle::ConstantTimeEq;
+                    name == SESSION_COOKIE && bool::from(value.as_bytes().ct_eq(session.as_bytes()))
+                })
+    }
+}
+
+/// What stays open on a shared instance: the emulated platform endpoints (guarded by the
+/// platforms' own credentials), the health check, the API's description, the static assets
+/// and the login form.
+fn open_without_token(path: &str) -> bool {
+    matches!(
+        path,
+        "/healthz" | "/login" | "/api/v1/openapi.json" | "/favicon.ico" | "/gateway.do"
+    ) || ["/assets/", "/sdk/", "/v3/", "/sns/", "/cgi-bin/", "/wxa/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 impl Access {
@@ -79,10 +161,25 @@ impl Access {
 
     /// Refuses what the module doc describes, before any handler runs.
     pub async fn guard(self: Arc<Self>, request: Request, next: Next) -> Response {
-        match self.refusal(&request) {
-            Some(refusal) => refusal.into_response(),
-            None => next.run(request).await,
+        if let Some(refusal) = self.refusal(&request) {
+            return refusal.into_response();
         }
+        let Some(token) = &self.admin_token else {
+            return next.run(request).await;
+        };
+        let path = request.uri().path();
+        if path == "/login" {
+            return login(token, request).await;
+        }
+        // A browser's preflight carries no credentials; the request it asks about does.
+        let preflight = request.method() == Method::OPTIONS;
+        if preflight || open_without_token(path) || token.admits_request(request.headers()) {
+            return next.run(request).await;
+        }
+        unauthorized(
+            path,
+            request.uri().path_and_query().map_or("/", |p| p.as_str()),
+        )
     }
 
     fn refusal(&self, request: &Request) -> Option<Refusal> {
@@ -197,6 +294,105 @@ fn skips_preflight(content_type: Option<&HeaderValue>) -> bool {
     ]
     .iter()
     .any(|simple| essence.eq_ignore_ascii_case(simple))
+}
+
+/// 401: the API's error shape with a `WWW-Authenticate` challenge, or the UI's login form.
+fn unauthorized(path: &str, next: &str) -> Response {
+    if path.starts_with("/api/") {
+        let body = ErrorBody::new(
+            ErrorCode::Unauthorized,
+            "this alipay-sim is shared: send Authorization: Bearer <its admin token> (--admin-token, ALIPAY_SIM_ADMIN_TOKEN)".to_string(),
+        );
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"alipay-sim\"")],
+            axum::Json(body),
+        )
+            .into_response();
+    }
+    login_page(StatusCode::UNAUTHORIZED, next, None)
+}
+
+/// The UI's login form, posting the token to `/login`.
+fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let error = error.map_or(String::new(), |e| {
+        format!(
+            "<p class=\"error\" id=\"login-error\" role=\"alert\">{}</p>",
+            escape(e)
+        )
+    });
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Log in · alipay-sim</title>\
+         <link rel=\"stylesheet\" href=\"/assets/style.css\"><main><h1>alipay-sim</h1>\
+         <p>This simulator is shared: its team's admin token opens its pages.</p>{error}\
+         <form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <label>Admin token <input type=\"password\" name=\"token\" id=\"admin-token\" autocomplete=\"current-password\" required></label>\
+         <button type=\"submit\" id=\"log-in\">Log in</button></form></main></html>",
+        escape(next)
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `GET /login`: the form; `POST /login`: the token, then the session cookie and the page it
+/// was asked for (a path of this server only).
+async fn login(token: &AdminToken, request: Request) -> Response {
+    use axum::extract::FromRequest;
+    if request.method() != Method::POST {
+        let next = request
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("next="))
+            .unwrap_or("/")
+            .to_string();
+        return login_page(StatusCode::OK, &next, None);
+    }
+    let Ok(axum::Form(form)) = axum::Form::<LoginForm>::from_request(request, &()).await else {
+        return login_page(
+            StatusCode::BAD_REQUEST,
+            "/",
+            Some("send the form: token and next"),
+        );
+    };
+    let next = if form.next.starts_with('/') && !form.next.starts_with("//") {
+        form.next
+    } else {
+        "/".to_string()
+    };
+    if !token.admits(form.token.trim()) {
+        tracing::warn!("a login with a wrong admin token");
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("That is not the admin token."),
+        );
+    }
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+        token.session_value()
+    );
+    (
+        StatusCode::SEE_OTHER,
+        [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
+    )
+        .into_response()
 }
 
 struct Refusal {

@@ -41,6 +41,7 @@ error_codes! {
     HostNotAllowed = "host_not_allowed",
     CrossOriginRefused = "cross_origin_refused",
     PreflightRequired = "preflight_required",
+    Unauthorized = "unauthorized",
     AppNotFound = "app_not_found",
     ScenarioNotFound = "scenario_not_found",
     CertificateNotFound = "certificate_not_found",

@@ -27,6 +27,7 @@ mod readme_example_library;
 mod readme_example_simulator;
 mod readme_example_wechat;
 mod server;
+mod shared;
 mod state;
 mod ui;
 mod vectors;
