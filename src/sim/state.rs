@@ -671,6 +671,130 @@ impl SimState {
     }
 }
 
+/// The format of `GET /api/v1/snapshot`.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+// Snapshots: the whole set-up, to hand to a colleague or load into a fresh instance.
+impl SimState {
+    /// Everything that makes the next answers what they will be: the state file's content
+    /// (apps, consoles, keys), each Alipay app's call count (its next envelope's place in the
+    /// sequence of draws), and the clock's offset. The journal and recordings are left out.
+    pub fn export_snapshot(&self) -> Value {
+        let inner = self.lock();
+        let state = StoredState {
+            format_version: FORMAT_VERSION,
+            apps_created: inner.apps_created,
+            apps: inner.apps.values().map(App::stored).collect(),
+        };
+        let calls: serde_json::Map<String, Value> = inner
+            .apps
+            .iter()
+            .filter_map(|(id, app)| {
+                app.alipay()
+                    .ok()
+                    .map(|a| (id.clone(), a.calls.load(Ordering::Relaxed).into()))
+            })
+            .collect();
+        serde_json::json!({
+            "snapshot_version": SNAPSHOT_VERSION,
+            "exported_at": now(),
+            "state": state,
+            "calls": calls,
+            "clock_offset": self.shared.clock_offset.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Replaces every app with a snapshot's, checked as the state file is (nothing changes on
+    /// a refusal); the journal and recordings are cleared.
+    pub fn load_snapshot(&self, snapshot: &Value) -> Result<Vec<AppView>, StateError> {
+        let invalid = |field: &str, message: String| StateError::Invalid {
+            field: field.into(),
+            message,
+        };
+        let Some(fields) = snapshot.as_object() else {
+            return Err(invalid(
+                "snapshot",
+                "expected the object GET /api/v1/snapshot gives".into(),
+            ));
+        };
+        if let Some(unknown) = fields.keys().find(|k| {
+            ![
+                "snapshot_version",
+                "exported_at",
+                "state",
+                "calls",
+                "clock_offset",
+            ]
+            .contains(&k.as_str())
+        }) {
+            return Err(invalid(unknown, "not a field of a snapshot".into()));
+        }
+        if fields.get("snapshot_version").and_then(Value::as_u64) != Some(SNAPSHOT_VERSION as u64) {
+            return Err(invalid(
+                "snapshot_version",
+                format!(
+                    "expected {SNAPSHOT_VERSION}, found {}",
+                    fields.get("snapshot_version").unwrap_or(&Value::Null)
+                ),
+            ));
+        }
+        let state = fields
+            .get("state")
+            .ok_or_else(|| invalid("state", "missing: the apps to load".into()))?;
+        let stored = crate::sim::store::read_state(&state.to_string())
+            .map_err(|problem| invalid("state", problem))?;
+        let mut apps = load_apps(stored.apps, stored.apps_created)
+            .map_err(|problem| invalid("state", problem))?;
+        let calls = match fields.get("calls") {
+            None => serde_json::Map::new(),
+            Some(Value::Object(calls)) => calls.clone(),
+            Some(_) => {
+                return Err(invalid(
+                    "calls",
+                    "expected an object of app ids and counts".into(),
+                ))
+            }
+        };
+        for (app_id, count) in &calls {
+            let count = count
+                .as_u64()
+                .ok_or_else(|| invalid(&format!("calls.{app_id}"), "expected a count".into()))?;
+            let app = apps.get_mut(app_id).ok_or_else(|| {
+                invalid(&format!("calls.{app_id}"), "no such app in state".into())
+            })?;
+            if let Ok(app) = app.alipay_mut() {
+                app.calls.store(count, Ordering::Relaxed);
+            }
+        }
+        let offset = match fields.get("clock_offset") {
+            None => 0,
+            Some(offset) => offset
+                .as_u64()
+                .filter(|o| *o <= CLOCK_ADVANCE_LIMIT)
+                .ok_or_else(|| {
+                    invalid(
+                        "clock_offset",
+                        format!("expected 0 to {CLOCK_ADVANCE_LIMIT} seconds"),
+                    )
+                })?,
+        };
+        {
+            let mut inner = self.lock();
+            let saved = std::mem::replace(&mut inner.apps, apps);
+            let created = std::mem::replace(&mut inner.apps_created, stored.apps_created);
+            if let Err(e) = self.save(&inner) {
+                inner.apps = saved;
+                inner.apps_created = created;
+                return Err(e);
+            }
+        }
+        self.shared.clock_offset.store(offset, Ordering::Relaxed);
+        self.clear_journal(None);
+        self.lock_recordings().clear();
+        Ok(self.list_apps())
+    }
+}
+
 fn now() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }

@@ -357,7 +357,7 @@ impl Store {
 }
 
 /// A state file's text, of the current format or the untagged first one.
-fn read_state(text: &str) -> Result<StoredState, String> {
+pub(crate) fn read_state(text: &str) -> Result<StoredState, String> {
     let mut value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let apps = match value.as_object_mut() {
         Some(fields) => fields.remove("apps"),

@@ -28,6 +28,7 @@ mod readme_example_simulator;
 mod readme_example_wechat;
 mod server;
 mod shared;
+mod snapshot;
 mod state;
 mod ui;
 mod vectors;

@@ -25,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::Body;
 use crate::http::worker::blocking;
 use crate::sim::state::{AppView, JournalEntry, SimState};
 
@@ -95,15 +96,68 @@ fn api() -> OpenApiRouter<SimState> {
         .merge(wechat::routes())
         .routes(routes!(read_journal, clear_journal))
         .routes(routes!(reset_all))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(export_snapshot, load_snapshot))
+                // A snapshot holds every app: more than an ordinary request.
+                .layer(axum::extract::DefaultBodyLimit::max(SNAPSHOT_LIMIT)),
+        )
+}
+
+/// The largest snapshot `PUT /api/v1/snapshot` takes.
+const SNAPSHOT_LIMIT: usize = 8 << 20;
+
+/// Export the whole set-up
+///
+/// Every app with its console and keys, each Alipay app's call count and the clock's offset:
+/// loaded into another instance (`PUT /api/v1/snapshot`), it gives byte-identical answers.
+/// It holds private keys (throwaway ones).
+#[utoipa::path(
+    get,
+    path = "/api/v1/snapshot",
+    operation_id = "exportSnapshot",
+    responses((status = 200, description = "`{snapshot_version, exported_at, state, calls, clock_offset}`", body = Object)),
+)]
+async fn export_snapshot(State(state): State<SimState>) -> Json<serde_json::Value> {
+    Json(state.export_snapshot())
+}
+
+/// Load a snapshot
+///
+/// Replaces every app with the snapshot's (checked as the state file is: on a refusal nothing
+/// changes), and clears the journal and recordings.
+#[utoipa::path(
+    put,
+    path = "/api/v1/snapshot",
+    operation_id = "loadSnapshot",
+    request_body(content = Object, description = "What `GET /api/v1/snapshot` gave"),
+    responses(
+        (status = 200, description = "The apps now", body = Vec<AppView>),
+        (status = 400, description = "Malformed JSON (malformed_json)", body = ErrorBody),
+        (status = 413, description = "Over 8 MiB", body = ErrorBody),
+        (status = 422, description = "Not a snapshot this alipay-sim reads, naming the field (invalid_request)", body = ErrorBody),
+        StorageRefusal,
+    ),
+)]
+async fn load_snapshot(
+    State(state): State<SimState>,
+    Body(snapshot): Body<serde_json::Value>,
+) -> Result<Json<Vec<AppView>>, ApiError> {
+    let worker = state.clone();
+    Ok(Json(
+        blocking::<_, ApiError>(move || worker.load_snapshot(&snapshot)).await?,
+    ))
 }
 
 /// The OpenAPI document, generated from the handlers and the types they take and give.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, mut document) = api().split_for_parts();
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let open = matches!(path.as_str(), "/healthz" | "/api/v1/openapi.json");
         for operation in [
             &mut item.get,
             &mut item.post,
+            &mut item.put,
             &mut item.patch,
             &mut item.delete,
         ]
@@ -111,6 +165,9 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .flatten()
         {
             guarded(operation);
+            if !open {
+                wants_admin_token(operation);
+            }
             body_may_be_left_out(operation);
         }
     }
@@ -149,6 +206,27 @@ pub fn openapi_json() -> String {
 }
 
 /// Every route answers 403 for a host or origin it does not serve (see `crate::http::access`).
+/// A shared instance's 401, on every operation but the health check and this document.
+fn wants_admin_token(operation: &mut Operation) {
+    let response = utoipa::openapi::ResponseBuilder::new()
+        .description(
+            "A shared instance (started with an admin token) and no `Authorization: Bearer <token>` (unauthorized)",
+        )
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                    ErrorBody::name(),
+                )))
+                .build(),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .insert("401".to_string(), response.into());
+}
+
 fn guarded(operation: &mut Operation) {
     let response = utoipa::openapi::ResponseBuilder::new()
         .description(
