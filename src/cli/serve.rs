@@ -68,6 +68,11 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     admin_token: Option<String>,
+    /// How many calls the durable journal (journal.sqlite in the data directory) keeps; older
+    /// ones are dropped.
+    #[arg(long, env = "ALIPAY_SIM_JOURNAL_RETENTION", default_value_t = 50_000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    journal_retention: u64,
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -94,10 +99,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
             ),
         }
     };
-    let state = alipay_sim::state::SimState::open(alipay_sim::state::StateConfig {
-        seed: (!args.random_keys).then_some(args.seed),
-        data_dir,
-    })?;
+    let state = alipay_sim::state::SimState::open_with(
+        alipay_sim::state::StateConfig {
+            seed: (!args.random_keys).then_some(args.seed),
+            data_dir,
+        },
+        args.journal_retention,
+    )?;
     let (host, addresses) = listen_addresses(&args.addr, args.port)?;
     let admin_token = args
         .admin_token

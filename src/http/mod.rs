@@ -63,6 +63,20 @@ pub fn app_with(state: SimState, access: Access) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             guard.clone().guard(request, next)
         }))
+        // An answered call is a journaled call: answers wait for the durable journal's commit.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), durable))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers once the journal entries made so far are committed (at once without a data
+/// directory).
+async fn durable(
+    axum::extract::State(state): axum::extract::State<SimState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    state.journal_durable().await;
+    response
 }

@@ -64,6 +64,7 @@ fn first_session() -> u64 {
 }
 
 /// What happened, as the journal keeps it: a closed set, one variant per platform flow.
+#[derive(Clone)]
 pub(crate) enum Event {
     /// A `my.getPhoneNumber` call: its fixture (shared with the answer that carried it), what
     /// the user or the page did, and what a developer's backend answered to its envelope each
@@ -116,9 +117,39 @@ pub(crate) struct Journal {
     next_id: u64,
     /// The sum of the entries' sizes.
     bytes: usize,
+    /// The durable journal every entry is also written to, when the state has a data
+    /// directory.
+    durable: Option<Arc<crate::sim::journal_db::JournalDb>>,
 }
 
 impl Journal {
+    /// Writes every entry to `durable` too, going on from the ids it holds.
+    pub(crate) fn keep_in(
+        &mut self,
+        durable: Arc<crate::sim::journal_db::JournalDb>,
+        last_id: u64,
+    ) {
+        self.next_id = self.next_id.max(last_id);
+        self.durable = Some(durable);
+    }
+
+    /// Every entry kept in memory, as the durable journal would store it, oldest first.
+    pub(crate) fn rows(&self) -> Vec<crate::sim::journal_db::Row> {
+        self.entries.iter().map(Recorded::row).collect()
+    }
+
+    /// The durable journal, if any.
+    pub(crate) fn durable(&self) -> Option<&Arc<crate::sim::journal_db::JournalDb>> {
+        self.durable.as_ref()
+    }
+
+    fn write_durably(&self, record: &Recorded) {
+        if let Some(durable) = &self.durable {
+            let record = record.clone();
+            durable.put(move || record.row());
+        }
+    }
+
     /// Records an event; gives its id.
     pub(crate) fn push(&mut self, app_id: &str, event: Event) -> u64 {
         self.next_id += 1;
@@ -130,6 +161,7 @@ impl Journal {
             event,
         };
         self.bytes += record.size;
+        self.write_durably(&record);
         self.entries.push_back(record);
         self.trim();
         self.next_id
@@ -220,12 +252,17 @@ impl Journal {
             self.bytes -= record.size;
             record.size = record.event.size();
             self.bytes += record.size;
+            let record = record.clone();
+            self.write_durably(&record);
         }
         self.trim();
     }
 
     /// Clears the journal, or one app's entries.
     pub(crate) fn clear(&mut self, app_id: Option<&str>) {
+        if let Some(durable) = &self.durable {
+            durable.clear(app_id);
+        }
         match app_id {
             Some(id) => self.entries.retain(|r| r.app_id != id),
             None => self.entries.clear(),
@@ -245,6 +282,7 @@ impl Journal {
 }
 
 /// A journal entry as kept: formats on reading.
+#[derive(Clone)]
 struct Recorded {
     id: u64,
     time: std::time::SystemTime,
@@ -255,6 +293,56 @@ struct Recorded {
 }
 
 impl Recorded {
+    /// The entry as the durable journal stores it: its flow, its verdict and its JSON.
+    fn row(&self) -> crate::sim::journal_db::Row {
+        let time = time::OffsetDateTime::from(self.time);
+        let time_ms = (time.unix_timestamp_nanos() / 1_000_000) as i64;
+        let verdict_of = |verdict: &crate::oracle::Verdict| {
+            serde_json::to_value(verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+        };
+        let (flow, verdict, entry) = match &self.event {
+            Event::AlipayPhone { .. } => {
+                let entry = self.entry().expect("an Alipay phone call");
+                (
+                    "alipay-phone",
+                    verdict_of(&entry.verdict),
+                    serde_json::to_value(&entry),
+                )
+            }
+            Event::Wechat(entry) => {
+                let entry = crate::sim::wechat::WechatJournalEntry {
+                    id: self.id,
+                    time: rfc3339(time),
+                    ..(**entry).clone()
+                };
+                (
+                    "wechat",
+                    verdict_of(&entry.verdict),
+                    serde_json::to_value(&entry),
+                )
+            }
+            Event::AlipayLogin(entry) => {
+                let entry = crate::sim::alipay_login::AlipayLoginJournalEntry {
+                    id: self.id,
+                    time: rfc3339(time),
+                    app_id: self.app_id.clone(),
+                    ..(**entry).clone()
+                };
+                ("alipay-login", None, serde_json::to_value(&entry))
+            }
+        };
+        crate::sim::journal_db::Row {
+            id: self.id,
+            time_ms,
+            app_id: self.app_id.clone(),
+            flow,
+            verdict,
+            entry: entry.unwrap_or(Value::Null),
+        }
+    }
+
     /// The entry of an Alipay call; WeChat calls have their own shape.
     fn entry(&self) -> Option<JournalEntry> {
         match &self.event {

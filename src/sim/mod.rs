@@ -14,6 +14,7 @@ pub(crate) mod apps;
 pub mod error;
 pub mod exchange;
 pub mod journal;
+pub(crate) mod journal_db;
 pub mod recording;
 pub mod state;
 pub mod store;

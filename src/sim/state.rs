@@ -112,7 +112,24 @@ impl SimState {
     /// Opens the state: loads the data directory's state file, or creates the first app when
     /// there is none (and saves it). A state file that cannot be read is an error, untouched.
     pub fn open(config: StateConfig) -> Result<SimState, StateError> {
+        SimState::open_with(config, crate::sim::journal_db::DEFAULT_RETENTION)
+    }
+
+    /// [`SimState::open`], the durable journal (kept in the data directory) holding at most
+    /// `journal_retention` entries.
+    pub fn open_with(config: StateConfig, journal_retention: u64) -> Result<SimState, StateError> {
         let store = config.data_dir.as_ref().map(Store::open).transpose()?;
+        let durable = match &config.data_dir {
+            Some(dir) => Some(
+                crate::sim::journal_db::JournalDb::open(dir, journal_retention.max(1)).map_err(
+                    |problem| StateError::Invalid {
+                        field: "journal".into(),
+                        message: format!("the durable journal cannot be opened: {problem}"),
+                    },
+                )?,
+            ),
+            None => None,
+        };
         let loaded = store.as_ref().map(Store::load).transpose()?.flatten();
         let state = SimState {
             shared: Arc::new(Shared {
@@ -140,6 +157,9 @@ impl SimState {
                 inner.apps = apps;
             }
             None => state.create_first_app()?,
+        }
+        if let Some((durable, last_id)) = durable {
+            state.lock_journal().keep_in(Arc::new(durable), last_id);
         }
         let next = state.lock().apps_created;
         state.make_keys_ahead(next, KEYS_AHEAD_AT_OPEN);
@@ -521,6 +541,42 @@ impl SimState {
             });
         }
         Ok((id, fixture))
+    }
+
+    /// Waits until every journal entry so far is in the durable journal (a no-op without a
+    /// data directory): the HTTP layer awaits it before answering, so that an answered call
+    /// survives a kill.
+    pub async fn journal_durable(&self) {
+        let durable = self.lock_journal().durable().cloned();
+        if let Some(durable) = durable {
+            durable.durable().await;
+        }
+    }
+
+    /// The durable journal's entries matching `query` (blocking: call it off the async
+    /// workers); without a data directory, the live journal's.
+    pub fn journal_history(
+        &self,
+        query: &crate::sim::journal_db::HistoryQuery,
+    ) -> Result<Vec<Value>, StateError> {
+        let durable = self.lock_journal().durable().cloned();
+        let Some(durable) = durable else {
+            // In memory only: the live journal, filtered alike.
+            let rows = self.lock_journal().rows();
+            let matching = rows.into_iter().filter(|row| query.admits(row));
+            let mut entries: Vec<Value> = matching.map(|row| row.entry).collect();
+            if !query.oldest_first {
+                entries.reverse();
+            }
+            entries.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+            return Ok(entries);
+        };
+        durable
+            .history(query)
+            .map_err(|problem| StateError::Invalid {
+                field: "journal".into(),
+                message: problem,
+            })
     }
 
     /// One journal entry, if it is still kept.

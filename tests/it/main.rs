@@ -18,6 +18,7 @@ mod fixture;
 mod golden;
 mod hardening;
 mod interop;
+mod journal_history;
 mod layers;
 mod openapi;
 mod play;

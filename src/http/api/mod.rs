@@ -95,6 +95,8 @@ fn api() -> OpenApiRouter<SimState> {
         .merge(alipay::routes())
         .merge(wechat::routes())
         .routes(routes!(read_journal, clear_journal))
+        .routes(routes!(read_journal_history))
+        .routes(routes!(export_journal))
         .routes(routes!(reset_all))
         .merge(
             OpenApiRouter::new()
@@ -393,4 +395,128 @@ async fn clear_journal(
 async fn reset_all(State(state): State<SimState>) -> Result<Json<Vec<AppView>>, ApiError> {
     let apps = blocking::<_, ApiError>(move || state.reset_all()).await?;
     Ok(Json(apps))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct HistoryParams {
+    /// Only this app's calls.
+    app_id: Option<String>,
+    /// Only calls at or after this time (RFC 3339, e.g. `2026-12-02T08:00:00Z`).
+    since: Option<String>,
+    /// Only calls before this time (RFC 3339).
+    until: Option<String>,
+    /// Only calls whose oracle concludes this verdict (`accept`, `reject-signature`…).
+    verdict: Option<String>,
+    /// Only this flow: `alipay-phone`, `alipay-login` or `wechat`.
+    flow: Option<String>,
+    /// At most this many (default 100 for the history, every match for the export).
+    #[param(minimum = 0)]
+    limit: Option<u64>,
+}
+
+impl HistoryParams {
+    fn query(
+        self,
+        default_limit: u64,
+        oldest_first: bool,
+    ) -> Result<crate::sim::journal_db::HistoryQuery, ApiError> {
+        let time = |name: &str, text: Option<String>| -> Result<Option<i64>, ApiError> {
+            text.map(|text| {
+                time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                    .map_err(|e| {
+                        ApiError::from(crate::sim::state::StateError::Invalid {
+                            field: name.into(),
+                            message: format!("{text:?} is not an RFC 3339 time ({e})"),
+                        })
+                    })
+            })
+            .transpose()
+        };
+        if let Some(flow) = &self.flow {
+            if !["alipay-phone", "alipay-login", "wechat"].contains(&flow.as_str()) {
+                return Err(crate::sim::state::StateError::Invalid {
+                    field: "flow".into(),
+                    message: format!(
+                        "{flow:?} is not a flow: alipay-phone, alipay-login or wechat"
+                    ),
+                }
+                .into());
+            }
+        }
+        Ok(crate::sim::journal_db::HistoryQuery {
+            since_ms: time("since", self.since)?,
+            until_ms: time("until", self.until)?,
+            app_id: self.app_id,
+            verdict: self.verdict,
+            flow: self.flow,
+            limit: self.limit.unwrap_or(default_limit),
+            oldest_first,
+        })
+    }
+}
+
+/// The durable journal, newest first
+///
+/// Every call answered, kept in SQLite in the data directory (the last 50,000 by default,
+/// `--journal-retention`): it survives restarts, crashes and SIGKILL, since a call is answered
+/// only once its entry is committed. Filter by app, time range, verdict and flow. Each entry
+/// is the live journal's shape for its flow. With `--ephemeral`, the live journal's entries
+/// (the last 1000), filtered alike.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal/history",
+    operation_id = "readJournalHistory",
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<Object>),
+        (status = 400, description = "An unknown parameter, or one that does not parse (invalid_query)", body = ErrorBody),
+        (status = 422, description = "A time that is not RFC 3339, or an unknown flow (invalid_request)", body = ErrorBody),
+    ),
+)]
+async fn read_journal_history(
+    State(state): State<SimState>,
+    query: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let Query(params) = query?;
+    let query = params.query(100, false)?;
+    Ok(Json(
+        blocking::<_, ApiError>(move || state.journal_history(&query)).await?,
+    ))
+}
+
+/// The durable journal as JSON Lines
+///
+/// The same entries and filters as `/api/v1/journal/history`, oldest first, one JSON object
+/// per line (`application/x-ndjson`), every match unless `limit` says otherwise.
+#[utoipa::path(
+    get,
+    path = "/api/v1/journal/export",
+    operation_id = "exportJournal",
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "One entry per line, oldest first", content_type = "application/x-ndjson", body = String),
+        (status = 400, description = "An unknown parameter, or one that does not parse (invalid_query)", body = ErrorBody),
+        (status = 422, description = "A time that is not RFC 3339, or an unknown flow (invalid_request)", body = ErrorBody),
+    ),
+)]
+async fn export_journal(
+    State(state): State<SimState>,
+    query: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = query?;
+    let query = params.query(u64::MAX >> 1, true)?;
+    let entries = blocking::<_, ApiError>(move || state.journal_history(&query)).await?;
+    let mut lines = String::new();
+    for entry in entries {
+        lines.push_str(&entry.to_string());
+        lines.push('\n');
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        lines,
+    )
+        .into_response())
 }
