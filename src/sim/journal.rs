@@ -308,7 +308,7 @@ impl Recorded {
                 (
                     "alipay-phone",
                     verdict_of(&entry.verdict),
-                    serde_json::to_value(&entry),
+                    serde_json::to_string(&entry),
                 )
             }
             Event::Wechat(entry) => {
@@ -320,7 +320,7 @@ impl Recorded {
                 (
                     "wechat",
                     verdict_of(&entry.verdict),
-                    serde_json::to_value(&entry),
+                    serde_json::to_string(&entry),
                 )
             }
             Event::AlipayLogin(entry) => {
@@ -330,7 +330,7 @@ impl Recorded {
                     app_id: self.app_id.clone(),
                     ..(**entry).clone()
                 };
-                ("alipay-login", None, serde_json::to_value(&entry))
+                ("alipay-login", None, serde_json::to_string(&entry))
             }
         };
         crate::sim::journal_db::Row {
@@ -339,7 +339,7 @@ impl Recorded {
             app_id: self.app_id.clone(),
             flow,
             verdict,
-            entry: entry.unwrap_or(Value::Null),
+            entry: entry.unwrap_or_else(|_| "null".into()),
         }
     }
 

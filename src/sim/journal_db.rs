@@ -28,7 +28,8 @@ pub(crate) struct Row {
     /// `alipay-phone`, `alipay-login` or `wechat`.
     pub(crate) flow: &'static str,
     pub(crate) verdict: Option<String>,
-    pub(crate) entry: Value,
+    /// The entry's JSON text, written once on the writer thread.
+    pub(crate) entry: String,
 }
 
 enum Write {
@@ -77,8 +78,7 @@ impl JournalDb {
                     verdict TEXT,
                     entry TEXT NOT NULL
                 );
-                CREATE INDEX IF NOT EXISTS journal_app_time ON journal (app_id, time_ms);
-                CREATE INDEX IF NOT EXISTS journal_time ON journal (time_ms);",
+                CREATE INDEX IF NOT EXISTS journal_app_time ON journal (app_id, time_ms);",
             )
             .map_err(|e| format!("{}: {e}", path.display()))?;
         #[cfg(unix)]
@@ -251,7 +251,7 @@ fn commit(
                         row.app_id,
                         row.flow,
                         row.verdict,
-                        row.entry.to_string()
+                        row.entry
                     ])?;
                 }
                 Write::Clear(None) => {
@@ -264,10 +264,9 @@ fn commit(
         }
     }
     if newest > retention {
-        transaction.execute(
-            "DELETE FROM journal WHERE id <= ?1",
-            [(newest - retention) as i64],
-        )?;
+        transaction
+            .prepare_cached("DELETE FROM journal WHERE id <= ?1")?
+            .execute([(newest - retention) as i64])?;
     }
     transaction.commit()
 }
