@@ -45,6 +45,61 @@ enum Command {
     /// --backend URL --seed N`, with the backend configured with `alipay-sim keys --seed N`.
     /// Exits 0 when every step passes, 1 when one fails, 2 when the run cannot start.
     Play(play::PlayArgs),
+    /// Ask a running simulator's /healthz (a container's health check: the image has no curl).
+    /// Exits 0 when it answers ok, 1 otherwise.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthcheckArgs {
+    /// The simulator's address, HOST:PORT [default: the port of ALIPAY_SIM_ADDR on 127.0.0.1].
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<String>,
+}
+
+/// `GET /healthz` over a plain TCP connection: 200 and `"ok"`, within 3 seconds.
+fn healthcheck(args: HealthcheckArgs) -> ExitCode {
+    use std::io::{Read, Write};
+    let addr = args.addr.unwrap_or_else(|| {
+        let port = std::env::var("ALIPAY_SIM_ADDR")
+            .ok()
+            .and_then(|a| a.rsplit_once(':').map(|(_, p)| p.to_string()))
+            .unwrap_or_else(|| "8086".into());
+        format!("127.0.0.1:{port}")
+    });
+    let timeout = std::time::Duration::from_secs(3);
+    let answer = (|| -> std::io::Result<String> {
+        use std::net::ToSocketAddrs;
+        let target = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        write!(
+            stream,
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        Ok(text)
+    })();
+    match answer {
+        Ok(text) if text.starts_with("HTTP/1.1 200") && text.contains("\"ok\"") => {
+            ExitCode::SUCCESS
+        }
+        Ok(text) => {
+            eprintln!(
+                "alipay-sim healthcheck: {addr} answered {:?}",
+                text.lines().next().unwrap_or("")
+            );
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("alipay-sim healthcheck: {addr}: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// A seed: a u64, with a message that says so (clap's default says "invalid digit").
@@ -94,6 +149,7 @@ fn run(command: Command) -> Result<ExitCode> {
             drop(out);
             return play::run(args);
         }
+        Command::Healthcheck(args) => return Ok(healthcheck(args)),
     }
     Ok(ExitCode::SUCCESS)
 }

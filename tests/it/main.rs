@@ -13,6 +13,7 @@ mod browser;
 mod catalogue;
 mod cert_mode;
 mod cli;
+mod container;
 mod crate_surface;
 mod fixture;
 mod golden;
