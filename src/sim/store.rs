@@ -475,10 +475,13 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
                 .create(dir);
         }
         let ours = std::fs::read_dir(dir)?.flatten().all(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .is_some_and(|name| name == FILE_NAME || name == ".lock" || is_temporary(name))
+            entry.file_name().to_str().is_some_and(|name| {
+                name == FILE_NAME
+                        || name == ".lock"
+                        || is_temporary(name)
+                        // The durable journal (sim/journal_db.rs) and its WAL files.
+                        || name.starts_with("journal.sqlite")
+            })
         });
         let mode = std::fs::metadata(dir)?.permissions().mode();
         if ours && mode & 0o077 != 0 {
