@@ -190,24 +190,12 @@ async fn play_wechat(
         name: Some("play".into()),
         ..Default::default()
     })?;
-    let listener = tokio::net::TcpListener::bind(args.wechat_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "WeChat suites serve WeChat's endpoints at --wechat-addr {}: cannot listen there",
-                args.wechat_addr
-            )
-        })?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = state.clone();
-    let server = tokio::spawn(alipay_sim::server::serve(
-        listener,
-        served,
-        Default::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, server) = serve_while_playing(
+        &state,
+        args.wechat_addr,
+        "WeChat suites serve WeChat's endpoints at --wechat-addr",
+    )
+    .await?;
     eprintln!(
         "WeChat endpoints at http://{} for appid {} (alipay-sim keys --platform wechat --seed {})",
         args.wechat_addr, app.appid, args.seed
@@ -279,23 +267,12 @@ async fn play_login(
         name: Some("another app".into()),
         ..Default::default()
     })?;
-    let listener = tokio::net::TcpListener::bind(args.alipay_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "login suites serve Alipay's gateway at --alipay-addr {}: cannot listen there",
-                args.alipay_addr
-            )
-        })?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(alipay_sim::server::serve(
-        listener,
-        state.clone(),
-        Default::default(),
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, server) = serve_while_playing(
+        &state,
+        args.alipay_addr,
+        "login suites serve Alipay's gateway at --alipay-addr",
+    )
+    .await?;
     eprintln!(
         "Alipay gateway at http://{}/gateway.do for app {} (alipay-sim keys --seed {} --login)",
         args.alipay_addr, app.app_id, args.seed
@@ -350,4 +327,30 @@ fn add_suite(
         }
     }
     report.suites.push(suite);
+}
+
+/// Serves `state` at `addr` while suites play (the platform endpoints their backend calls);
+/// `what` says why, in the error when the address cannot be listened on. Send on the sender
+/// to stop, then await the handle.
+async fn serve_while_playing(
+    state: &alipay_sim::state::SimState,
+    addr: std::net::SocketAddr,
+    what: &str,
+) -> Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{what} {addr}: cannot listen there"))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(alipay_sim::server::serve(
+        listener,
+        state.clone(),
+        Default::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Ok((stop, server))
 }

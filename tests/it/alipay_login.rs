@@ -68,6 +68,20 @@ pub(crate) fn app_keys(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
 
 /// The app's own key pair, `GET /api/v1/apps/{app_id}/app-key-pair` (its private key in PKCS#1
 /// and PKCS#8 PEM).
+/// A certificate-mode file of the app, as `GET /api/v1/apps/{app_id}/certs/{file}` serves it.
+fn cert_file(sim: &alipay_sim::Simulator, app_id: &str, name: &Value) -> String {
+    Client::new()
+        .get(format!(
+            "{}/api/v1/apps/{app_id}/certs/{}",
+            sim.uri(),
+            name.as_str().unwrap()
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
 pub(crate) fn app_key_pair(sim: &alipay_sim::Simulator, app_id: &str) -> Value {
     Client::new()
         .get(format!("{}/api/v1/apps/{app_id}/app-key-pair", sim.uri()))
@@ -616,19 +630,7 @@ fn the_node_sdk_logs_in_in_certificate_mode() {
         .unwrap();
     let keys: Value = app_keys(&sim, app.app_id());
     let certs = &keys["certificates"];
-    let file = |name: &Value| -> String {
-        Client::new()
-            .get(format!(
-                "{}/api/v1/apps/{}/certs/{}",
-                sim.uri(),
-                app.app_id(),
-                name.as_str().unwrap()
-            ))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap()
-    };
+    let file = |name: &Value| cert_file(&sim, app.app_id(), name);
     let certificates = json!({
         "app": file(&certs["app_cert_file"]),
         "alipay": file(&certs["alipay_cert_file"]),
@@ -992,19 +994,7 @@ fn the_gateway_serves_the_alipay_certificate_download_in_certificate_mode() {
         .unwrap();
     let keys: Value = app_keys(&sim, app.app_id());
     let certs = &keys["certificates"];
-    let file = |name: &Value| -> String {
-        Client::new()
-            .get(format!(
-                "{}/api/v1/apps/{}/certs/{}",
-                sim.uri(),
-                app.app_id(),
-                name.as_str().unwrap()
-            ))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap()
-    };
+    let file = |name: &Value| cert_file(&sim, app.app_id(), name);
     let alipay_cert = file(&certs["alipay_cert_file"]);
     let pair = app_key_pair(&sim, app.app_id());
     let dir = tempfile::tempdir().unwrap();
@@ -1130,19 +1120,7 @@ fn the_node_sdk_meets_v3_in_certificate_mode_and_under_faults_as_the_oracle_says
         .unwrap();
     let keys: Value = app_keys(&sim, app.app_id());
     let certs = &keys["certificates"];
-    let file = |name: &Value| -> String {
-        Client::new()
-            .get(format!(
-                "{}/api/v1/apps/{}/certs/{}",
-                sim.uri(),
-                app.app_id(),
-                name.as_str().unwrap()
-            ))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap()
-    };
+    let file = |name: &Value| cert_file(&sim, app.app_id(), name);
     let certificates = json!({
         "app": file(&certs["app_cert_file"]),
         "alipay": file(&certs["alipay_cert_file"]),
