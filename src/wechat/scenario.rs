@@ -495,7 +495,17 @@ pub fn apply_fault(
     };
     match fault {
         None => (data, iv),
-        Some(PayloadFault::PlusToSpace) => (data.replace('+', " "), iv.replace('+', " ")),
+        Some(PayloadFault::PlusToSpace) => {
+            // The fault is a `+` read as a space: `encryptedData` with no `+` would pass
+            // unchanged, so its JSON is given trailing whitespace until its Base64 has one.
+            let mut data = data;
+            let mut plain = decrypt(key, &iv, &data).expect("the engine's own payload decrypts");
+            while !data.contains('+') && plain.len() < 4096 {
+                plain.push(b' ');
+                data = encrypt(key, &iv, &plain, Padding::Pkcs7).expect("valid key and iv");
+            }
+            (data.replace('+', " "), iv.replace('+', " "))
+        }
         Some(PayloadFault::NonstandardPadding) => {
             (reencrypt(&|_| {}, Padding::Custom(30)), iv.clone())
         }
@@ -539,4 +549,30 @@ pub fn catalogue() -> &'static [Scenario] {
 /// The scenario called `name`.
 pub fn scenario(name: &str) -> Option<&'static Scenario> {
     catalogue().iter().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plus_to_space_always_leaves_a_space_in_encrypted_data() {
+        // About one payload in 25 has no `+`; a fault that passed those unchanged would
+        // leave the oracle saying accept.
+        let keys = WechatKeys::for_seed(7);
+        let key = "tiihtNczf5v6AKRyjwEUhQ==";
+        let iv = "r7BXXKkLb8qrSNn05n0qiA==";
+        let mut without_plus = 0;
+        for n in 0..400 {
+            let plain =
+                format!(r#"{{"n":{n},"phoneNumber":"138{n:08}","watermark":{{"appid":"wx"}}}}"#);
+            let data = encrypt(key, iv, plain.as_bytes(), Padding::Pkcs7).unwrap();
+            without_plus += usize::from(!data.contains('+'));
+            let (faulty, _) =
+                apply_fault(Some(PayloadFault::PlusToSpace), &keys, key, data, iv.into());
+            assert!(faulty.contains(' '), "{plain}: {faulty}");
+            assert!(!faulty.contains('+'), "{plain}: {faulty}");
+        }
+        assert!(without_plus > 0, "the sample has payloads with no +");
+    }
 }
