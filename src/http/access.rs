@@ -26,7 +26,6 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -91,9 +90,9 @@ impl AdminToken {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| self.admits(given.trim()));
-        let session = self.session_value();
-        bearer
-            || headers
+        bearer || {
+            let session = self.session_value();
+            headers
                 .get_all(header::COOKIE)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
@@ -103,6 +102,7 @@ impl AdminToken {
                     use subtle::ConstantTimeEq;
                     name == SESSION_COOKIE && bool::from(value.as_bytes().ct_eq(session.as_bytes()))
                 })
+        }
     }
 }
 
@@ -160,12 +160,19 @@ impl Access {
     }
 
     /// Refuses what the module doc describes, before any handler runs.
-    pub async fn guard(self: Arc<Self>, request: Request, next: Next) -> Response {
+    pub async fn guard<Answer>(
+        &self,
+        request: Request,
+        next: impl FnOnce(Request) -> Answer,
+    ) -> Response
+    where
+        Answer: std::future::Future<Output = Response>,
+    {
         if let Some(refusal) = self.refusal(&request) {
             return refusal.into_response();
         }
         let Some(token) = &self.admin_token else {
-            return next.run(request).await;
+            return next(request).await;
         };
         let path = request.uri().path();
         if path == "/login" {
@@ -174,7 +181,7 @@ impl Access {
         // A browser's preflight carries no credentials; the request it asks about does.
         let preflight = request.method() == Method::OPTIONS;
         if preflight || open_without_token(path) || token.admits_request(request.headers()) {
-            return next.run(request).await;
+            return next(request).await;
         }
         unauthorized(
             path,

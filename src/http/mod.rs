@@ -17,8 +17,14 @@ pub(crate) mod extract;
 pub mod server;
 pub(crate) mod worker;
 
-use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::Router;
+use tower_http::cors::CorsLayer;
 
 use crate::http::access::Access;
 use crate::sim::state::SimState;
@@ -27,6 +33,11 @@ use crate::sim::state::SimState;
 /// platform endpoints, answering loopback hosts only, with CORS for the front-end call alone.
 pub fn app(state: SimState) -> Router {
     app_with(state, Access::default())
+}
+
+/// [`app`], with the hosts and origins of `access` allowed besides.
+pub fn app_with(state: SimState, access: Access) -> Router {
+    Router::new().fallback_service(FrontDoor::new(state, access, None))
 }
 
 /// The API's JSON 404; a browser asking for a page outside the API gets the UI's page.
@@ -46,37 +57,124 @@ async fn not_found(
     error::route_not_found(method, uri).await.into_response()
 }
 
-/// [`app`], with the hosts and origins of `access` allowed besides.
-pub fn app_with(state: SimState, access: Access) -> Router {
-    let access = std::sync::Arc::new(access);
-    let guard = access.clone();
-    api::routes()
-        .merge(crate::ui::routes())
-        .merge(endpoints::routes())
-        // The admin API's shape; each platform's endpoints have their own fallback.
-        .fallback(not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(error::BODY_LIMIT))
-        // Browser previews of a mini program (my.js) call the API from their own origin; the
-        // layer answers their preflight requests before routing.
-        .layer(access.cors_layer())
-        .layer(axum::middleware::from_fn(move |request, next| {
-            guard.clone().guard(request, next)
-        }))
-        // An answered call is a journaled call: answers wait for the durable journal's commit.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), durable))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+/// The one service every request goes through, in this order: the access guard (hosts,
+/// cross-origin state changes, the admin token), CORS, the routes; then the answer waits
+/// for the durable journal's commit, so that an answered call is a journaled call.
+///
+/// One hand-made service rather than a stack of middleware layers on the router: those are
+/// cloned, each with the layers under it, on every request, which cost a third of a bare
+/// `/healthz` (`benches/request_path.sh`). Cloning this is one `Arc`.
+#[derive(Clone)]
+pub struct FrontDoor {
+    inner: Arc<FrontDoorInner>,
 }
 
-/// Answers once the journal entries made so far are committed (at once without a data
-/// directory).
-async fn durable(
-    axum::extract::State(state): axum::extract::State<SimState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let response = next.run(request).await;
-    state.journal_durable().await;
-    response
+struct FrontDoorInner {
+    access: Arc<Access>,
+    state: SimState,
+    routes: Router,
+    /// tower-http's CORS, for the requests it acts on: preflights, and requests with an
+    /// `Origin`. Every other answer only gets the `Vary` header it would add.
+    cors: CorsLayer,
+    body_timeout: Option<std::time::Duration>,
+}
+
+/// What tower-http's CORS layer, as [`Access::cors_layer`] configures it, puts on every answer.
+const CORS_VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+
+impl FrontDoor {
+    /// The service over `state`; a request body that has not arrived within `body_timeout`
+    /// is answered 408.
+    pub fn new(
+        state: SimState,
+        access: Access,
+        body_timeout: Option<std::time::Duration>,
+    ) -> FrontDoor {
+        let access = Arc::new(access);
+        let routes = api::routes()
+            .merge(crate::ui::routes())
+            .merge(endpoints::routes())
+            // The admin API's shape; each platform's endpoints have their own fallback.
+            .fallback(not_found)
+            .method_not_allowed_fallback(error::method_not_allowed)
+            .layer(DefaultBodyLimit::max(error::BODY_LIMIT))
+            .with_state(state.clone());
+        FrontDoor {
+            inner: Arc::new(FrontDoorInner {
+                cors: access.cors_layer(),
+                access,
+                state,
+                routes,
+                body_timeout,
+            }),
+        }
+    }
+
+    async fn answer(self, request: Request) -> Response {
+        let inner = &self.inner;
+        let response = inner
+            .access
+            .guard(request, |request| inner.route(request))
+            .await;
+        inner.state.journal_durable().await;
+        response
+    }
+}
+
+impl FrontDoorInner {
+    async fn route(&self, request: Request) -> Response {
+        use tower::ServiceExt;
+        // Browsers send an Origin on every cross-origin request and on same-origin POSTs;
+        // preflights are OPTIONS.
+        let cross_origin = request.method() == axum::http::Method::OPTIONS
+            || request.headers().contains_key(header::ORIGIN);
+        let result = if cross_origin {
+            tower::Layer::layer(&self.cors, self.routes.clone())
+                .oneshot(request)
+                .await
+        } else {
+            self.routes.clone().oneshot(request).await
+        };
+        let mut response = match result {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        if !cross_origin {
+            response.headers_mut().insert(header::VARY, CORS_VARY);
+        }
+        response
+    }
+}
+
+impl<B> tower::Service<axum::http::Request<B>> for FrontDoor
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        // Only a body still to come can time out; GETs have none.
+        let request = match self.inner.body_timeout {
+            Some(timeout) if !request.body().is_end_stream() => {
+                request.map(|body| Body::new(tower_http::timeout::TimeoutBody::new(timeout, body)))
+            }
+            _ => request.map(Body::new),
+        };
+        let front_door = self.clone();
+        Box::pin(async move { Ok(front_door.answer(request).await) })
+    }
 }

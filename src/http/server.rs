@@ -41,8 +41,9 @@ pub async fn serve(
     use hyper_util::server::conn::auto;
     use hyper_util::service::TowerToHyperService;
 
-    let app = crate::http::app_with(state, options.access.clone()).layer(
-        tower_http::timeout::RequestBodyTimeoutLayer::new(options.body_timeout),
+    let app = tower::Layer::layer(
+        &tower_http::trace::TraceLayer::new_for_http(),
+        crate::http::FrontDoor::new(state, options.access.clone(), Some(options.body_timeout)),
     );
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

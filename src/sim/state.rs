@@ -98,6 +98,9 @@ struct Shared {
     store: Option<Store>,
     /// Seconds the simulator's clock is ahead of the system's (`POST /api/v1/clock/advance`).
     clock_offset: std::sync::atomic::AtomicU64,
+    /// The durable journal (also the live journal's), reached here without the journal's
+    /// lock, since every answer waits on it.
+    durable_journal: Option<Arc<crate::sim::journal_db::JournalDb>>,
 }
 
 /// A lock whose holder panicked still guards consistent data: every change is made whole
@@ -129,7 +132,8 @@ impl SimState {
                 )?,
             ),
             None => None,
-        };
+        }
+        .map(|(durable, last_id)| (Arc::new(durable), last_id));
         let loaded = store.as_ref().map(Store::load).transpose()?.flatten();
         let state = SimState {
             shared: Arc::new(Shared {
@@ -142,6 +146,7 @@ impl SimState {
                 config,
                 store,
                 clock_offset: Default::default(),
+                durable_journal: durable.as_ref().map(|(durable, _)| durable.clone()),
             }),
         };
         match loaded {
@@ -159,7 +164,7 @@ impl SimState {
             None => state.create_first_app()?,
         }
         if let Some((durable, last_id)) = durable {
-            state.lock_journal().keep_in(Arc::new(durable), last_id);
+            state.lock_journal().keep_in(durable, last_id);
         }
         let next = state.lock().apps_created;
         state.make_keys_ahead(next, KEYS_AHEAD_AT_OPEN);
@@ -547,8 +552,7 @@ impl SimState {
     /// data directory): the HTTP layer awaits it before answering, so that an answered call
     /// survives a kill.
     pub async fn journal_durable(&self) {
-        let durable = self.lock_journal().durable().cloned();
-        if let Some(durable) = durable {
+        if let Some(durable) = &self.shared.durable_journal {
             durable.durable().await;
         }
     }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The request path against its limit: a bare axum route (examples/bare_route.rs: the same
+# runtime, allocator and worker count, none of the simulator's layers) serving the exact body
+# of the repeated scenario, side by side in one run with alipay-sim's /healthz, the repeated
+# scenario and a new mobile per request (signing-bound, against cores x `openssl speed
+# rsa2048`). alipay-sim runs with a data directory: journal and durable commit included.
+# wrk, 64 connections, interleaved rounds. Loopback only.
+# Usage: benches/request_path.sh [seconds per load, default 8] [rounds, default 3] [SIM_BIN]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seconds=${1:-8} rounds=${2:-3} sim=${3:-}
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet --bin alipay-sim --example bare_route
+sim=${sim:-target/release/alipay-sim}
+bare=target/release/examples/bare_route
+work="$(mktemp -d)"
+trap 'kill "${sim_pid:-0}" "${bare_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+sim_port=18123 bare_port=18124
+cat >"$work/same.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Alipay-Sim-Scenario"] = "success"
+wrk.body = "{}"
+LUA
+cat >"$work/new_mobile.lua" <<'LUA'
+local threads = 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+function init(args) counter = 0 end
+function request()
+  counter = counter + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, string.format('{"mobile":"1%d%09d"}', id, counter))
+end
+LUA
+"$sim" serve --addr "127.0.0.1:$sim_port" --data-dir "$work/data" --seed 0 >"$work/banner.txt" 2>"$work/log.txt" &
+sim_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$sim_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+app=$(awk '/^app / {print $2; exit}' "$work/banner.txt")
+scenario="http://127.0.0.1:$sim_port/api/v1/apps/$app/getPhoneNumber"
+curl -fs -X POST -H 'Content-Type: application/json' -H 'X-Alipay-Sim-Scenario: success' -d '{}' "$scenario" >"$work/body.json"
+echo "repeated scenario's body: $(wc -c <"$work/body.json") bytes, served by the bare route too"
+"$bare" "127.0.0.1:$bare_port" "$work/body.json" &
+bare_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$bare_port/" >/dev/null 2>&1 && break; sleep 0.1; done
+cores=$(nproc)
+openssl_rate=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}')
+echo "openssl speed rsa2048, one core: $openssl_rate sign/s; cores: $cores"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+measure() { # name pid wrk-arguments...
+  local name=$1 pid=$2; shift 2
+  local before; before=$(cpu_ticks "$pid")
+  wrk -t2 -c64 -d"${seconds}s" --latency "$@" >"$work/out.txt"
+  local after; after=$(cpu_ticks "$pid")
+  local rps p99 errors
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/out.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/out.txt")
+  errors=$(grep -E "Non-2xx|Socket errors" "$work/out.txt" | tr -s ' ' || true)
+  # Server CPU per request, from the process's user + system ticks (100 per second).
+  local us; us=$(awk -v t=$((after - before)) -v r="$rps" -v s="$seconds" 'BEGIN {printf "%.1f", t * 10000 / (r * s)}')
+  echo "$name $rps $p99 $us${errors:+ ($errors)}"
+}
+results="$work/results.txt"
+for round in $(seq "$rounds"); do
+  for load in bare healthz repeated new_mobile; do
+    case $load in
+      bare) line=$(measure bare "$bare_pid" "http://127.0.0.1:$bare_port/") ;;
+      healthz) line=$(measure healthz "$sim_pid" "http://127.0.0.1:$sim_port/healthz") ;;
+      repeated) line=$(measure repeated "$sim_pid" -s "$work/same.lua" "$scenario") ;;
+      new_mobile) line=$(measure new_mobile "$sim_pid" -s "$work/new_mobile.lua" "$scenario") ;;
+    esac
+    read -r name rps p99 us errors <<<"$line"
+    printf "round %s: %-10s %7s req/s  p99 %-8s server CPU %s us/request %s\n" "$round" "$name" "$rps" "$p99" "$us" "$errors"
+    echo "$round $line" >>"$results"
+  done
+done
+echo "== side by side (per round, against that round's bare route)"
+awk -v cores="$cores" -v ossl="$openssl_rate" '
+  $2 == "bare" {bare[$1] = $3}
+  $2 != "bare" {rps[$1, $2] = $3}
+  END {
+    printf "%-6s %10s %10s %8s %10s %8s %12s %8s\n", "round", "bare", "healthz", "ratio", "repeated", "ratio", "new mobile", "x rsa"
+    for (r = 1; r in bare; r++)
+      printf "%-6s %10d %10d %7.2fx %10d %7.2fx %12d %7.2fx\n", r, bare[r], rps[r, "healthz"], rps[r, "healthz"] / bare[r], rps[r, "repeated"], rps[r, "repeated"] / bare[r], rps[r, "new_mobile"], rps[r, "new_mobile"] / (cores * ossl)
+  }' "$results"
+echo "goals: healthz >= 0.90x, repeated >= 0.50x of the bare route; new mobile 0.80-0.92x of cores x openssl"
+echo "journal rows: $(curl -fs "http://127.0.0.1:$sim_port/api/v1/journal/history?limit=100000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"
