@@ -3,7 +3,9 @@
 # runtime, allocator and worker count, none of the simulator's layers) serving the exact body
 # of the repeated scenario, side by side in one run with alipay-sim's /healthz, the repeated
 # scenario and a new mobile per request (signing-bound, against cores x `openssl speed
-# rsa2048`). alipay-sim runs with a data directory: journal and durable commit included.
+# rsa2048`). alipay-sim runs with a data directory: journal and durable commit included; a
+# second instance with --ephemeral (the journal in memory only) gives the durable journal's
+# own cost in the same run.
 # wrk, 64 connections, interleaved rounds. Loopback only.
 # Usage: benches/request_path.sh [seconds per load, default 8] [rounds, default 3] [SIM_BIN]
 set -euo pipefail
@@ -14,8 +16,8 @@ cargo build --release --quiet --bin alipay-sim --example bare_route
 sim=${sim:-target/release/alipay-sim}
 bare=target/release/examples/bare_route
 work="$(mktemp -d)"
-trap 'kill "${sim_pid:-0}" "${bare_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-sim_port=18123 bare_port=18124
+trap 'kill "${sim_pid:-0}" "${bare_pid:-0}" "${mem_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+sim_port=18123 bare_port=18124 mem_port=18125
 cat >"$work/same.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -33,9 +35,14 @@ end
 LUA
 "$sim" serve --addr "127.0.0.1:$sim_port" --data-dir "$work/data" --seed 0 >"$work/banner.txt" 2>"$work/log.txt" &
 sim_pid=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$sim_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+"$sim" serve --addr "127.0.0.1:$mem_port" --ephemeral --seed 0 >"$work/mem_banner.txt" 2>/dev/null &
+mem_pid=$!
+for port in $sim_port $mem_port; do
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+done
 app=$(awk '/^app / {print $2; exit}' "$work/banner.txt")
 scenario="http://127.0.0.1:$sim_port/api/v1/apps/$app/getPhoneNumber"
+in_memory="http://127.0.0.1:$mem_port/api/v1/apps/$(awk '/^app / {print $2; exit}' "$work/mem_banner.txt")/getPhoneNumber"
 curl -fs -X POST -H 'Content-Type: application/json' -H 'X-Alipay-Sim-Scenario: success' -d '{}' "$scenario" >"$work/body.json"
 echo "repeated scenario's body: $(wc -c <"$work/body.json") bytes, served by the bare route too"
 "$bare" "127.0.0.1:$bare_port" "$work/body.json" &
@@ -60,12 +67,14 @@ measure() { # name pid wrk-arguments...
 }
 results="$work/results.txt"
 for round in $(seq "$rounds"); do
-  for load in bare healthz repeated new_mobile; do
+  for load in bare healthz repeated repeated_mem new_mobile new_mobile_mem; do
     case $load in
       bare) line=$(measure bare "$bare_pid" "http://127.0.0.1:$bare_port/") ;;
       healthz) line=$(measure healthz "$sim_pid" "http://127.0.0.1:$sim_port/healthz") ;;
       repeated) line=$(measure repeated "$sim_pid" -s "$work/same.lua" "$scenario") ;;
       new_mobile) line=$(measure new_mobile "$sim_pid" -s "$work/new_mobile.lua" "$scenario") ;;
+      repeated_mem) line=$(measure repeated_mem "$mem_pid" -s "$work/same.lua" "$in_memory") ;;
+      new_mobile_mem) line=$(measure new_mobile_mem "$mem_pid" -s "$work/new_mobile.lua" "$in_memory") ;;
     esac
     read -r name rps p99 us errors <<<"$line"
     printf "round %s: %-10s %7s req/s  p99 %-8s server CPU %s us/request %s\n" "$round" "$name" "$rps" "$p99" "$us" "$errors"
@@ -77,9 +86,10 @@ awk -v cores="$cores" -v ossl="$openssl_rate" '
   $2 == "bare" {bare[$1] = $3}
   $2 != "bare" {rps[$1, $2] = $3}
   END {
-    printf "%-6s %10s %10s %8s %10s %8s %12s %8s\n", "round", "bare", "healthz", "ratio", "repeated", "ratio", "new mobile", "x rsa"
+    printf "%-6s %8s %8s %6s %8s %6s %8s %6s %8s %6s %8s %6s\n", "round", "bare", "healthz", "ratio", "repeated", "ratio", "in mem", "ratio", "new mob", "x rsa", "in mem", "x rsa"
     for (r = 1; r in bare; r++)
-      printf "%-6s %10d %10d %7.2fx %10d %7.2fx %12d %7.2fx\n", r, bare[r], rps[r, "healthz"], rps[r, "healthz"] / bare[r], rps[r, "repeated"], rps[r, "repeated"] / bare[r], rps[r, "new_mobile"], rps[r, "new_mobile"] / (cores * ossl)
+      printf "%-6s %8d %8d %5.2fx %8d %5.2fx %8d %5.2fx %8d %5.2fx %8d %5.2fx\n", r, bare[r], rps[r, "healthz"], rps[r, "healthz"] / bare[r], rps[r, "repeated"], rps[r, "repeated"] / bare[r], rps[r, "repeated_mem"], rps[r, "repeated_mem"] / bare[r], rps[r, "new_mobile"], rps[r, "new_mobile"] / (cores * ossl), rps[r, "new_mobile_mem"], rps[r, "new_mobile_mem"] / (cores * ossl)
   }' "$results"
 echo "goals: healthz >= 0.90x, repeated >= 0.50x of the bare route; new mobile 0.80-0.92x of cores x openssl"
+echo "in mem: the same loads on a --ephemeral instance (journal in memory only)"
 echo "journal rows: $(curl -fs "http://127.0.0.1:$sim_port/api/v1/journal/history?limit=100000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"

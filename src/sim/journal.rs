@@ -293,7 +293,8 @@ struct Recorded {
 }
 
 impl Recorded {
-    /// The entry as the durable journal stores it: its flow, its verdict and its JSON.
+    /// The entry as the durable journal stores it: its flow, its verdict, its time and the
+    /// rest of its JSON.
     fn row(&self) -> crate::sim::journal_db::Row {
         let time = time::OffsetDateTime::from(self.time);
         let time_ms = (time.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -302,9 +303,12 @@ impl Recorded {
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
         };
+        // Formatted with a blank id and time, which the body leaves out.
         let (flow, verdict, entry) = match &self.event {
             Event::AlipayPhone { .. } => {
-                let entry = self.entry().expect("an Alipay phone call");
+                let entry = self
+                    .entry_as(0, String::new())
+                    .expect("an Alipay phone call");
                 (
                     "alipay-phone",
                     verdict_of(&entry.verdict),
@@ -313,8 +317,8 @@ impl Recorded {
             }
             Event::Wechat(entry) => {
                 let entry = crate::sim::wechat::WechatJournalEntry {
-                    id: self.id,
-                    time: rfc3339(time),
+                    id: 0,
+                    time: String::new(),
                     ..(**entry).clone()
                 };
                 (
@@ -325,8 +329,8 @@ impl Recorded {
             }
             Event::AlipayLogin(entry) => {
                 let entry = crate::sim::alipay_login::AlipayLoginJournalEntry {
-                    id: self.id,
-                    time: rfc3339(time),
+                    id: 0,
+                    time: String::new(),
                     app_id: self.app_id.clone(),
                     ..(**entry).clone()
                 };
@@ -336,15 +340,20 @@ impl Recorded {
         crate::sim::journal_db::Row {
             id: self.id,
             time_ms,
+            time: rfc3339(time),
             app_id: self.app_id.clone(),
             flow,
             verdict,
-            entry: entry.unwrap_or_else(|_| "null".into()),
+            body: entry.map_or_else(|_| "{}".into(), |entry| body_of(&entry)),
         }
     }
 
     /// The entry of an Alipay call; WeChat calls have their own shape.
     fn entry(&self) -> Option<JournalEntry> {
+        self.entry_as(self.id, rfc3339(self.time.into()))
+    }
+
+    fn entry_as(&self, id: u64, time: String) -> Option<JournalEntry> {
         match &self.event {
             Event::AlipayPhone {
                 fixture,
@@ -354,8 +363,8 @@ impl Recorded {
             } => {
                 let delivery = &fixture.delivery;
                 Some(JournalEntry {
-                    id: self.id,
-                    time: rfc3339(self.time.into()),
+                    id,
+                    time,
                     app_id: self.app_id.clone(),
                     scenario: fixture.scenario.clone(),
                     rule: delivery.expect.cause.clone(),
@@ -371,6 +380,23 @@ impl Recorded {
             }
             Event::Wechat(_) | Event::AlipayLogin(_) => None,
         }
+    }
+}
+
+/// An entry's JSON, formatted with id 0 and an empty time, less those two fields.
+fn body_of(entry: &str) -> String {
+    const BLANK: &str = r#"{"id":0,"time":"","#;
+    match entry.strip_prefix(BLANK) {
+        Some(rest) => format!("{{{rest}"),
+        // Every entry type begins with id and time; should one not, drop them by name.
+        None => match serde_json::from_str::<Value>(entry) {
+            Ok(Value::Object(mut fields)) => {
+                fields.shift_remove("id");
+                fields.shift_remove("time");
+                Value::Object(fields).to_string()
+            }
+            _ => "{}".into(),
+        },
     }
 }
 

@@ -568,9 +568,7 @@ impl SimState {
             // In memory only: the live journal, filtered alike.
             let rows = self.lock_journal().rows();
             let matching = rows.into_iter().filter(|row| query.admits(row));
-            let mut entries: Vec<Value> = matching
-                .filter_map(|row| serde_json::from_str(&row.entry).ok())
-                .collect();
+            let mut entries: Vec<Value> = matching.filter_map(|row| row.entry().ok()).collect();
             if !query.oldest_first {
                 entries.reverse();
             }

@@ -479,7 +479,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
                 name == FILE_NAME
                         || name == ".lock"
                         || is_temporary(name)
-                        // The durable journal (sim/journal_db.rs) and its WAL files.
+                        // The durable journal (sim/journal_db.rs), its WAL files and its log.
                         || name.starts_with("journal.sqlite")
             })
         });

@@ -71,6 +71,18 @@ fn after_a_sigkill_and_a_restart_the_journal_holds_every_answered_call() {
         .send()
         .unwrap();
     assert_eq!(gateway.status(), 200);
+    // What the live journals showed, to be found again after the restart.
+    let live_text = |path: &str| {
+        server
+            .http
+            .get(format!("{}{path}", server.url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let live_phone = live_text("/api/v1/journal?limit=100");
+    let live_login = live_text("/api/v1/alipay/login-journal?limit=100");
     // No pause: killed the moment the last answer is in.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
@@ -107,6 +119,24 @@ fn after_a_sigkill_and_a_restart_the_journal_holds_every_answered_call() {
     assert_eq!(phone[0]["scenario"], "missing-sign");
     assert_eq!(phone[4]["scenario"], "success");
     assert_eq!(phone[4]["payload"], answered[0]["payload"]);
+    // Each entry as the live journal showed it, field for field and in the same order.
+    let text_of = |entries: &[Value]| serde_json::to_string(entries).unwrap();
+    assert_eq!(text_of(&phone), live_phone);
+    let login = history(&server, "flow=alipay-login");
+    let live_login: Vec<Value> = serde_json::from_str(&live_login).unwrap();
+    assert_eq!(login.len(), live_login.len());
+    for (kept, shown) in login.iter().zip(&live_login) {
+        let shown = shown.as_object().unwrap();
+        let kept = kept.as_object().unwrap();
+        assert_eq!(
+            kept.keys().take(2).collect::<Vec<_>>(),
+            ["id", "time"],
+            "{kept:?}"
+        );
+        for (field, value) in shown {
+            assert_eq!(&kept[field], value, "{field}");
+        }
+    }
 
     // JSON Lines, oldest first.
     let export = server

@@ -806,3 +806,42 @@ fn sigterm_does_not_wait_for_a_client_that_never_finishes() {
     assert!(took < Duration::from_secs(9), "{took:?}");
     drop(stream);
 }
+
+/// The README's `RUST_LOG=...,tower_http=debug` logs every request; by default none is.
+#[test]
+fn requests_are_logged_when_rust_log_asks_for_them() {
+    for (rust_log, logged) in [
+        (Some("alipay_sim=info,tower_http=debug"), true),
+        (None, false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stderr.txt");
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--ephemeral", "--addr", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(rust_log) = rust_log {
+            command.env("RUST_LOG", rust_log);
+        }
+        let (mut child, url) = common::start_listening(command, "alipay-sim listening on ");
+        let health = Client::new().get(format!("{url}/healthz")).send().unwrap();
+        assert_eq!(health.status(), 200);
+        // The log line follows the answer: give it a moment.
+        let mut text = String::new();
+        for _ in 0..50 {
+            text = std::fs::read_to_string(&log).unwrap();
+            if text.contains("finished processing request") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            text.contains("finished processing request") && text.contains("/healthz"),
+            logged,
+            "RUST_LOG={rust_log:?}: {text}"
+        );
+    }
+}
