@@ -17,6 +17,7 @@ fi
 cargo build --release --quiet
 bin=target/release/alipay-sim
 work="$(mktemp -d)"
+wrk_scripts="$PWD/benches/wrk"
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== references"
@@ -65,23 +66,6 @@ sleep 1
 idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 echo "idle resident memory: $((idle_kb / 1024)) MB"
 
-cat >"$work/new_mobile.lua" <<'LUA'
--- A different mobile on every request, across wrk's threads.
-local threads = 0
-function setup(thread) thread:set("id", threads); threads = threads + 1 end
-function init(args) counter = 0 end
-function request()
-  counter = counter + 1
-  local body = string.format('{"mobile":"1%d%09d"}', id, counter)
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
-end
-LUA
-cat >"$work/same.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Alipay-Sim-Scenario"] = "success"
-wrk.body = "{}"
-LUA
 
 run_wrk() { # name, then wrk arguments
   local name=$1; shift
@@ -96,8 +80,8 @@ run_wrk() { # name, then wrk arguments
 
 echo "== load: 64 connections, ${seconds} s each, wrk on the same 2 cores"
 run_wrk healthz "$base/healthz"
-run_wrk new_mobile -s "$work/new_mobile.lua" "$base/api/v1/apps/$app/getPhoneNumber"
-run_wrk same_scenario -s "$work/same.lua" "$base/api/v1/apps/$app/getPhoneNumber"
+run_wrk new_mobile -s "$wrk_scripts/new_mobile.lua" "$base/api/v1/apps/$app/getPhoneNumber"
+run_wrk same_scenario -s "$wrk_scripts/repeated.lua" "$base/api/v1/apps/$app/getPhoneNumber"
 # WeChat: a backend checking its user's session key (GET /wxa/checksession, a valid signature
 # over a cached token), each call answered and journaled.
 wx=$(curl -fs -X POST "$base/api/v1/wechat/apps" -d '{"seed": 9}')

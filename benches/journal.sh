@@ -7,22 +7,8 @@ set -euo pipefail
 before=$1 after=$2 seconds=${3:-8} rounds=${4:-3}
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 work="$(mktemp -d)"
+wrk_scripts="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wrk"
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-cat >"$work/same.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Alipay-Sim-Scenario"] = "success"
-wrk.body = "{}"
-LUA
-cat >"$work/new_mobile.lua" <<'LUA'
-local threads = 0
-function setup(thread) thread:set("id", threads); threads = threads + 1 end
-function init(args) counter = 0 end
-function request()
-  counter = counter + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, string.format('{"mobile":"1%d%09d"}', id, counter))
-end
-LUA
 port=18123
 for round in $(seq "$rounds"); do
   for which in before after; do
@@ -35,8 +21,8 @@ for round in $(seq "$rounds"); do
     for load in healthz same new_mobile; do
       case $load in
         healthz) args=("http://127.0.0.1:$port/healthz") ;;
-        same) args=(-s "$work/same.lua" "http://127.0.0.1:$port/api/v1/apps/$app/getPhoneNumber") ;;
-        new_mobile) args=(-s "$work/new_mobile.lua" "http://127.0.0.1:$port/api/v1/apps/$app/getPhoneNumber") ;;
+        same) args=(-s "$wrk_scripts/repeated.lua" "http://127.0.0.1:$port/api/v1/apps/$app/getPhoneNumber") ;;
+        new_mobile) args=(-s "$wrk_scripts/new_mobile.lua" "http://127.0.0.1:$port/api/v1/apps/$app/getPhoneNumber") ;;
       esac
       wrk -t2 -c64 -d"${seconds}s" --latency "${args[@]}" >"$work/out.txt"
       rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/out.txt")

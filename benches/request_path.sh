@@ -16,23 +16,9 @@ cargo build --release --quiet --bin alipay-sim --example bare_route
 sim=${sim:-target/release/alipay-sim}
 bare=target/release/examples/bare_route
 work="$(mktemp -d)"
+wrk_scripts="$PWD/benches/wrk"
 trap 'kill "${sim_pid:-0}" "${bare_pid:-0}" "${mem_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 sim_port=18123 bare_port=18124 mem_port=18125
-cat >"$work/same.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Alipay-Sim-Scenario"] = "success"
-wrk.body = "{}"
-LUA
-cat >"$work/new_mobile.lua" <<'LUA'
-local threads = 0
-function setup(thread) thread:set("id", threads); threads = threads + 1 end
-function init(args) counter = 0 end
-function request()
-  counter = counter + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, string.format('{"mobile":"1%d%09d"}', id, counter))
-end
-LUA
 "$sim" serve --addr "127.0.0.1:$sim_port" --data-dir "$work/data" --seed 0 >"$work/banner.txt" 2>"$work/log.txt" &
 sim_pid=$!
 "$sim" serve --addr "127.0.0.1:$mem_port" --ephemeral --seed 0 >"$work/mem_banner.txt" 2>/dev/null &
@@ -71,10 +57,10 @@ for round in $(seq "$rounds"); do
     case $load in
       bare) line=$(measure bare "$bare_pid" "http://127.0.0.1:$bare_port/") ;;
       healthz) line=$(measure healthz "$sim_pid" "http://127.0.0.1:$sim_port/healthz") ;;
-      repeated) line=$(measure repeated "$sim_pid" -s "$work/same.lua" "$scenario") ;;
-      new_mobile) line=$(measure new_mobile "$sim_pid" -s "$work/new_mobile.lua" "$scenario") ;;
-      repeated_mem) line=$(measure repeated_mem "$mem_pid" -s "$work/same.lua" "$in_memory") ;;
-      new_mobile_mem) line=$(measure new_mobile_mem "$mem_pid" -s "$work/new_mobile.lua" "$in_memory") ;;
+      repeated) line=$(measure repeated "$sim_pid" -s "$wrk_scripts/repeated.lua" "$scenario") ;;
+      new_mobile) line=$(measure new_mobile "$sim_pid" -s "$wrk_scripts/new_mobile.lua" "$scenario") ;;
+      repeated_mem) line=$(measure repeated_mem "$mem_pid" -s "$wrk_scripts/repeated.lua" "$in_memory") ;;
+      new_mobile_mem) line=$(measure new_mobile_mem "$mem_pid" -s "$wrk_scripts/new_mobile.lua" "$in_memory") ;;
     esac
     read -r name rps p99 us errors <<<"$line"
     printf "round %s: %-10s %7s req/s  p99 %-8s server CPU %s us/request %s\n" "$round" "$name" "$rps" "$p99" "$us" "$errors"
