@@ -13,12 +13,8 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: bare_route ADDR BODY_FILE");
     };
     let body = bytes_of(&body_file)?;
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores.saturating_sub(1).max(1))
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    // The simulator's own runtime, so that only its layers differ.
+    let runtime = alipay_sim::server::runtime().context("starting the async runtime")?;
     runtime.block_on(async move {
         let route = move || {
             let body = body.clone();

@@ -196,7 +196,7 @@ pub mod state {
 pub mod server {
     pub use crate::http::access::{Access, AdminToken};
     pub use crate::http::backend::{exchange, form_encode, send, SendError, ANSWER_LIMIT};
-    pub use crate::http::server::{banner, serve, ServerOptions};
+    pub use crate::http::server::{banner, runtime, serve, ServerOptions};
     pub use crate::http::{app, app_with};
 
     /// The JSON API's contract: its OpenAPI document and the limits it states.

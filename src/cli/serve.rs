@@ -133,14 +133,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         access,
         ..Default::default()
     };
-    // Signing has a thread per core of its own (see `api`); one async worker fewer leaves
-    // the cores to it under load, and one worker moves tens of thousands of requests a second.
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores.saturating_sub(1).max(1))
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = alipay_sim::server::runtime().context("starting the async runtime")?;
     runtime.block_on(async {
         let listener = bind(&addresses).await?;
         // Handlers first: a signal that arrives once the banner is out must stop us gracefully.

@@ -29,6 +29,17 @@ impl Default for ServerOptions {
     }
 }
 
+/// The server's async runtime. Signing has a thread per core of its own (see `api`); one
+/// async worker fewer leaves the cores to it under load, and one worker moves tens of
+/// thousands of requests a second.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.saturating_sub(1).max(1))
+        .enable_all()
+        .build()
+}
+
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in
 /// flight, for at most the options' shutdown deadline.
 pub async fn serve(

@@ -16,6 +16,7 @@
 //! scenario called again and again writes one body and many rows of a hundred bytes. The
 //! writer counts each body's rows and drops a body with its last row.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, Write as _};
@@ -85,30 +86,40 @@ enum Write {
     Flush(std::sync::mpsc::Sender<()>),
 }
 
-/// An event as the log keeps it, one JSON line each.
+/// An event as the log keeps it, one JSON line each: written from the event's own fields,
+/// read back owned.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-enum Logged {
+enum Logged<'a> {
     Put {
         id: u64,
         time_ms: i64,
-        time: String,
-        app_id: String,
-        flow: String,
-        verdict: Option<String>,
+        time: Cow<'a, str>,
+        app_id: Cow<'a, str>,
+        flow: Cow<'a, str>,
+        verdict: Option<Cow<'a, str>>,
         key: i64,
         /// The body, the first time the log holds it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        body: Option<String>,
+        body: Option<Cow<'a, str>>,
     },
     Clear {
-        app_id: Option<String>,
+        app_id: Option<Cow<'a, str>>,
     },
+}
+
+impl Logged<'_> {
+    /// Appends the event's line to `lines`.
+    fn write_to(&self, lines: &mut Vec<u8>) {
+        let _ = serde_json::to_writer(&mut *lines, self);
+        lines.push(b'\n');
+    }
 }
 
 /// An event on its way into SQLite.
 enum Pending {
-    Put(Row),
+    /// A row, and its body's key.
+    Put(Row, i64),
     Clear(Option<String>),
 }
 
@@ -492,23 +503,26 @@ impl Writer {
                     body,
                 } => {
                     if let Some(body) = body {
-                        bodies.insert(key, body);
+                        bodies.insert(key, body.into_owned());
                     }
                     let (Some(flow), Some(body)) = (flow_named(&flow), bodies.get(&key)) else {
                         continue;
                     };
                     highest = highest.max(id);
-                    self.pending.push(Pending::Put(Row {
+                    let row = Row {
                         id,
                         time_ms,
-                        time,
-                        app_id,
+                        time: time.into_owned(),
+                        app_id: app_id.into_owned(),
                         flow,
-                        verdict,
+                        verdict: verdict.map(Cow::into_owned),
                         body: body.clone(),
-                    }));
+                    };
+                    self.pending.push(Pending::Put(row, key));
                 }
-                Logged::Clear { app_id } => self.pending.push(Pending::Clear(app_id)),
+                Logged::Clear { app_id } => self
+                    .pending
+                    .push(Pending::Clear(app_id.map(Cow::into_owned))),
             }
         }
         self.move_in().map_err(|e| e.to_string())?;
@@ -565,27 +579,28 @@ impl Writer {
                         count += 1;
                         let row = make();
                         let key = body_key(&row.body);
-                        let logged = Logged::Put {
+                        Logged::Put {
                             id: row.id,
                             time_ms: row.time_ms,
-                            time: row.time.clone(),
-                            app_id: row.app_id.clone(),
-                            flow: row.flow.to_string(),
-                            verdict: row.verdict.clone(),
+                            time: Cow::Borrowed(&row.time),
+                            app_id: Cow::Borrowed(&row.app_id),
+                            flow: Cow::Borrowed(row.flow),
+                            verdict: row.verdict.as_deref().map(Cow::Borrowed),
                             key,
-                            body: self.logged_bodies.insert(key).then(|| row.body.clone()),
-                        };
-                        let _ = serde_json::to_writer(&mut line, &logged);
-                        line.push(b'\n');
-                        self.pending.push(Pending::Put(row));
+                            body: self
+                                .logged_bodies
+                                .insert(key)
+                                .then_some(Cow::Borrowed(row.body.as_str())),
+                        }
+                        .write_to(&mut line);
+                        self.pending.push(Pending::Put(row, key));
                     }
                     Write::Clear(app_id) => {
                         count += 1;
-                        let logged = Logged::Clear {
-                            app_id: app_id.clone(),
-                        };
-                        let _ = serde_json::to_writer(&mut line, &logged);
-                        line.push(b'\n');
+                        Logged::Clear {
+                            app_id: app_id.as_deref().map(Cow::Borrowed),
+                        }
+                        .write_to(&mut line);
                         self.pending.push(Pending::Clear(app_id));
                     }
                     Write::Flush(reply) => flushes.push(reply),
@@ -658,7 +673,7 @@ impl Writer {
         };
         for write in batch {
             match write {
-                Pending::Put(row) => {
+                Pending::Put(row, key) => {
                     if row.id <= self.newest {
                         let replaced = transaction
                             .prepare_cached("DELETE FROM calls WHERE id = ?1 RETURNING body")?
@@ -669,7 +684,6 @@ impl Writer {
                         }
                     }
                     self.newest = self.newest.max(row.id);
-                    let key = body_key(&row.body);
                     let count = self.rows_per_body.entry(key).or_insert(0);
                     if *count == 0 {
                         transaction
