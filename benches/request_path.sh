@@ -52,6 +52,13 @@ measure() { # name pid wrk-arguments...
   echo "$name $rps $p99 $us${errors:+ ($errors)}"
 }
 results="$work/results.txt"
+# Warm-up, not reported: connections, caches, and the journal grown to its retention.
+for target in "http://127.0.0.1:$bare_port/" "http://127.0.0.1:$sim_port/healthz"; do
+  wrk -t2 -c64 -d2s "$target" >/dev/null
+done
+for url in "$scenario" "$in_memory"; do
+  for script in repeated new_mobile; do wrk -t2 -c64 -d2s -s "$wrk_scripts/$script.lua" "$url" >/dev/null; done
+done
 for round in $(seq "$rounds"); do
   for load in bare healthz repeated repeated_mem new_mobile new_mobile_mem; do
     case $load in

@@ -210,6 +210,13 @@ pub fn preview(call: &Call, keys: &AppKeys, call_index: u64) -> Outcome {
     rules::evaluate(call, draw)
 }
 
+/// Whether call number `call_index` of `call` can get another answer than its other calls:
+/// a busy probability draws per call, and a trace id is made per call. Every other call gets
+/// the same answer whatever its index (a test holds this for the catalogue).
+pub fn varies_by_call_index(call: &Call) -> bool {
+    matches!(call.platform.busy, Busy::Probability(_)) || call.platform.rpc_trace_id
+}
+
 /// Whether [`get_phone_number_cached`] would answer from `cache` without signing.
 pub fn is_cached(call: &Call, keys: &AppKeys, call_index: u64, cache: &EnvelopeCache) -> bool {
     match preview(call, keys, call_index) {

@@ -121,11 +121,21 @@ fn open_without_token(path: &str) -> bool {
 impl Access {
     /// Whether a request with this `Host` header value is answered.
     pub fn host_allowed(&self, host: &str) -> bool {
-        let name = host_name(host).to_ascii_lowercase();
-        let name = name.trim_end_matches('.');
-        if name.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost") {
+        let name = host_name(host).trim_end_matches('.');
+        // The loopback names and IP addresses first, without a lowercase copy: every request
+        // asks.
+        if name.parse::<IpAddr>().is_ok()
+            || name.eq_ignore_ascii_case("localhost")
+            || name
+                .len()
+                .checked_sub(".localhost".len())
+                .and_then(|at| name.get(at..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"))
+        {
             return true;
         }
+        let name = name.to_ascii_lowercase();
+        let name = name.as_str();
         self.allowed_hosts.iter().any(|allowed| {
             let allowed = allowed.to_ascii_lowercase();
             match allowed.strip_prefix('.') {

@@ -163,7 +163,7 @@ impl From<BytesRejection> for ApiError {
 fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(error);
     while let Some(error) = cause {
-        if error.is::<tower_http::timeout::TimeoutError>() {
+        if error.is::<crate::http::body_timeout::BodyTimedOut>() {
             return true;
         }
         cause = error.source();

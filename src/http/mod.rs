@@ -11,6 +11,7 @@
 pub mod access;
 pub mod api;
 pub mod backend;
+pub(crate) mod body_timeout;
 pub mod endpoints;
 pub mod error;
 pub(crate) mod extract;
@@ -99,7 +100,6 @@ impl FrontDoor {
             // The admin API's shape; each platform's endpoints have their own fallback.
             .fallback(not_found)
             .method_not_allowed_fallback(error::method_not_allowed)
-            .layer(DefaultBodyLimit::max(error::BODY_LIMIT))
             .with_state(state.clone());
         FrontDoor {
             inner: Arc::new(FrontDoorInner {
@@ -130,12 +130,19 @@ impl FrontDoorInner {
         // preflights are OPTIONS.
         let cross_origin = request.method() == axum::http::Method::OPTIONS
             || request.headers().contains_key(header::ORIGIN);
+        // The body limit once around the router, not as a layer on it: axum wraps each route
+        // in a router's layer, a box cloned per request (a tenth of a bare /healthz's time).
+        // A route's own limit (the snapshot's) is set inside, and wins.
+        let routes = tower::Layer::layer(
+            &DefaultBodyLimit::max(error::BODY_LIMIT),
+            self.routes.clone(),
+        );
         let result = if cross_origin {
-            tower::Layer::layer(&self.cors, self.routes.clone())
+            tower::Layer::layer(&self.cors, routes)
                 .oneshot(request)
                 .await
         } else {
-            self.routes.clone().oneshot(request).await
+            routes.oneshot(request).await
         };
         let mut response = match result {
             Ok(response) => response,
@@ -150,7 +157,7 @@ impl FrontDoorInner {
 
 impl<B> tower::Service<axum::http::Request<B>> for FrontDoor
 where
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + Unpin + 'static,
     B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
@@ -170,7 +177,7 @@ where
         // Only a body still to come can time out; GETs have none.
         let request = match self.inner.body_timeout {
             Some(timeout) if !request.body().is_end_stream() => {
-                request.map(|body| Body::new(tower_http::timeout::TimeoutBody::new(timeout, body)))
+                request.map(|body| Body::new(body_timeout::ArrivalTimeout::new(timeout, body)))
             }
             _ => request.map(Body::new),
         };

@@ -13,7 +13,7 @@ use crate::alipay::model::{
     ActionKind, Console, Mobile, PartialConsole, PartialQuirks, PartialUser, Quirks,
     SigningKeyMode, User,
 };
-use crate::alipay::scenario::catalogue;
+use crate::alipay::scenario::{catalogue, Fixture};
 use crate::alipay::simulate::{self, Call};
 use crate::certs::{app_cert_file, Certificates, ALIPAY_CERT_FILE, ROOT_CERT_FILE};
 use crate::crypto::{AesKey, CryptoError, SignType, SigningKey};
@@ -230,6 +230,8 @@ pub(crate) struct AlipayApp {
     /// The app's calls so far: the next call's index in its sequence of draws.
     pub(crate) calls: Arc<AtomicU64>,
     pub(crate) cache: Arc<EnvelopeCache>,
+    /// The app's last answer, shared by the calls that give it again.
+    pub(crate) last_answer: Arc<LastAnswer>,
     /// The gateway's memory of the app's login: codes and tokens (in memory only).
     pub(crate) login: Arc<std::sync::Mutex<crate::sim::alipay_login::LoginMemory>>,
 }
@@ -247,6 +249,7 @@ impl AlipayApp {
             keys: Arc::new(keys),
             calls: Arc::default(),
             cache: Arc::default(),
+            last_answer: Arc::default(),
             login: Arc::default(),
         })
     }
@@ -392,6 +395,7 @@ impl AlipayApp {
             keys,
             calls: Arc::default(),
             cache: Arc::default(),
+            last_answer: Arc::default(),
             login: Arc::default(),
         })
     }
@@ -417,6 +421,7 @@ impl AlipayApp {
             stored,
             calls: self.calls.clone(),
             cache: Arc::default(),
+            last_answer: Arc::default(),
             login: self.login.clone(),
         }
     }
@@ -451,6 +456,7 @@ impl AlipayApp {
             call,
             keys: self.keys.clone(),
             cache: self.cache.clone(),
+            last_answer: self.last_answer.clone(),
             index,
             front_end: request.front_end.unwrap_or_default(),
         })
@@ -504,6 +510,7 @@ pub struct PreparedCall {
     pub(crate) call: Call,
     pub(crate) keys: Arc<AppKeys>,
     pub(crate) cache: Arc<EnvelopeCache>,
+    pub(crate) last_answer: Arc<LastAnswer>,
     pub(crate) index: u64,
     pub(crate) front_end: FrontEnd,
 }
@@ -512,6 +519,91 @@ impl PreparedCall {
     /// Whether completing the call will sign (about half a millisecond of CPU), rather than
     /// reuse an envelope made before.
     pub fn needs_signing(&self) -> bool {
-        !simulate::is_cached(&self.call, &self.keys, self.index, &self.cache)
+        self.last_answer.for_call(self).is_none()
+            && !simulate::is_cached(&self.call, &self.keys, self.index, &self.cache)
+    }
+}
+
+/// What a call gives the page: its fixture and that fixture's JSON, as the API sends it.
+#[derive(Clone)]
+pub struct PhoneAnswer {
+    pub fixture: Arc<Fixture>,
+    /// `fixture` as compact JSON; none in the unlikely case it does not serialise.
+    pub json: Option<Arc<str>>,
+}
+
+/// An app's last answer, and the call it answered. A call that is answered the same way (the
+/// same scenario, settings and front end, and an answer that does not vary by call: see
+/// [`simulate::varies_by_call_index`]) shares it without being run again; a call whose
+/// fixture equals it shares its fixture and JSON instead of formatting the same text again.
+/// The journal then formats a shared fixture's entry once too.
+#[derive(Default)]
+pub(crate) struct LastAnswer(std::sync::Mutex<Option<Remembered>>);
+
+struct Remembered {
+    answer: PhoneAnswer,
+    /// The call it answers, when every call like it gets the same answer.
+    answers: Option<CallInputs>,
+}
+
+/// What decides a call's answer, besides the app's keys.
+#[derive(PartialEq)]
+struct CallInputs {
+    scenario: Option<String>,
+    call: Call,
+    front_end: FrontEnd,
+}
+
+impl CallInputs {
+    fn of(prepared: &PreparedCall) -> Option<CallInputs> {
+        (!simulate::varies_by_call_index(&prepared.call)).then(|| CallInputs {
+            scenario: prepared.scenario.clone(),
+            call: prepared.call.clone(),
+            front_end: prepared.front_end,
+        })
+    }
+
+    fn are_of(&self, prepared: &PreparedCall) -> bool {
+        self.scenario == prepared.scenario
+            && self.front_end == prepared.front_end
+            && self.call == prepared.call
+            && !simulate::varies_by_call_index(&prepared.call)
+    }
+}
+
+impl LastAnswer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Remembered>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The last answer, if `prepared` is answered the same way.
+    pub(crate) fn for_call(&self, prepared: &PreparedCall) -> Option<PhoneAnswer> {
+        let last = self.lock();
+        let last = last.as_ref()?;
+        last.answers
+            .as_ref()
+            .is_some_and(|inputs| inputs.are_of(prepared))
+            .then(|| last.answer.clone())
+    }
+
+    /// The answer for `fixture`, made for `prepared`: the last one if they are equal, else a
+    /// new one, kept.
+    pub(crate) fn share(&self, fixture: Fixture, prepared: &PreparedCall) -> PhoneAnswer {
+        let mut last = self.lock();
+        let answers = CallInputs::of(prepared);
+        if let Some(remembered) = last.as_mut().filter(|r| *r.answer.fixture == fixture) {
+            remembered.answers = answers;
+            return remembered.answer.clone();
+        }
+        let json = serde_json::to_string(&fixture).ok().map(Arc::from);
+        let answer = PhoneAnswer {
+            fixture: Arc::new(fixture),
+            json,
+        };
+        *last = Some(Remembered {
+            answer: answer.clone(),
+            answers,
+        });
+        answer
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::alipay::model::ActionKind;
 use crate::alipay::scenario::Fixture;
 use crate::sim::exchange::Exchange;
+use crate::sim::journal_db::RowCache;
 
 /// How many calls the journal keeps, all apps together; older ones are dropped.
 pub const JOURNAL_CAPACITY: usize = 1000;
@@ -135,7 +136,8 @@ impl Journal {
 
     /// Every entry kept in memory, as the durable journal would store it, oldest first.
     pub(crate) fn rows(&self) -> Vec<crate::sim::journal_db::Row> {
-        self.entries.iter().map(Recorded::row).collect()
+        let mut cache = None;
+        self.entries.iter().map(|r| r.row(&mut cache)).collect()
     }
 
     /// The durable journal, if any.
@@ -146,7 +148,7 @@ impl Journal {
     fn write_durably(&self, record: &Recorded) {
         if let Some(durable) = &self.durable {
             let record = record.clone();
-            durable.put(move || record.row());
+            durable.put(move |cache| record.row(cache));
         }
     }
 
@@ -294,10 +296,22 @@ struct Recorded {
 
 impl Recorded {
     /// The entry as the durable journal stores it: its flow, its verdict, its time and the
-    /// rest of its JSON.
-    fn row(&self) -> crate::sim::journal_db::Row {
+    /// rest of its JSON (the body `cache` holds, when it was made from the same call).
+    fn row(&self, cache: &mut RowCache) -> crate::sim::journal_db::Row {
         let time = time::OffsetDateTime::from(self.time);
         let time_ms = (time.unix_timestamp_nanos() / 1_000_000) as i64;
+        let row = |verdict, body| crate::sim::journal_db::Row {
+            id: self.id,
+            time_ms,
+            time: rfc3339(time),
+            app_id: self.app_id.clone(),
+            flow: "alipay-phone",
+            verdict,
+            body,
+        };
+        if let Some(last) = PhoneCallBody::like(cache, self) {
+            return row(last.verdict.clone(), last.body.clone());
+        }
         let verdict_of = |verdict: &crate::oracle::Verdict| {
             serde_json::to_value(verdict)
                 .ok()
@@ -337,14 +351,11 @@ impl Recorded {
                 ("alipay-login", None, serde_json::to_string(&entry))
             }
         };
+        let body: Arc<str> = entry.map_or_else(|_| "{}".into(), |entry| body_of(&entry).into());
+        PhoneCallBody::keep(cache, self, &verdict, &body);
         crate::sim::journal_db::Row {
-            id: self.id,
-            time_ms,
-            time: rfc3339(time),
-            app_id: self.app_id.clone(),
             flow,
-            verdict,
-            body: entry.map_or_else(|_| "{}".into(), |entry| body_of(&entry)),
+            ..row(verdict, body)
         }
     }
 
@@ -379,6 +390,69 @@ impl Recorded {
                 })
             }
             Event::Wechat(_) | Event::AlipayLogin(_) => None,
+        }
+    }
+}
+
+/// The body of the last Alipay phone call formatted, and what it was made from, kept in the
+/// durable journal's [`RowCache`]. A call answered with the same fixture (shared by
+/// [`crate::sim::alipay::LastAnswer`]), by the same action, app and device session and with
+/// no backend exchange yet, has the same body: a scenario called again and again is
+/// formatted once.
+struct PhoneCallBody {
+    fixture: Arc<Fixture>,
+    action: ActionKind,
+    device_session: u64,
+    app_id: String,
+    verdict: Option<String>,
+    body: Arc<str>,
+}
+
+impl PhoneCallBody {
+    /// The body `cache` holds, if `record` would be formatted to it.
+    fn like<'a>(cache: &'a RowCache, record: &Recorded) -> Option<&'a PhoneCallBody> {
+        let last = cache.as_ref()?.downcast_ref::<PhoneCallBody>()?;
+        let Event::AlipayPhone {
+            fixture,
+            action,
+            exchanges,
+            device_session,
+        } = &record.event
+        else {
+            return None;
+        };
+        (Arc::ptr_eq(fixture, &last.fixture)
+            && *action == last.action
+            && exchanges.is_empty()
+            && *device_session == last.device_session
+            && record.app_id == last.app_id)
+            .then_some(last)
+    }
+
+    /// Keeps `record`'s body in `cache`, when a later call can share it.
+    fn keep(
+        cache: &mut crate::sim::journal_db::RowCache,
+        record: &Recorded,
+        verdict: &Option<String>,
+        body: &Arc<str>,
+    ) {
+        if let Event::AlipayPhone {
+            fixture,
+            action,
+            exchanges,
+            device_session,
+        } = &record.event
+        {
+            if exchanges.is_empty() {
+                *cache = Some(Box::new(PhoneCallBody {
+                    fixture: fixture.clone(),
+                    action: *action,
+                    device_session: *device_session,
+                    app_id: record.app_id.clone(),
+                    verdict: verdict.clone(),
+                    body: body.clone(),
+                }));
+            }
         }
     }
 }

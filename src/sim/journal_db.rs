@@ -1,38 +1,47 @@
 //! The durable journal: every journal event is also kept in SQLite (`journal.sqlite` in the
 //! data directory), so that what happened outlives a restart, a crash or a SIGKILL.
 //!
-//! A writer thread of its own takes the events from a channel. It appends each batch it
-//! finds there to a log (`journal.sqlite-log`, one `write` per batch: once it returns the
-//! events survive the process being killed) and moves the log into SQLite at most every
-//! [`INGEST_EVERY`], in one transaction, emptying the log; opening the journal moves in
-//! whatever a killed run left in it. The request path only sends; a caller that must not
-//! answer before its events are safe awaits [`JournalDb::durable`], which waits for the
-//! write holding them (a group commit: under load one write serves many requests). Readers
-//! ask the writer to move the log in first, so they see every event sent before them. The
-//! journal keeps at most `retention` entries, the oldest dropped.
+//! An event is appended, as one JSON line, to a buffer in memory where it is recorded; a
+//! caller that must not answer before its events are safe awaits [`JournalDb::durable`],
+//! which writes what the buffer holds to a log (`journal.sqlite-log`, one `write`: once it
+//! returns the events survive the process being killed). The write runs on the caller's
+//! async worker after the tasks ready there have had their turn, so under load one write
+//! serves every request answered in that turn (a group commit), and no other thread has to
+//! be woken for it. A writer thread moves the log into SQLite at most every
+//! [`INGEST_EVERY`], in one transaction: it sets the log aside (`journal.sqlite-log.moving`,
+//! a new log taking its place), commits its events, and deletes it. Opening the journal moves
+//! in whatever a killed run left in either file. Readers move the log in first, so they see
+//! every event recorded before them. The journal keeps at most `retention` entries, the
+//! oldest dropped.
 //!
 //! An entry is stored as a small row (id, time, what the filters read) and its body, the rest
-//! of its JSON, once per distinct body (in the log: once per body between two emptyings): a
-//! scenario called again and again writes one body and many rows of a hundred bytes. The
-//! writer counts each body's rows and drops a body with its last row.
+//! of its JSON, once per distinct body (in the log: once per body per log file): a scenario
+//! called again and again writes one body and many rows of a hundred bytes. The writer
+//! counts each body's rows and drops a body with its last row.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::io::{BufRead, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Where the code making rows keeps what it made last, for the next row to share (the
+/// journal keeps the last body formatted): the writer does not look inside.
+pub(crate) type RowCache = Option<Box<dyn std::any::Any + Send>>;
+
 /// How many entries the durable journal keeps by default.
 pub const DEFAULT_RETENTION: u64 = 50_000;
 const FILE_NAME: &str = "journal.sqlite";
 /// The log of events not yet in SQLite, beside it.
 const LOG_NAME: &str = "journal.sqlite-log";
+/// The log set aside while its events are moved into SQLite.
+const MOVING_NAME: &str = "journal.sqlite-log.moving";
 /// How long an event stays in the log at most before it is moved into SQLite.
 pub(crate) const INGEST_EVERY: Duration = Duration::from_millis(100);
 /// How many events the log holds at most before they are moved into SQLite.
@@ -49,8 +58,9 @@ pub(crate) struct Row {
     /// `alipay-phone`, `alipay-login` or `wechat`.
     pub(crate) flow: &'static str,
     pub(crate) verdict: Option<String>,
-    /// The entry's JSON object less `id` and `time`, written once on the writer thread.
-    pub(crate) body: String,
+    /// The entry's JSON object less `id` and `time`, written on the writer thread (once for
+    /// calls that share it, see [`RowCache`]).
+    pub(crate) body: Arc<str>,
 }
 
 impl Row {
@@ -76,14 +86,6 @@ fn body_key(body: &str) -> i64 {
     let mut hasher = std::hash::DefaultHasher::new();
     body.hash(&mut hasher);
     hasher.finish() as i64
-}
-
-enum Write {
-    /// A new entry, or a newer version of one (a backend exchange attached).
-    Put(Box<dyn FnOnce() -> Row + Send>),
-    Clear(Option<String>),
-    /// Move the log into SQLite now, then say so.
-    Flush(std::sync::mpsc::Sender<()>),
 }
 
 /// An event as the log keeps it, one JSON line each: written from the event's own fields,
@@ -130,59 +132,82 @@ fn flow_named(name: &str) -> Option<&'static str> {
         .find(|flow| *flow == name)
 }
 
-/// How often the writer looks in its inbox while events come: at most, and at least.
-const POLL: Duration = Duration::from_micros(100);
-const POLL_AT_MOST: Duration = Duration::from_micros(1600);
-/// How long no event comes before the writer sleeps until one does.
-const IDLE: Duration = Duration::from_millis(20);
-
-/// The writer's inbox. Events wait here without waking the writer, which looks every
-/// [`POLL`] to [`POLL_AT_MOST`] while they come: waking a thread per event costs the request path more than
-/// writing the event does. After [`IDLE`] without one it sleeps, and the next event wakes it.
-#[derive(Default)]
-struct Inbox {
-    state: std::sync::Mutex<InboxState>,
-    arrived: std::sync::Condvar,
-}
-
-#[derive(Default)]
-struct InboxState {
-    writes: Vec<Write>,
-    writer_asleep: bool,
-    /// The journal is dropped: the writer moves in what it has and stops.
+/// What is recorded and not yet in SQLite.
+struct Log {
+    /// Lines appended and not yet written to the log file.
+    unwritten: Vec<u8>,
+    /// Events appended so far: the last one's sequence number.
+    appended: u64,
+    /// Events in the log (written or not) and not yet in SQLite, in order.
+    pending: Vec<Pending>,
+    /// The bodies the log file holds, or will once `unwritten` is written.
+    logged_bodies: HashSet<i64>,
+    /// The last body formatted, for the rows that share it.
+    row_cache: RowCache,
+    /// The last body's key, for the rows that share its text.
+    last_key: Option<(Arc<str>, i64)>,
+    /// The journal is dropped: the writer moves in what is left and stops.
     closed: bool,
 }
 
-impl Inbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, InboxState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+impl Log {
+    /// `body`'s key, hashed once for the rows that share its text.
+    fn key_of(&mut self, body: &Arc<str>) -> i64 {
+        match &self.last_key {
+            Some((last, key)) if Arc::ptr_eq(last, body) => *key,
+            _ => {
+                let key = body_key(body);
+                self.last_key = Some((body.clone(), key));
+                key
+            }
+        }
     }
 
-    /// Leaves `write` for the writer, waking it if it sleeps or `now`. False if the writer
-    /// has stopped.
-    fn send(&self, write: Write, now: bool) -> bool {
-        let mut state = self.lock();
-        if state.closed {
-            return false;
-        }
-        state.writes.push(write);
-        if state.writer_asleep || now {
-            state.writer_asleep = false;
-            self.arrived.notify_one();
-        }
-        true
+    /// Appends an event, its line to the buffer and the event to what SQLite has to take.
+    fn append(&mut self, logged: &Logged, event: Pending) {
+        logged.write_to(&mut self.unwritten);
+        self.pending.push(event);
+        self.appended += 1;
     }
 }
 
-/// The durable journal's writer and its readers.
+/// The log file, and a buffer kept between writes.
+struct LogFile {
+    file: std::fs::File,
+    writing: Vec<u8>,
+}
+
+/// What the journal's callers, its flushes and its writer thread share.
+struct Shared {
+    log: std::sync::Mutex<Log>,
+    /// Wakes the writer thread: the first event since it last moved the log in, too many
+    /// events, or the journal closing.
+    wake: std::sync::Condvar,
+    /// Held while writing to the log file and while setting it aside (taken before `log`).
+    file: std::sync::Mutex<LogFile>,
+    /// The SQLite side (taken before `file`).
+    store: std::sync::Mutex<Writer>,
+    /// [`Log::appended`], read without the lock.
+    appended: AtomicU64,
+    /// Events written to the log file (or given up on) so far.
+    written: tokio::sync::watch::Sender<u64>,
+    /// A flush is on its way and has not taken the buffer yet.
+    flush_scheduled: AtomicBool,
+    log_path: PathBuf,
+    moving_path: PathBuf,
+    shown: String,
+}
+
+fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The durable journal, its writer thread and its readers.
 pub(crate) struct JournalDb {
     path: PathBuf,
-    inbox: Arc<Inbox>,
+    shared: Arc<Shared>,
     /// The writer thread, joined on drop: a journal opened again finds its log moved in.
     writer: Option<std::thread::JoinHandle<()>>,
-    /// Writes sent so far, and writes committed (or given up on) so far.
-    enqueued: AtomicU64,
-    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// What `GET /api/v1/journal/history` filters by.
@@ -207,10 +232,13 @@ impl JournalDb {
         let path = dir.join(FILE_NAME);
         let mut connection = connect(&path)?;
         create_tables(&mut connection).map_err(|e| format!("{}: {e}", path.display()))?;
+        let log_path = dir.join(LOG_NAME);
+        let moving_path = dir.join(MOVING_NAME);
         #[cfg(unix)]
         for file in [
             path.clone(),
-            dir.join(LOG_NAME),
+            log_path.clone(),
+            moving_path.clone(),
             dir.join(format!("{FILE_NAME}-wal")),
             dir.join(format!("{FILE_NAME}-shm")),
         ] {
@@ -222,68 +250,124 @@ impl JournalDb {
                 row.get(0)
             })
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let log_path = dir.join(LOG_NAME);
         let mut writer = Writer::new(connection, retention, last, &log_path)?;
-        let last = writer
-            .move_in_left_over(&log_path)
-            .map_err(|e| format!("{}: {e}", log_path.display()))?
-            .max(last);
-        let inbox = Arc::new(Inbox::default());
-        let writer_inbox = inbox.clone();
-        let committed = Arc::new(tokio::sync::watch::Sender::new(0u64));
-        let done = committed.clone();
-        let shown = path.display().to_string();
+        // A killed run's events: the log it set aside first, then the log.
+        let left_over = writer.move_in_left_over(&[&moving_path, &log_path])?;
+        let file = open_log(&log_path)?;
+        let (written, _) = tokio::sync::watch::channel(0u64);
+        let shared = Arc::new(Shared {
+            log: std::sync::Mutex::new(Log {
+                unwritten: Vec::new(),
+                appended: 0,
+                pending: Vec::new(),
+                logged_bodies: HashSet::new(),
+                row_cache: None,
+                last_key: None,
+                closed: false,
+            }),
+            wake: std::sync::Condvar::new(),
+            file: std::sync::Mutex::new(LogFile {
+                file,
+                writing: Vec::new(),
+            }),
+            store: std::sync::Mutex::new(writer),
+            appended: AtomicU64::new(0),
+            written,
+            flush_scheduled: AtomicBool::new(false),
+            log_path,
+            moving_path,
+            shown: path.display().to_string(),
+        });
+        let thread_shared = shared.clone();
         let writer = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer.run(&writer_inbox, &done, &shown))
+            .spawn(move || thread_shared.run_writer())
             .map_err(|e| format!("starting the journal writer: {e}"))?;
         Ok((
             JournalDb {
                 path,
-                inbox,
+                shared,
                 writer: Some(writer),
-                enqueued: AtomicU64::new(0),
-                committed,
             },
-            last,
+            left_over.max(last),
         ))
     }
 
-    /// Writes an entry (made on the writer thread: formatting stays off the request path).
-    pub(crate) fn put(&self, make: impl FnOnce() -> Row + Send + 'static) {
-        self.send(Write::Put(Box::new(make)));
+    /// Records an entry, made by `make` where it is recorded (under the journal's lock: the
+    /// order of the log is the order of the calls).
+    pub(crate) fn put(&self, make: impl FnOnce(&mut RowCache) -> Row) {
+        let mut log = locked(&self.shared.log);
+        let log = &mut *log;
+        let row = make(&mut log.row_cache);
+        let key = log.key_of(&row.body);
+        let first_in_file = log.logged_bodies.insert(key);
+        let logged = Logged::Put {
+            id: row.id,
+            time_ms: row.time_ms,
+            time: Cow::Borrowed(&row.time),
+            app_id: Cow::Borrowed(&row.app_id),
+            flow: Cow::Borrowed(row.flow),
+            verdict: row.verdict.as_deref().map(Cow::Borrowed),
+            key,
+            body: first_in_file.then_some(Cow::Borrowed(&*row.body)),
+        };
+        logged.write_to(&mut log.unwritten);
+        log.pending.push(Pending::Put(row, key));
+        log.appended += 1;
+        self.appended(log);
     }
 
     /// Clears the durable journal, or one app's entries.
     pub(crate) fn clear(&self, app_id: Option<&str>) {
-        self.send(Write::Clear(app_id.map(String::from)));
+        let mut log = locked(&self.shared.log);
+        log.append(
+            &Logged::Clear {
+                app_id: app_id.map(Cow::Borrowed),
+            },
+            Pending::Clear(app_id.map(String::from)),
+        );
+        self.appended(&log);
     }
 
-    fn send(&self, write: Write) {
-        self.enqueued.fetch_add(1, Ordering::SeqCst);
-        if !self.inbox.send(write, false) {
-            // The writer is gone (it logged why): nobody must wait for it.
-            self.committed.send_modify(|c| *c += 1);
+    fn appended(&self, log: &Log) {
+        self.shared.appended.store(log.appended, Ordering::Release);
+        // Once per move-in, not once per event: the writer waits out the interval itself.
+        if log.pending.len() == 1 || log.pending.len() == INGEST_ROWS {
+            self.shared.wake.notify_one();
         }
     }
 
-    /// Waits until everything sent so far is committed.
+    /// Waits until every event recorded so far is written to the log. Under a tokio
+    /// runtime: the write is spawned there, after the tasks that are ready have run.
     pub(crate) async fn durable(&self) {
-        let target = self.enqueued.load(Ordering::SeqCst);
-        if *self.committed.borrow() >= target {
+        let target = self.shared.appended.load(Ordering::Acquire);
+        if *self.shared.written.borrow() >= target {
             return;
         }
-        let mut watcher = self.committed.subscribe();
-        let _ = watcher.wait_for(|done| *done >= target).await;
+        let mut written = self.shared.written.subscribe();
+        if !self.shared.flush_scheduled.swap(true, Ordering::AcqRel) {
+            let flush = Flush(self.shared.clone());
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        // The other requests ready on this worker record theirs first: one
+                        // write for all.
+                        tokio::task::yield_now().await;
+                        drop(flush);
+                    });
+                }
+                Err(_) => drop(flush),
+            }
+        }
+        let _ = written.wait_for(|done| *done >= target).await;
     }
 
     /// Entries matching `query`, as the API shows them. Blocking: call it off the async
     /// workers.
     pub(crate) fn history(&self, query: &HistoryQuery) -> Result<Vec<Value>, String> {
-        let (moved_in, wait) = std::sync::mpsc::channel();
-        if self.inbox.send(Write::Flush(moved_in), true) {
-            // An error means the writer is gone: SQLite holds what it could write.
-            let _ = wait.recv();
+        if let Err(error) = self.shared.move_in() {
+            // SQLite holds what it could take; the log keeps the rest.
+            tracing::warn!(%error, path = self.shared.shown, "the durable journal could not move its log in");
         }
         let connection = connect(&self.path)?;
         let order = if query.oldest_first { "ASC" } else { "DESC" };
@@ -323,12 +407,152 @@ impl JournalDb {
 
 impl Drop for JournalDb {
     fn drop(&mut self) {
-        self.inbox.lock().closed = true;
-        self.inbox.arrived.notify_one();
+        locked(&self.shared.log).closed = true;
+        self.shared.wake.notify_one();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
     }
+}
+
+/// A flush on its way: made when dropped, so that one whose task never runs (its runtime
+/// shutting down) still writes, and the next caller can schedule another.
+struct Flush(Arc<Shared>);
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        self.0.flush();
+    }
+}
+
+impl Shared {
+    /// Writes what the buffer holds to the log file, and says so.
+    fn flush(&self) {
+        // Before taking the buffer: whatever is appended after this needs a flush of its own.
+        self.flush_scheduled.store(false, Ordering::Release);
+        let mut file = locked(&self.file);
+        let file = &mut *file;
+        let upto = {
+            let mut log = locked(&self.log);
+            std::mem::swap(&mut log.unwritten, &mut file.writing);
+            log.appended
+        };
+        self.write_out(file);
+        self.written_upto(upto);
+    }
+
+    fn write_out(&self, file: &mut LogFile) {
+        if !file.writing.is_empty() {
+            if let Err(error) = file.file.write_all(&file.writing) {
+                tracing::warn!(%error, path = self.shown, "the durable journal could not write its log");
+            }
+            file.writing.clear();
+        }
+    }
+
+    fn written_upto(&self, upto: u64) {
+        self.written.send_if_modified(|written| {
+            let newer = upto > *written;
+            if newer {
+                *written = upto;
+            }
+            newer
+        });
+    }
+
+    /// The writer thread: waits for an event, lets [`INGEST_EVERY`] pass (or
+    /// [`INGEST_ROWS`] events come), moves the log in; until the journal closes.
+    fn run_writer(&self) {
+        loop {
+            let mut log = locked(&self.log);
+            while log.pending.is_empty() && !log.closed {
+                log = self.wake.wait(log).unwrap_or_else(|p| p.into_inner());
+            }
+            let due = Instant::now() + INGEST_EVERY;
+            while !log.closed && log.pending.len() < INGEST_ROWS {
+                let left = due.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                log = self
+                    .wake
+                    .wait_timeout(log, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            let closed = log.closed;
+            drop(log);
+            if let Err(error) = self.move_in() {
+                tracing::warn!(%error, path = self.shown, "the durable journal could not write a batch");
+            }
+            if closed {
+                return;
+            }
+        }
+    }
+
+    /// Moves what the log holds into SQLite: sets the log aside (a new one takes its place),
+    /// commits its events in one transaction, and deletes it.
+    fn move_in(&self) -> Result<(), String> {
+        let mut store = locked(&self.store);
+        // A batch that failed before is committed first; until it is, the log stays.
+        if !store.retry.is_empty() {
+            let mut retry = std::mem::take(&mut store.retry);
+            let committed = store.commit_all(&mut retry);
+            if committed.is_err() {
+                store.retry = retry;
+                return committed;
+            }
+            let _ = std::fs::remove_file(&self.moving_path);
+        }
+        let mut batch = std::mem::take(&mut store.spare);
+        {
+            let mut file = locked(&self.file);
+            let file = &mut *file;
+            let mut log = locked(&self.log);
+            if log.pending.is_empty() {
+                store.spare = batch;
+                return Ok(());
+            }
+            // What was appended and not written goes to the file being set aside.
+            std::mem::swap(&mut log.unwritten, &mut file.writing);
+            let upto = log.appended;
+            self.write_out(file);
+            std::mem::swap(&mut log.pending, &mut batch);
+            log.logged_bodies.clear();
+            std::fs::rename(&self.log_path, &self.moving_path)
+                .map_err(|e| format!("{}: {e}", self.log_path.display()))
+                .and_then(|()| {
+                    file.file = open_log(&self.log_path)?;
+                    Ok(())
+                })
+                .inspect_err(|_| {
+                    // The events stay where they are, for the next try.
+                    std::mem::swap(&mut log.pending, &mut batch);
+                    log.pending.append(&mut batch);
+                })?;
+            drop(log);
+            self.written_upto(upto);
+        }
+        let committed = store.commit_all(&mut batch);
+        if committed.is_err() {
+            store.retry = batch;
+            return committed;
+        }
+        store.spare = batch;
+        let _ = std::fs::remove_file(&self.moving_path);
+        Ok(())
+    }
+}
+
+fn open_log(path: &Path) -> Result<std::fs::File, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl HistoryQuery {
@@ -376,7 +600,9 @@ fn create_tables(connection: &mut rusqlite::Connection) -> rusqlite::Result<()> 
             verdict TEXT,
             body INTEGER NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS calls_app_time ON calls (app_id, time_ms);",
+        -- No index besides the id: keeping one cost the writer a third of its time, and a
+        -- query reads the rows newest (or oldest) first, by id, until it has its limit.
+        DROP INDEX IF EXISTS calls_app_time;",
     )?;
     let older: bool = transaction.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal')",
@@ -432,7 +658,7 @@ fn count_rows_per_body(connection: &rusqlite::Connection) -> rusqlite::Result<Ha
         .collect()
 }
 
-/// The writer thread's side: its connection, its log, and how many rows hold each body.
+/// The SQLite side: the connection, and how many rows hold each body.
 struct Writer {
     connection: rusqlite::Connection,
     retention: u64,
@@ -440,11 +666,10 @@ struct Writer {
     rows_per_body: HashMap<i64, u64>,
     /// The highest id written: a put at or below it replaces a row.
     newest: u64,
-    log: std::fs::File,
-    /// The bodies the log holds since it was last emptied.
-    logged_bodies: HashSet<i64>,
-    /// What the log holds and SQLite does not yet.
-    pending: Vec<Pending>,
+    /// A batch whose commit failed, with the log it came from still set aside.
+    retry: Vec<Pending>,
+    /// An emptied batch, kept with its capacity: growing one each time costs fresh pages.
+    spare: Vec<Pending>,
 }
 
 impl Writer {
@@ -463,202 +688,102 @@ impl Writer {
                 [],
             )
             .map_err(|e| shown(&e))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true).read(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let log = options.open(log_path).map_err(|e| shown(&e))?;
         Ok(Writer {
             connection,
             retention,
             rows_per_body,
             newest,
-            log,
-            logged_bodies: HashSet::new(),
-            pending: Vec::new(),
+            retry: Vec::new(),
+            spare: Vec::new(),
         })
     }
 
-    /// Moves into SQLite what the log holds (a run killed before moving it in); gives the
-    /// highest id it held.
-    fn move_in_left_over(&mut self, log_path: &Path) -> Result<u64, String> {
-        let file = std::fs::File::open(log_path).map_err(|e| e.to_string())?;
-        let mut bodies: HashMap<i64, String> = HashMap::new();
+    /// Moves into SQLite what the logs hold (a run killed before moving them in), oldest
+    /// first, and empties them; gives the highest id they held.
+    fn move_in_left_over(&mut self, logs: &[&Path]) -> Result<u64, String> {
+        let mut batch = Vec::new();
         let mut highest = 0;
-        for line in std::io::BufReader::new(file).lines() {
-            let Ok(line) = line else { break };
-            // A line cut short by the kill is the last one: what it held was never answered.
-            let Ok(logged) = serde_json::from_str::<Logged>(&line) else {
-                continue;
+        for path in logs {
+            let file = match std::fs::File::open(path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
             };
-            match logged {
-                Logged::Put {
-                    id,
-                    time_ms,
-                    time,
-                    app_id,
-                    flow,
-                    verdict,
-                    key,
-                    body,
-                } => {
-                    if let Some(body) = body {
-                        bodies.insert(key, body.into_owned());
-                    }
-                    let (Some(flow), Some(body)) = (flow_named(&flow), bodies.get(&key)) else {
-                        continue;
-                    };
-                    highest = highest.max(id);
-                    let row = Row {
+            // Each log names a body once, with its first row.
+            let mut bodies: HashMap<i64, Arc<str>> = HashMap::new();
+            for line in std::io::BufReader::new(file).lines() {
+                let Ok(line) = line else { break };
+                // A line cut short by the kill is the last one: what it held was never answered.
+                let Ok(logged) = serde_json::from_str::<Logged>(&line) else {
+                    continue;
+                };
+                match logged {
+                    Logged::Put {
                         id,
                         time_ms,
-                        time: time.into_owned(),
-                        app_id: app_id.into_owned(),
+                        time,
+                        app_id,
                         flow,
-                        verdict: verdict.map(Cow::into_owned),
-                        body: body.clone(),
-                    };
-                    self.pending.push(Pending::Put(row, key));
+                        verdict,
+                        key,
+                        body,
+                    } => {
+                        if let Some(body) = body {
+                            bodies.insert(key, body.into());
+                        }
+                        let (Some(flow), Some(body)) = (flow_named(&flow), bodies.get(&key)) else {
+                            continue;
+                        };
+                        highest = highest.max(id);
+                        let row = Row {
+                            id,
+                            time_ms,
+                            time: time.into_owned(),
+                            app_id: app_id.into_owned(),
+                            flow,
+                            verdict: verdict.map(Cow::into_owned),
+                            body: body.clone(),
+                        };
+                        batch.push(Pending::Put(row, key));
+                    }
+                    Logged::Clear { app_id } => {
+                        batch.push(Pending::Clear(app_id.map(Cow::into_owned)))
+                    }
                 }
-                Logged::Clear { app_id } => self
-                    .pending
-                    .push(Pending::Clear(app_id.map(Cow::into_owned))),
             }
         }
-        self.move_in().map_err(|e| e.to_string())?;
+        self.commit_all(&mut batch)?;
+        for path in logs {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
         Ok(highest)
     }
 
-    fn run(mut self, inbox: &Inbox, committed: &tokio::sync::watch::Sender<u64>, path: &str) {
-        let mut deadline: Option<Instant> = None;
-        let mut last_event = Instant::now();
-        let mut poll = POLL;
-        let mut line = Vec::new();
-        loop {
-            let writes = {
-                let mut state = inbox.lock();
-                if state.writes.is_empty() && !state.closed {
-                    if last_event.elapsed() < IDLE {
-                        drop(state);
-                        std::thread::sleep(poll);
-                    } else {
-                        state.writer_asleep = true;
-                        let sleep = deadline.map_or(Duration::MAX, |d| {
-                            d.saturating_duration_since(Instant::now())
-                        });
-                        let (mut state, _) = inbox
-                            .arrived
-                            .wait_timeout_while(state, sleep, |s| s.writes.is_empty() && !s.closed)
-                            .unwrap_or_else(|p| p.into_inner());
-                        state.writer_asleep = false;
-                    }
-                    inbox.lock()
-                } else {
-                    state
-                }
-                .writes
-                .split_off(0)
-            };
-            if writes.is_empty() && inbox.lock().closed {
-                break;
-            }
-            // Looking more often while events come, less often while they do not: an empty
-            // look costs a context switch and finds nothing.
-            if writes.is_empty() {
-                poll = (poll * 2).min(POLL_AT_MOST);
-            } else {
-                last_event = Instant::now();
-                poll = (poll / 2).max(POLL);
-            }
-            let mut count = 0u64;
-            let mut flushes = Vec::new();
-            line.clear();
-            for write in writes {
-                match write {
-                    Write::Put(make) => {
-                        count += 1;
-                        let row = make();
-                        let key = body_key(&row.body);
-                        Logged::Put {
-                            id: row.id,
-                            time_ms: row.time_ms,
-                            time: Cow::Borrowed(&row.time),
-                            app_id: Cow::Borrowed(&row.app_id),
-                            flow: Cow::Borrowed(row.flow),
-                            verdict: row.verdict.as_deref().map(Cow::Borrowed),
-                            key,
-                            body: self
-                                .logged_bodies
-                                .insert(key)
-                                .then_some(Cow::Borrowed(row.body.as_str())),
-                        }
-                        .write_to(&mut line);
-                        self.pending.push(Pending::Put(row, key));
-                    }
-                    Write::Clear(app_id) => {
-                        count += 1;
-                        Logged::Clear {
-                            app_id: app_id.as_deref().map(Cow::Borrowed),
-                        }
-                        .write_to(&mut line);
-                        self.pending.push(Pending::Clear(app_id));
-                    }
-                    Write::Flush(reply) => flushes.push(reply),
-                }
-            }
-            if !line.is_empty() {
-                if let Err(error) = self.log.write_all(&line) {
-                    tracing::warn!(%error, path, "the durable journal could not write its log");
-                }
-            }
-            if count > 0 {
-                committed.send_modify(|done| *done += count);
-            }
-            let due = deadline.is_some_and(|d| Instant::now() >= d);
-            if !flushes.is_empty() || due || self.pending.len() >= INGEST_ROWS {
-                if let Err(error) = self.move_in() {
-                    tracing::warn!(%error, path, "the durable journal could not write a batch");
-                }
-                deadline = None;
-                for reply in flushes {
-                    let _ = reply.send(());
-                }
-            } else if deadline.is_none() && !self.pending.is_empty() {
-                deadline = Some(Instant::now() + INGEST_EVERY);
-            }
-        }
-        if let Err(error) = self.move_in() {
-            tracing::warn!(%error, path, "the durable journal could not write a batch");
-        }
-    }
-
-    /// Moves what the log holds into SQLite, in one transaction, and empties the log.
-    fn move_in(&mut self) -> rusqlite::Result<()> {
-        if self.pending.is_empty() {
+    /// Commits `batch` in one transaction, emptying it (its capacity kept).
+    fn commit_all(&mut self, batch: &mut Vec<Pending>) -> Result<(), String> {
+        if batch.is_empty() {
             return Ok(());
         }
-        let pending = std::mem::take(&mut self.pending);
-        match self.commit(pending) {
+        match self.commit(batch.iter()) {
             Ok(()) => {
-                // Kept in SQLite now: the log starts again.
-                if let Err(error) = self.log.set_len(0) {
-                    tracing::warn!(%error, "the durable journal could not empty its log");
-                }
-                self.logged_bodies.clear();
+                batch.clear();
                 Ok(())
             }
             Err(error) => {
-                // The transaction rolled back: count the rows again. The log keeps the events
-                // until the next emptying.
+                // The transaction rolled back: count the rows again.
                 if let Ok(counts) = count_rows_per_body(&self.connection) {
                     self.rows_per_body = counts;
                 }
-                Err(error)
+                Err(error.to_string())
             }
         }
     }
 
-    fn commit(&mut self, batch: Vec<Pending>) -> rusqlite::Result<()> {
+    fn commit<'a>(&mut self, batch: impl Iterator<Item = &'a Pending>) -> rusqlite::Result<()> {
         let transaction = self.connection.transaction()?;
         // Bodies whose count went to zero in this batch: deleted once, at the end.
         let mut released = Vec::new();
@@ -671,12 +796,21 @@ impl Writer {
                 }
             }
         };
+        // Prepared once for the batch, not once per row.
+        let mut replace_call =
+            transaction.prepare_cached("DELETE FROM calls WHERE id = ?1 RETURNING body")?;
+        let mut insert_body = transaction
+            .prepare_cached("INSERT OR REPLACE INTO bodies (key, body) VALUES (?1, ?2)")?;
+        let mut insert_call = transaction.prepare_cached(
+            "INSERT INTO calls (id, time_ms, time, app_id, flow, verdict, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
         for write in batch {
             match write {
                 Pending::Put(row, key) => {
+                    let key = *key;
                     if row.id <= self.newest {
-                        let replaced = transaction
-                            .prepare_cached("DELETE FROM calls WHERE id = ?1 RETURNING body")?
+                        let replaced = replace_call
                             .query_map([row.id as i64], |r| r.get::<_, i64>(0))?
                             .collect::<rusqlite::Result<Vec<_>>>()?;
                         for key in replaced {
@@ -686,27 +820,18 @@ impl Writer {
                     self.newest = self.newest.max(row.id);
                     let count = self.rows_per_body.entry(key).or_insert(0);
                     if *count == 0 {
-                        transaction
-                            .prepare_cached(
-                                "INSERT OR REPLACE INTO bodies (key, body) VALUES (?1, ?2)",
-                            )?
-                            .execute(rusqlite::params![key, row.body])?;
+                        insert_body.execute(rusqlite::params![key, &*row.body])?;
                     }
                     *count += 1;
-                    transaction
-                        .prepare_cached(
-                            "INSERT INTO calls (id, time_ms, time, app_id, flow, verdict, body) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        )?
-                        .execute(rusqlite::params![
-                            row.id as i64,
-                            row.time_ms,
-                            row.time,
-                            row.app_id,
-                            row.flow,
-                            row.verdict,
-                            key
-                        ])?;
+                    insert_call.execute(rusqlite::params![
+                        row.id as i64,
+                        row.time_ms,
+                        row.time,
+                        row.app_id,
+                        row.flow,
+                        row.verdict,
+                        key
+                    ])?;
                 }
                 Pending::Clear(app_id) => {
                     let cleared = transaction
@@ -721,6 +846,7 @@ impl Writer {
                 }
             }
         }
+        drop((replace_call, insert_body, insert_call));
         if self.newest > self.retention {
             let dropped = transaction
                 .prepare_cached("DELETE FROM calls WHERE id <= ?1 RETURNING body")?
@@ -785,9 +911,9 @@ mod tests {
         let (db, last) = JournalDb::open(dir.path(), 3).unwrap();
         assert_eq!(last, 0);
         for id in 1..=4 {
-            db.put(move || row(id, "a", r#"{"app_id":"a","n":1}"#));
+            db.put(move |_| row(id, "a", r#"{"app_id":"a","n":1}"#));
         }
-        db.put(|| row(5, "a", r#"{"app_id":"a","n":2}"#));
+        db.put(|_| row(5, "a", r#"{"app_id":"a","n":2}"#));
         db.durable().await;
         // Retention 3: calls 3, 4 and 5, two bodies.
         let kept = all(&db);
@@ -803,13 +929,13 @@ mod tests {
         );
         assert_eq!(bodies(&db, dir.path()), 2);
         // Call 3 replaced (a backend exchange attached): its old body still has call 4.
-        db.put(|| row(3, "a", r#"{"app_id":"a","n":3}"#));
+        db.put(|_| row(3, "a", r#"{"app_id":"a","n":3}"#));
         db.durable().await;
         assert_eq!(all(&db)[0]["n"], 3);
         assert_eq!(bodies(&db, dir.path()), 3);
         // Past the retention the first body's last row goes, and the body with it.
-        db.put(|| row(6, "b", r#"{"app_id":"b","n":2}"#));
-        db.put(|| row(7, "b", r#"{"app_id":"b","n":2}"#));
+        db.put(|_| row(6, "b", r#"{"app_id":"b","n":2}"#));
+        db.put(|_| row(7, "b", r#"{"app_id":"b","n":2}"#));
         db.durable().await;
         assert_eq!(bodies(&db, dir.path()), 2);
         db.clear(Some("b"));
@@ -820,7 +946,7 @@ mod tests {
         // A restart counts the rows again, and goes on from the last id kept.
         let (db, last) = JournalDb::open(dir.path(), 3).unwrap();
         assert_eq!(last, 5);
-        db.put(|| row(6, "a", r#"{"app_id":"a","n":2}"#));
+        db.put(|_| row(6, "a", r#"{"app_id":"a","n":2}"#));
         db.clear(None);
         db.durable().await;
         assert!(all(&db).is_empty());
@@ -863,7 +989,7 @@ mod tests {
     async fn what_a_killed_run_left_in_the_log_is_moved_in_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let (db, _) = JournalDb::open(dir.path(), 10).unwrap();
-        db.put(|| row(1, "a", r#"{"app_id":"a","n":1}"#));
+        db.put(|_| row(1, "a", r#"{"app_id":"a","n":1}"#));
         db.durable().await;
         assert_eq!(all(&db).len(), 1);
         drop(db);

@@ -21,7 +21,7 @@ use crate::alipay::simulate::{self, Call};
 use crate::keys::{self, AppKeys};
 use crate::oracle::{self, Conclusion};
 use crate::seed::derive_seed;
-use crate::sim::alipay::AlipayApp;
+use crate::sim::alipay::{AlipayApp, PhoneAnswer};
 use crate::sim::apps::{load_apps, merge_patch, validate_app_id, App};
 use crate::sim::error::check_name;
 use crate::sim::journal::{rfc3339, Event, Journal};
@@ -484,18 +484,43 @@ impl SimState {
         Ok(self.complete_recorded_call(prepared)?.1)
     }
 
+    /// [`SimState::complete_call`], with the fixture's JSON.
+    pub fn complete_call_answer(&self, prepared: PreparedCall) -> Result<PhoneAnswer, StateError> {
+        Ok(self.complete_answered_call(prepared)?.1)
+    }
+
     /// [`SimState::complete_call`], also giving the call's journal id.
     pub fn complete_recorded_call(
         &self,
         prepared: PreparedCall,
     ) -> Result<(u64, Arc<Fixture>), StateError> {
-        let delivery = simulate::get_phone_number_cached(
-            &prepared.call,
-            &prepared.keys,
-            prepared.index,
-            &prepared.cache,
-        )?
-        .with_front_end(prepared.front_end, &prepared.call.user.base_library_version);
+        let (id, answer) = self.complete_answered_call(prepared)?;
+        Ok((id, answer.fixture))
+    }
+
+    fn complete_answered_call(
+        &self,
+        prepared: PreparedCall,
+    ) -> Result<(u64, PhoneAnswer), StateError> {
+        let answer = match prepared.last_answer.for_call(&prepared) {
+            Some(answer) => answer,
+            None => {
+                let delivery = simulate::get_phone_number_cached(
+                    &prepared.call,
+                    &prepared.keys,
+                    prepared.index,
+                    &prepared.cache,
+                )?
+                .with_front_end(prepared.front_end, &prepared.call.user.base_library_version);
+                let fixture = Fixture {
+                    scenario: prepared.scenario.clone(),
+                    delivery,
+                };
+                prepared.last_answer.share(fixture, &prepared)
+            }
+        };
+        let fixture = answer.fixture.clone();
+        let delivery = &fixture.delivery;
         // An allow on the sheet lasts (spec §4.2): the app's user is authorised from now on,
         // remembering a console error in force at the time (a stale grant keeps it).
         let grant = (prepared.scenario.is_none()
@@ -509,10 +534,6 @@ impl SimState {
                     .any(|known| known.id == rule)
                     .then(|| rule.to_string())
             });
-        let fixture = Arc::new(Fixture {
-            scenario: prepared.scenario,
-            delivery,
-        });
         if let Some(granted_under) = grant {
             self.change_alipay_app(&prepared.app_id, |app| {
                 let user = &mut app.stored.config.user;
@@ -545,7 +566,7 @@ impl SimState {
                 exchange: None,
             });
         }
-        Ok((id, fixture))
+        Ok((id, answer))
     }
 
     /// Waits until every journal entry so far is in the durable journal (a no-op without a
@@ -895,6 +916,50 @@ mod tests {
         );
         assert_eq!(app.stored.key_seed, second);
         assert_eq!(view.app_id, crate::keys::app_id_for_seed(second));
+    }
+
+    /// Calls that share the app's last answer get exactly what running them afresh gives:
+    /// every catalogue scenario, three times in a row and alternating with another one, at
+    /// each call's own index (a busy draw or a trace id is per call).
+    #[test]
+    fn a_shared_answer_is_what_the_call_run_afresh_gives() {
+        let state = in_memory(Some(0));
+        let app = state.list_apps()[0].app_id.clone();
+        let keys = state.lock().alipay(&app).unwrap().keys.clone();
+        let mut index = 0;
+        let scenarios: Vec<_> = crate::alipay::scenario::catalogue().iter().collect();
+        for (n, scenario) in scenarios.iter().enumerate() {
+            let other = scenarios[(n + 1) % scenarios.len()];
+            for name in [&scenario.name, &scenario.name, &scenario.name, &other.name] {
+                let call = crate::alipay::scenario::catalogue()
+                    .get(name)
+                    .unwrap()
+                    .call();
+                let afresh = simulate::get_phone_number(&call, &keys, index)
+                    .map(|d| d.with_front_end(Default::default(), &call.user.base_library_version));
+                let answered = state.get_phone_number(&app, Some(name), Default::default());
+                index += 1;
+                match (afresh, answered) {
+                    (Ok(afresh), Ok(answered)) => {
+                        assert_eq!(answered.delivery, afresh, "{name}, call {index}")
+                    }
+                    (Err(afresh), Err(answered)) => {
+                        assert_eq!(answered.to_string(), afresh.to_string(), "{name}")
+                    }
+                    (afresh, answered) => panic!("{name}: {afresh:?} against {answered:?}"),
+                }
+            }
+            if !simulate::varies_by_call_index(&scenario.call()) {
+                let first = simulate::get_phone_number(&scenario.call(), &keys, 0);
+                let later = simulate::get_phone_number(&scenario.call(), &keys, 41);
+                assert_eq!(
+                    first.ok(),
+                    later.ok(),
+                    "{}: said not to vary by call index",
+                    scenario.name
+                );
+            }
+        }
     }
 
     #[test]
