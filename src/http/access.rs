@@ -186,7 +186,8 @@ impl Access {
         };
         let path = request.uri().path();
         if path == "/login" {
-            return login(token, request).await;
+            // Boxed: the form's future is large, and every request's future would carry it.
+            return Box::pin(login(token, request)).await;
         }
         // A browser's preflight carries no credentials; the request it asks about does.
         let preflight = request.method() == Method::OPTIONS;

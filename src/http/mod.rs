@@ -138,9 +138,9 @@ impl FrontDoorInner {
             self.routes.clone(),
         );
         let result = if cross_origin {
-            tower::Layer::layer(&self.cors, routes)
-                .oneshot(request)
-                .await
+            // Boxed, as the login form is: CORS's future is large, and every request's
+            // future would carry its room (moved, not used).
+            Box::pin(tower::Layer::layer(&self.cors, routes).oneshot(request)).await
         } else {
             routes.oneshot(request).await
         };

@@ -149,11 +149,15 @@ async function focusIn(page, container) {
 }
 
 /** Whether the element's top is on screen. */
+/** Whether `selector`'s top is in the viewport within 2 s: a page lands on a fragment once it
+ * has laid out, later than its URL changes on a loaded machine. */
 async function inView(page, selector) {
-  return page.evaluate((s) => {
-    const box = document.querySelector(s).getBoundingClientRect();
-    return box.top >= 0 && box.top < window.innerHeight;
-  }, selector);
+  return page
+    .waitForFunction((s) => {
+      const box = document.querySelector(s).getBoundingClientRect();
+      return box.top >= 0 && box.top < window.innerHeight;
+    }, selector, { timeout: 2000 })
+    .then(() => true, () => false);
 }
 
 /** Tab `n` times, then Shift+Tab `n` times: focus must stay inside `container` each time. */
