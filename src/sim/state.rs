@@ -500,9 +500,9 @@ impl SimState {
 
     fn complete_answered_call(
         &self,
-        prepared: PreparedCall,
+        mut prepared: PreparedCall,
     ) -> Result<(u64, PhoneAnswer), StateError> {
-        let answer = match prepared.last_answer.for_call(&prepared) {
+        let answer = match prepared.shared_answer.take() {
             Some(answer) => answer,
             None => {
                 let delivery = simulate::get_phone_number_cached(
