@@ -527,9 +527,9 @@ impl Shared {
                     Ok(())
                 })
                 .inspect_err(|_| {
-                    // The events stay where they are, for the next try.
+                    // The events stay where they are (nothing was appended meanwhile: the log
+                    // is locked), for the next try.
                     std::mem::swap(&mut log.pending, &mut batch);
-                    log.pending.append(&mut batch);
                 })?;
             drop(log);
             self.written_upto(upto);
