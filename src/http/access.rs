@@ -169,35 +169,38 @@ impl Access {
             .max_age(std::time::Duration::from_secs(600))
     }
 
-    /// Refuses what the module doc describes, before any handler runs.
-    pub async fn guard<Answer>(
-        &self,
-        request: Request,
-        next: impl FnOnce(Request) -> Answer,
-    ) -> Response
-    where
-        Answer: std::future::Future<Output = Response>,
-    {
+    /// Refuses what the module doc describes, before any handler runs: a request is answered
+    /// here, is the login form's, or goes on to the routes. Decided without awaiting, so that
+    /// a request's future holds only what its way needs.
+    pub fn admit(&self, request: Request) -> Admission {
         if let Some(refusal) = self.refusal(&request) {
-            return refusal.into_response();
+            return Admission::Answered(refusal.into_response());
         }
         let Some(token) = &self.admin_token else {
-            return next(request).await;
+            return Admission::Routed(request);
         };
         let path = request.uri().path();
         if path == "/login" {
-            // Boxed: the form's future is large, and every request's future would carry it.
-            return Box::pin(login(token, request)).await;
+            return Admission::LogIn(request);
         }
         // A browser's preflight carries no credentials; the request it asks about does.
         let preflight = request.method() == Method::OPTIONS;
         if preflight || open_without_token(path) || token.admits_request(request.headers()) {
-            return next(request).await;
+            return Admission::Routed(request);
         }
-        unauthorized(
+        Admission::Answered(unauthorized(
             path,
             request.uri().path_and_query().map_or("/", |p| p.as_str()),
-        )
+        ))
+    }
+
+    /// `/login`, as [`Admission::LogIn`] sends it: the form, or the token checked.
+    pub async fn log_in(&self, request: Request) -> Response {
+        match &self.admin_token {
+            Some(token) => login(token, request).await,
+            // Only a shared instance has a login form.
+            None => StatusCode::NOT_FOUND.into_response(),
+        }
     }
 
     fn refusal(&self, request: &Request) -> Option<Refusal> {
@@ -411,6 +414,16 @@ async fn login(token: &AdminToken, request: Request) -> Response {
         [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
     )
         .into_response()
+}
+
+/// Where [`Access::admit`] sends a request.
+pub enum Admission {
+    /// Refused, or asked for the admin token: this is the answer.
+    Answered(Response),
+    /// The login form's: [`Access::log_in`] answers it.
+    LogIn(Request),
+    /// On to the routes.
+    Routed(Request),
 }
 
 struct Refusal {

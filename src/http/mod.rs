@@ -27,7 +27,7 @@ use axum::response::Response;
 use axum::Router;
 use tower_http::cors::CorsLayer;
 
-use crate::http::access::Access;
+use crate::http::access::{Access, Admission};
 use crate::sim::state::SimState;
 
 /// The simulator's whole router over `state`: the JSON API, the web UI and the emulated
@@ -111,49 +111,62 @@ impl FrontDoor {
             }),
         }
     }
-
-    async fn answer(self, request: Request) -> Response {
-        let inner = &self.inner;
-        let response = inner
-            .access
-            .guard(request, |request| inner.route(request))
-            .await;
-        inner.state.journal_durable().await;
-        response
-    }
 }
 
 impl FrontDoorInner {
+    /// The routes' answer, then the wait for the durable journal's commit.
+    async fn answer(self: Arc<Self>, request: Request) -> Response {
+        let response = self.route(request).await;
+        self.state.journal_durable().await;
+        response
+    }
+
     async fn route(&self, request: Request) -> Response {
-        use tower::ServiceExt;
+        use tower::{Service, ServiceExt};
         // Browsers send an Origin on every cross-origin request and on same-origin POSTs;
         // preflights are OPTIONS.
         let cross_origin = request.method() == axum::http::Method::OPTIONS
             || request.headers().contains_key(header::ORIGIN);
-        // The body limit once around the router, not as a layer on it: axum wraps each route
-        // in a router's layer, a box cloned per request (a tenth of a bare /healthz's time).
-        // A route's own limit (the snapshot's) is set inside, and wins.
-        let routes = tower::Layer::layer(
-            &DefaultBodyLimit::max(error::BODY_LIMIT),
-            self.routes.clone(),
-        );
-        let result = if cross_origin {
+        if cross_origin {
             // Boxed, as the login form is: CORS's future is large, and every request's
             // future would carry its room (moved, not used).
-            Box::pin(tower::Layer::layer(&self.cors, routes).oneshot(request)).await
-        } else {
-            routes.oneshot(request).await
-        };
-        let mut response = match result {
+            let routes = self.routes_for(&request);
+            let result = Box::pin(tower::Layer::layer(&self.cors, routes).oneshot(request)).await;
+            return match result {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+        }
+        // The router is always ready: called, not `oneshot` (whose future holds the router
+        // and the request besides the route's).
+        let mut routes = self.routes_for(&request);
+        let mut response = match routes.call(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        if !cross_origin {
-            response.headers_mut().insert(header::VARY, CORS_VARY);
-        }
+        response.headers_mut().insert(header::VARY, CORS_VARY);
         response
     }
+
+    /// The router, with the body limit for a request that has a body: once around the router,
+    /// not as a layer on it (axum wraps each route in a router's layer, a box cloned per
+    /// request). A route's own limit (the snapshot's) is set inside, and wins. A request
+    /// without a body needs none (and its extensions one entry fewer).
+    fn routes_for(&self, request: &Request) -> tower::util::Either<Router, LimitedRouter> {
+        use axum::body::HttpBody;
+        if request.body().is_end_stream() {
+            tower::util::Either::Left(self.routes.clone())
+        } else {
+            tower::util::Either::Right(tower::Layer::layer(
+                &DefaultBodyLimit::max(error::BODY_LIMIT),
+                self.routes.clone(),
+            ))
+        }
+    }
 }
+
+/// The router under the body limit.
+type LimitedRouter = <DefaultBodyLimit as tower::Layer<Router>>::Service;
 
 impl<B> tower::Service<axum::http::Request<B>> for FrontDoor
 where
@@ -181,7 +194,17 @@ where
             }
             _ => request.map(Body::new),
         };
-        let front_door = self.clone();
-        Box::pin(async move { Ok(front_door.answer(request).await) })
+        match self.inner.access.admit(request) {
+            // A refusal records nothing: no journal to wait for.
+            Admission::Answered(response) => Box::pin(std::future::ready(Ok(response))),
+            Admission::LogIn(request) => {
+                let inner = self.inner.clone();
+                Box::pin(async move { Ok(inner.access.log_in(request).await) })
+            }
+            Admission::Routed(request) => {
+                let inner = self.inner.clone();
+                Box::pin(async move { Ok(inner.answer(request).await) })
+            }
+        }
     }
 }
