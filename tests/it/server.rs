@@ -807,6 +807,45 @@ fn sigterm_does_not_wait_for_a_client_that_never_finishes() {
     drop(stream);
 }
 
+#[test]
+fn sigterm_finishes_the_request_in_flight_and_closes_idle_connections_at_once() {
+    use std::io::{Read, Write};
+    let mut server = Server::start(&["serve", "--ephemeral"]);
+    let address = server.url.trim_start_matches("http://").to_string();
+    // A keep-alive connection, answered once and left idle.
+    let mut idle = std::net::TcpStream::connect(&address).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let read = idle.read(&mut answer).unwrap();
+    assert!(answer[..read].starts_with(b"HTTP/1.1 200"));
+    // A request whose body is still on its way when the signal comes.
+    let mut in_flight = std::net::TcpStream::connect(&address).unwrap();
+    in_flight
+        .write_all(b"POST /api/v1/apps HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let finisher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        in_flight.write_all(b"}").unwrap();
+        let mut text = String::new();
+        in_flight.read_to_string(&mut text).unwrap();
+        text
+    });
+    let (status, took) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status}");
+    let text = finisher.join().unwrap();
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    // The idle connection was told to close, not waited for until the deadline (5 s).
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    idle.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    assert_eq!(
+        idle.read(&mut answer).unwrap(),
+        0,
+        "the idle connection is closed"
+    );
+}
+
 /// The README's `RUST_LOG=...,tower_http=debug` logs every request; by default none is.
 #[test]
 fn requests_are_logged_when_rust_log_asks_for_them() {
