@@ -72,9 +72,8 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout);
-    // Each connection is told to finish (its request in flight, then no more) through a watch
-    // channel, and the flag says when to look at it: hyper-util's GracefulShutdown polls its
-    // watch on every poll of every connection, a lock each (2% of a /healthz's time).
+    // Each connection is told to finish through a watch channel, and the flag says when to look
+    // at it (see `until_told_to_finish`).
     let (tell_connections, _) = tokio::sync::watch::channel(());
     let closing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -96,34 +95,14 @@ pub async fn serve(
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
-        let mut told = tell_connections.subscribe();
+        let told = tell_connections.subscribe();
         let closing = closing.clone();
-        tokio::spawn(async move {
-            use std::future::Future;
-            use std::sync::atomic::Ordering;
-            let mut connection = std::pin::pin!(connection);
-            // The receiver comes back with the signal: held until the connection is done, it
-            // is what the server waits for.
-            let mut signal = std::pin::pin!(async move {
-                let _ = told.changed().await;
-                told
-            });
-            let mut held = None;
-            // The signal is polled once to leave its waker, then only once the flag is up.
-            let mut waiting = false;
-            let _ = std::future::poll_fn(|cx| {
-                if held.is_none() && (!waiting || closing.load(Ordering::Acquire)) {
-                    waiting = true;
-                    if let std::task::Poll::Ready(receiver) = signal.as_mut().poll(cx) {
-                        held = Some(receiver);
-                        connection.as_mut().graceful_shutdown();
-                    }
-                }
-                connection.as_mut().poll(cx)
-            })
-            .await;
-            drop(held);
-        });
+        tokio::spawn(until_told_to_finish(
+            connection,
+            |connection| connection.graceful_shutdown(),
+            told,
+            closing,
+        ));
     }
     drop(listener);
     closing.store(true, std::sync::atomic::Ordering::Release);
@@ -139,6 +118,40 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// Serves `connection` until it closes; once `closing` is up and `told` has changed, `finish`
+/// has it finish its request in flight and take no more. `told` is held until the connection
+/// is done: the server waits for every receiver to go. The signal is polled once, to leave its
+/// waker, and then only once the flag is up, where hyper-util's GracefulShutdown polls its
+/// watch (a lock) on every poll of every connection, about 1% of a /healthz's time.
+async fn until_told_to_finish<C: std::future::Future>(
+    connection: C,
+    mut finish: impl FnMut(std::pin::Pin<&mut C>),
+    mut told: tokio::sync::watch::Receiver<()>,
+    closing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::future::Future;
+    use std::sync::atomic::Ordering;
+    let mut connection = std::pin::pin!(connection);
+    let mut signal = std::pin::pin!(async move {
+        let _ = told.changed().await;
+        told
+    });
+    let mut held = None;
+    let mut waiting = false;
+    let _ = std::future::poll_fn(|cx| {
+        if held.is_none() && (!waiting || closing.load(Ordering::Acquire)) {
+            waiting = true;
+            if let std::task::Poll::Ready(receiver) = signal.as_mut().poll(cx) {
+                held = Some(receiver);
+                finish(connection.as_mut());
+            }
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await;
+    drop(held);
 }
 
 /// What a developer needs at once, printed when the server starts: the URL, and each app's id
