@@ -123,7 +123,7 @@ impl Logged<'_> {
 
 /// An event on its way into SQLite.
 enum Pending {
-    /// A row, and its body's key.
+    /// A row, and its body's hash (the writer gives the body its key).
     Put(Row, i64),
     Clear(Option<String>),
 }
@@ -726,21 +726,36 @@ impl Bodies {
         Ok(bodies)
     }
 
-    /// One row fewer for the body `key`; true when that was its last.
-    fn release(&mut self, key: i64) -> bool {
+    /// One row more for the body with `hash`: its key, and whether it is new (to be inserted).
+    fn take(&mut self, hash: i64) -> (i64, bool) {
+        let (key, new) = match self.by_hash.get(&hash) {
+            Some(&key) => (key, false),
+            None => {
+                let key = self.next_key;
+                self.next_key += 1;
+                self.by_hash.insert(hash, key);
+                (key, true)
+            }
+        };
+        self.rows.entry(key).or_insert((hash, 0)).1 += 1;
+        (key, new)
+    }
+
+    /// One row fewer for the body `key`; a body losing its last row goes into `released`.
+    fn release(&mut self, key: i64, released: &mut Vec<i64>) {
         let Some((hash, rows)) = self.rows.get_mut(&key) else {
-            return false;
+            return;
         };
         *rows -= 1;
         if *rows > 0 {
-            return false;
+            return;
         }
         let hash = *hash;
         self.rows.remove(&key);
         if self.by_hash.get(&hash) == Some(&key) {
             self.by_hash.remove(&hash);
         }
-        true
+        released.push(key);
     }
 }
 
@@ -893,23 +908,14 @@ impl Writer {
                             .query_map([row.id as i64], |r| r.get::<_, i64>(0))?
                             .collect::<rusqlite::Result<Vec<_>>>()?;
                         for key in replaced {
-                            if bodies.release(key) {
-                                released.push(key);
-                            }
+                            bodies.release(key, &mut released);
                         }
                     }
                     self.newest = self.newest.max(row.id);
-                    let key = match bodies.by_hash.get(hash) {
-                        Some(&key) => key,
-                        None => {
-                            let key = bodies.next_key;
-                            bodies.next_key += 1;
-                            insert_body.execute(rusqlite::params![key, hash, &*row.body])?;
-                            bodies.by_hash.insert(*hash, key);
-                            key
-                        }
-                    };
-                    bodies.rows.entry(key).or_insert((*hash, 0)).1 += 1;
+                    let (key, new) = bodies.take(*hash);
+                    if new {
+                        insert_body.execute(rusqlite::params![key, hash, &*row.body])?;
+                    }
                     insert_call.execute(rusqlite::params![
                         row.id as i64,
                         row.time_ms,
@@ -928,9 +934,7 @@ impl Writer {
                         .query_map([app_id], |r| r.get::<_, i64>(0))?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
                     for key in cleared {
-                        if bodies.release(key) {
-                            released.push(key);
-                        }
+                        bodies.release(key, &mut released);
                     }
                 }
             }
@@ -944,9 +948,7 @@ impl Writer {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for key in dropped {
-                if bodies.release(key) {
-                    released.push(key);
-                }
+                bodies.release(key, &mut released);
             }
         }
         {
